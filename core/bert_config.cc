@@ -1,0 +1,54 @@
+#include "core/bert_config.h"
+
+#include "core/error.h"
+
+namespace maskserve {
+
+namespace {
+void RequirePositive(const std::string& source, const char* key, int64_t value) {
+  if (value <= 0) {
+    throw InvalidArgument(source + ": " + key + " must be positive, got " + std::to_string(value));
+  }
+}
+}  // namespace
+
+void BertConfig::Validate(const std::string& source) const {
+  RequirePositive(source, "vocab_size", vocab_size);
+  RequirePositive(source, "hidden_size", hidden_size);
+  RequirePositive(source, "num_hidden_layers", num_hidden_layers);
+  RequirePositive(source, "num_attention_heads", num_attention_heads);
+  RequirePositive(source, "intermediate_size", intermediate_size);
+  RequirePositive(source, "max_position_embeddings", max_position_embeddings);
+  RequirePositive(source, "type_vocab_size", type_vocab_size);
+  if (hidden_size % num_attention_heads != 0) {
+    throw InvalidArgument(source + ": hidden_size " + std::to_string(hidden_size) +
+                          " is not a multiple of num_attention_heads " +
+                          std::to_string(num_attention_heads));
+  }
+  if (!(layer_norm_eps > 0.0)) {
+    throw InvalidArgument(source + ": layer_norm_eps must be positive");
+  }
+  if (hidden_act != "gelu" && hidden_act != "gelu_new" && hidden_act != "gelu_pytorch_tanh" &&
+      hidden_act != "relu") {
+    throw InvalidArgument(source + ": hidden_act '" + hidden_act +
+                          "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)");
+  }
+  if (pad_token_id < 0 || pad_token_id >= vocab_size) {
+    throw InvalidArgument(source + ": pad_token_id out of range");
+  }
+}
+
+BertConfig BuiltinTinyBertConfig() {
+  BertConfig config;
+  config.name = "builtin-tiny-bert";
+  config.hidden_size = 128;
+  config.num_hidden_layers = 4;
+  config.num_attention_heads = 4;
+  config.intermediate_size = 512;
+  config.max_position_embeddings = 512;
+  config.type_vocab_size = 2;
+  config.lowercase = true;
+  return config;
+}
+
+}  // namespace maskserve

@@ -1,0 +1,41 @@
+// File: core/bert_config.h
+//
+// The shape of a BERT-family encoder, as read from an HF `config.json` or
+// chosen for the deterministic built-in tiny model.
+//
+// Thread safety: plain value type.
+#ifndef MASKSERVE_CORE_BERT_CONFIG_H_
+#define MASKSERVE_CORE_BERT_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+namespace maskserve {
+
+struct BertConfig {
+  std::string name = "builtin-tiny-bert";
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 128;
+  int64_t num_hidden_layers = 2;
+  int64_t num_attention_heads = 2;
+  int64_t intermediate_size = 512;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  double layer_norm_eps = 1e-12;
+  // "gelu" (erf), "gelu_new"/"gelu_pytorch_tanh" (tanh approximation), "relu".
+  std::string hidden_act = "gelu";
+  int64_t pad_token_id = 0;
+  bool lowercase = true;
+
+  // Throws InvalidArgument naming `source` and the key when a field is out of
+  // range (e.g. hidden size not divisible by the number of heads).
+  void Validate(const std::string& source) const;
+};
+
+// The built-in model's shape: 4 layers, d=128, 4 heads, FFN 512. Its vocab
+// size is that of the built-in vocabulary.
+BertConfig BuiltinTinyBertConfig();
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_CORE_BERT_CONFIG_H_

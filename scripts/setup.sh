@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package maskserve needs to build, test and run.
+# Nothing else is fetched. Skips apt entirely when everything is present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config make
+  # libraries
+  libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libabsl-dev librocksdb-dev libcivetweb-dev civetweb libssl-dev
+  # tests
+  libgtest-dev libgmock-dev prometheus openssl python3 python3-grpcio python3-grpc-tools
+  ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=
+if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

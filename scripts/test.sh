@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a passing test suite:
+# installs the packages, builds, and runs every test with CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+./scripts/build.sh
+cd build
+ctest --output-on-failure -j "${MASKSERVE_JOBS:-2}" --timeout 600

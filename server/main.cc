@@ -1,0 +1,125 @@
+// maskserve: the server binary. Reads flags (each also settable through the
+// environment variable MASKSERVE_<FLAG_NAME_IN_CAPITALS>; a flag given on the
+// command line wins), starts the server and drains it on SIGTERM/SIGINT.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/time/time.h"
+#include "server/log.h"
+#include "server/maskserve_server.h"
+#include "server/model_info.h"
+
+ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port; port 0 = any)");
+ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");
+ABSL_FLAG(std::string, model_dir, "",
+          "HF model directory (config.json, vocab.txt, model.safetensors); empty = built-in "
+          "tiny BERT");
+ABSL_FLAG(std::string, device, "auto", "Serving device: auto, cpu, cuda or cuda:N");
+ABSL_FLAG(std::string, dtype, "auto", "Weight dtype: auto, float32, float16 or bfloat16");
+ABSL_FLAG(double, drain_timeout_seconds, 10.0, "How long SIGTERM waits for in-flight work");
+ABSL_FLAG(std::string, port_file, "", "If set, write the bound gRPC port to this file");
+ABSL_FLAG(uint32_t, max_inputs_per_request, 256, "Most inputs one Predict call may carry");
+ABSL_FLAG(uint32_t, max_text_bytes, 16 * 1024, "Most UTF-8 bytes per text");
+ABSL_FLAG(uint32_t, max_examples_per_job, 10000, "Most examples one TrainProfile call may carry");
+ABSL_FLAG(uint32_t, max_labels, 64, "Most labels per profile");
+ABSL_FLAG(uint32_t, max_sequence_length, 128, "Most tokens per sequence, specials included");
+ABSL_FLAG(uint64_t, max_profiles_per_tenant, 1000000, "Most profiles one tenant may store");
+
+namespace maskserve {
+namespace {
+
+// Flags that may also come from MASKSERVE_<NAME> environment variables.
+const char* const kEnvFlags[] = {
+    "address",          "data_dir",       "model_dir",           "device",
+    "dtype",            "drain_timeout_seconds", "port_file",    "max_inputs_per_request",
+    "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
+    "max_profiles_per_tenant",
+};
+
+// Applies environment variables as new flag defaults; returns false (after
+// printing why) when one does not parse.
+bool ApplyEnvironment() {
+  for (const char* name : kEnvFlags) {
+    std::string env = "MASKSERVE_" + absl::AsciiStrToUpper(name);
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "maskserve: %s='%s': %s\n", env.c_str(), value, error.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+ServerOptions OptionsFromFlags() {
+  ServerOptions options;
+  options.address = absl::GetFlag(FLAGS_address);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.model_dir = absl::GetFlag(FLAGS_model_dir);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.dtype = absl::GetFlag(FLAGS_dtype);
+  options.drain_timeout_seconds = absl::GetFlag(FLAGS_drain_timeout_seconds);
+  options.limits.max_inputs_per_request = absl::GetFlag(FLAGS_max_inputs_per_request);
+  options.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
+  options.limits.max_examples_per_job = absl::GetFlag(FLAGS_max_examples_per_job);
+  options.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
+  options.limits.max_sequence_length = absl::GetFlag(FLAGS_max_sequence_length);
+  options.limits.max_profiles_per_tenant = absl::GetFlag(FLAGS_max_profiles_per_tenant);
+  return options;
+}
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "maskserve: multi-tenant gRPC personalization server.\n"
+      "Every flag can also be set as MASKSERVE_<FLAG> in the environment.");
+  if (!ApplyEnvironment()) return 2;
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the shutdown signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ServerOptions options = OptionsFromFlags();
+  auto server = MaskserveServer::Start(options);
+  if (!server.ok()) {
+    MASKSERVE_LOG(ERROR) << "cannot start: " << server.status().ToString();
+    return 1;
+  }
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    std::ofstream out(port_file + ".tmp");
+    out << (*server)->port() << "\n";
+    out.close();
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+
+  std::thread signal_waiter([&] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    MASKSERVE_LOG(INFO) << "received signal " << signal_number << ", shutting down";
+    (*server)->Shutdown(absl::Seconds(options.drain_timeout_seconds));
+  });
+  (*server)->Wait();
+  signal_waiter.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace maskserve
+
+int main(int argc, char** argv) { return maskserve::Run(argc, argv); }

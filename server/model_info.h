@@ -1,0 +1,22 @@
+// File: server/model_info.h
+//
+// Builds the GetModelInfo answer from what the server has actually loaded.
+#ifndef MASKSERVE_SERVER_MODEL_INFO_H_
+#define MASKSERVE_SERVER_MODEL_INFO_H_
+
+#include "core/bert_config.h"
+#include "core/device.h"
+#include "maskserve/v1/maskserve.pb.h"
+#include "server/server_options.h"
+
+namespace maskserve {
+
+// The server's own version (the CMake project version).
+const char* ServerVersion();
+
+v1::ModelInfo BuildModelInfo(const BertConfig& backbone, const DeviceSpec& device,
+                             const LimitsOptions& limits);
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_MODEL_INFO_H_

@@ -1,0 +1,112 @@
+// Starts the real server on a free loopback port and calls it over a real
+// gRPC channel.
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "maskserve/v1/maskserve.grpc.pb.h"
+#include "server/maskserve_server.h"
+
+namespace maskserve {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+class ServerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.device = "cpu";
+    options.limits.max_labels = 17;
+    auto server = MaskserveServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status status = stub->Check(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.status();
+  }
+
+  std::unique_ptr<MaskserveServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ServerIntegrationTest, HealthIsServingForServerAndService) {
+  EXPECT_EQ(Health(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health("maskserve.v1.Maskserve"), HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerIntegrationTest, GetModelInfoDescribesTheBuiltinBackbone) {
+  auto stub = v1::Maskserve::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::ModelInfo info;
+  grpc::Status status = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.backbone().name(), "builtin-tiny-bert");
+  EXPECT_EQ(info.backbone().device(), "cpu");
+  EXPECT_EQ(info.backbone().dtype(), "float32");
+  EXPECT_GT(info.backbone().num_layers(), 0u);
+  EXPECT_GT(info.backbone().hidden_size(), 0u);
+  EXPECT_EQ(info.limits().max_labels(), 17u);
+  EXPECT_FALSE(info.server_version().empty());
+}
+
+TEST_F(ServerIntegrationTest, UnbuiltRpcsAnswerUnimplemented) {
+  auto stub = v1::Maskserve::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::PredictRequest request;
+  request.set_profile_id("alice");
+  v1::PredictResponse response;
+  EXPECT_EQ(stub->Predict(&context, request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(ServerIntegrationTest, ShutdownStopsServingAndIsIdempotent) {
+  server_->Shutdown(absl::Seconds(1));
+  server_->Shutdown(absl::Seconds(1));
+  server_->Wait();
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  HealthCheckResponse response;
+  EXPECT_FALSE(stub->Check(&context, HealthCheckRequest(), &response).ok());
+}
+
+TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.device = "tpu";
+  auto server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("device"), absl::string_view::npos);
+}
+
+TEST(ServerStartTest, UnbindableAddressIsUnavailable) {
+  ServerOptions options;
+  options.address = "256.1.1.1:1";
+  options.device = "cpu";
+  auto server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(server.status().message().find("address"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace maskserve
