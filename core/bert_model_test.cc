@@ -1,0 +1,187 @@
+#include "core/bert_model.h"
+
+#include <ATen/ATen.h>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace maskserve {
+namespace {
+
+BertConfig SmallConfig() {
+  BertConfig c;
+  c.name = "test-bert";
+  c.vocab_size = 50;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 16;
+  return c;
+}
+
+struct Batch {
+  at::Tensor ids, mask, types;
+};
+
+Batch MakeBatch() {
+  // Two sequences; the second is padded after 5 tokens.
+  Batch b;
+  b.ids = at::tensor({2, 10, 11, 12, 13, 14, 3, 0, 2, 20, 21, 3, 30, 3, 0, 0}, at::kLong).view({2, 8});
+  b.mask = at::tensor({1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 8});
+  b.types = at::tensor({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0}, at::kLong).view({2, 8});
+  return b;
+}
+
+AdapterWeights RandomAdapter(int64_t batch, int64_t d, int64_t bottleneck, int64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  AdapterWeights w;
+  w.down = at::normal(0, 0.3, {batch, d, bottleneck}, gen);
+  w.down_bias = at::normal(0, 0.3, {batch, bottleneck}, gen);
+  w.up = at::normal(0, 0.3, {batch, bottleneck, d}, gen);
+  w.up_bias = at::normal(0, 0.3, {batch, d}, gen);
+  return w;
+}
+
+class BertModelTest : public ::testing::Test {
+ protected:
+  BertModel model_ = BertModel::Random(SmallConfig(), DeviceSpec(), 7);
+};
+
+TEST_F(BertModelTest, OutputShapes) {
+  Batch b = MakeBatch();
+  BertOutput out = model_.Forward(b.ids, b.mask, b.types);
+  EXPECT_EQ(out.last_hidden_state.sizes(), at::IntArrayRef({2, 8, 32}));
+  EXPECT_EQ(out.pooled.sizes(), at::IntArrayRef({2, 32}));
+  EXPECT_EQ(model_.num_parameters(),
+            50 * 32 + 16 * 32 + 2 * 32 + 2 * 32 + 32 * 32 + 32 +
+                2 * (3 * (32 * 32 + 32) + 32 * 32 + 32 + 2 * 32 + 64 * 32 + 64 + 32 * 64 + 32 + 2 * 32));
+}
+
+TEST_F(BertModelTest, RandomIsDeterministicPerSeed) {
+  BertModel same = BertModel::Random(SmallConfig(), DeviceSpec(), 7);
+  BertModel other = BertModel::Random(SmallConfig(), DeviceSpec(), 8);
+  EXPECT_EQ(same.fingerprint(), model_.fingerprint());
+  EXPECT_NE(other.fingerprint(), model_.fingerprint());
+  EXPECT_EQ(model_.fingerprint().size(), 64u);
+  Batch b = MakeBatch();
+  EXPECT_TRUE(at::equal(same.Forward(b.ids, b.mask, b.types).pooled,
+                        model_.Forward(b.ids, b.mask, b.types).pooled));
+}
+
+TEST_F(BertModelTest, PaddingDoesNotChangeRealTokens) {
+  Batch b = MakeBatch();
+  BertOutput padded = model_.Forward(b.ids, b.mask, b.types);
+  // The second sequence alone, without its padding.
+  BertOutput alone = model_.Forward(b.ids.slice(0, 1, 2).slice(1, 0, 6),
+                                    b.mask.slice(0, 1, 2).slice(1, 0, 6),
+                                    b.types.slice(0, 1, 2).slice(1, 0, 6));
+  EXPECT_TRUE(at::allclose(padded.last_hidden_state.slice(0, 1, 2).slice(1, 0, 6),
+                           alone.last_hidden_state, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(padded.pooled.slice(0, 1, 2), alone.pooled, 1e-5, 1e-5));
+}
+
+TEST_F(BertModelTest, AdapterWithZeroUpProjectionIsTheStockLayer) {
+  Batch b = MakeBatch();
+  std::vector<AdapterWeights> adapters;
+  for (int l = 0; l < 2; ++l) {
+    AdapterWeights w = RandomAdapter(2, 32, 4, 100 + l);
+    w.up.zero_();
+    w.up_bias.zero_();
+    adapters.push_back(w);
+  }
+  EXPECT_TRUE(at::allclose(model_.Forward(b.ids, b.mask, b.types, &adapters).last_hidden_state,
+                           model_.Forward(b.ids, b.mask, b.types).last_hidden_state, 1e-5, 1e-5));
+}
+
+TEST_F(BertModelTest, AdapterChangesTheOutput) {
+  Batch b = MakeBatch();
+  std::vector<AdapterWeights> adapters = {RandomAdapter(2, 32, 4, 1), RandomAdapter(2, 32, 4, 2)};
+  EXPECT_FALSE(at::allclose(model_.Forward(b.ids, b.mask, b.types, &adapters).pooled,
+                            model_.Forward(b.ids, b.mask, b.types).pooled, 1e-3, 1e-3));
+}
+
+TEST_F(BertModelTest, MixedAdapterBatchEqualsEachSequenceAlone) {
+  Batch b = MakeBatch();
+  std::vector<AdapterWeights> mixed = {RandomAdapter(2, 32, 4, 1), RandomAdapter(2, 32, 4, 2)};
+  BertOutput together = model_.Forward(b.ids, b.mask, b.types, &mixed);
+  for (int64_t i = 0; i < 2; ++i) {
+    std::vector<AdapterWeights> single;
+    for (const AdapterWeights& w : mixed) {
+      AdapterWeights s;
+      s.down = w.down.slice(0, i, i + 1);
+      s.down_bias = w.down_bias.slice(0, i, i + 1);
+      s.up = w.up.slice(0, i, i + 1);
+      s.up_bias = w.up_bias.slice(0, i, i + 1);
+      single.push_back(s);
+    }
+    BertOutput alone = model_.Forward(b.ids.slice(0, i, i + 1), b.mask.slice(0, i, i + 1),
+                                      b.types.slice(0, i, i + 1), &single);
+    EXPECT_TRUE(at::allclose(together.pooled.slice(0, i, i + 1), alone.pooled, 1e-5, 1e-5))
+        << "sequence " << i;
+  }
+}
+
+TEST(ApplyAdapterTest, EqualsThePfeifferFormula) {
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  at::Tensor x = at::normal(0, 1, {2, 5, 8}, gen);
+  AdapterWeights w = RandomAdapter(2, 8, 3, 4);
+  w.mid_norm_weight = at::normal(1, 0.1, {2, 3}, gen);
+  w.mid_norm_bias = at::normal(0, 0.1, {2, 3}, gen);
+  at::Tensor got = ApplyAdapter(x, w);
+  for (int64_t i = 0; i < 2; ++i) {
+    at::Tensor h = at::matmul(x[i], w.down[i]) + w.down_bias[i];
+    h = at::layer_norm(h, {3}, w.mid_norm_weight[i], w.mid_norm_bias[i], 1e-5);
+    at::Tensor expected = at::matmul(at::relu(h), w.up[i]) + w.up_bias[i];
+    EXPECT_TRUE(at::allclose(got[i], expected, 1e-5, 1e-5)) << "sequence " << i;
+  }
+}
+
+TEST(ApplyAdapterTest, SharedWeightsBroadcastOverTheBatch) {
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  at::Tensor x = at::normal(0, 1, {3, 4, 8}, gen);
+  AdapterWeights shared = RandomAdapter(1, 8, 2, 6);
+  AdapterWeights expanded = shared;
+  expanded.down = shared.down.expand({3, 8, 2}).contiguous();
+  expanded.up = shared.up.expand({3, 2, 8}).contiguous();
+  expanded.down_bias = shared.down_bias.expand({3, 2}).contiguous();
+  expanded.up_bias = shared.up_bias.expand({3, 8}).contiguous();
+  EXPECT_TRUE(at::allclose(ApplyAdapter(x, shared), ApplyAdapter(x, expanded)));
+}
+
+TEST(ApplyAdapterTest, ShapeMismatchIsAnError) {
+  at::Tensor x = at::zeros({2, 4, 8});
+  AdapterWeights w = RandomAdapter(2, 6, 2, 1);
+  EXPECT_THROW(ApplyAdapter(x, w), EngineError);
+}
+
+TEST(BertModelErrorsTest, MissingAndMisshapenTensorsAreNamed) {
+  BertConfig c = SmallConfig();
+  TensorMap tensors;
+  try {
+    BertModel::FromTensors(c, tensors, DeviceSpec(), "model.safetensors");
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("model.safetensors"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("embeddings.word_embeddings.weight"), std::string::npos);
+  }
+  tensors["bert.embeddings.word_embeddings.weight"] = at::zeros({49, 32});
+  try {
+    BertModel::FromTensors(c, tensors, DeviceSpec(), "model.safetensors");
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("[49,32]"), std::string::npos);
+  }
+}
+
+TEST(BertModelErrorsTest, TooLongInputIsRejected) {
+  BertModel model = BertModel::Random(SmallConfig(), DeviceSpec(), 1);
+  at::Tensor ids = at::zeros({1, 17}, at::kLong);
+  EXPECT_THROW(model.Forward(ids, at::ones_like(ids), at::zeros_like(ids)), EngineError);
+}
+
+}  // namespace
+}  // namespace maskserve
