@@ -1,6 +1,8 @@
 #include "core/bert_config.h"
 
+#include "core/builtin_vocab.h"
 #include "core/error.h"
+#include "core/json.h"
 
 namespace maskserve {
 
@@ -38,6 +40,30 @@ void BertConfig::Validate(const std::string& source) const {
   }
 }
 
+BertConfig ParseBertConfig(const JsonValue& json, const std::string& source) {
+  if (!json.is_object()) throw InvalidArgument(source + ": expected a JSON object");
+  if (const JsonValue* type = json.Find("model_type")) {
+    if (!type->is_string() || type->AsString() != "bert") {
+      throw InvalidArgument(source + ": model_type must be 'bert'");
+    }
+  }
+  BertConfig c;
+  c.vocab_size = json.GetInt64("vocab_size");
+  c.hidden_size = json.GetInt64("hidden_size");
+  c.num_hidden_layers = json.GetInt64("num_hidden_layers");
+  c.num_attention_heads = json.GetInt64("num_attention_heads");
+  c.intermediate_size = json.GetInt64("intermediate_size");
+  c.max_position_embeddings = json.GetInt64("max_position_embeddings");
+  if (json.Contains("type_vocab_size")) c.type_vocab_size = json.GetInt64("type_vocab_size");
+  if (json.Contains("layer_norm_eps")) c.layer_norm_eps = json.GetDouble("layer_norm_eps");
+  if (json.Contains("hidden_act")) c.hidden_act = json.GetString("hidden_act");
+  if (const JsonValue* pad = json.Find("pad_token_id"); pad != nullptr && !pad->is_null()) {
+    c.pad_token_id = pad->AsInt64();
+  }
+  c.Validate(source);
+  return c;
+}
+
 BertConfig BuiltinTinyBertConfig() {
   BertConfig config;
   config.name = "builtin-tiny-bert";
@@ -47,6 +73,7 @@ BertConfig BuiltinTinyBertConfig() {
   config.intermediate_size = 512;
   config.max_position_embeddings = 512;
   config.type_vocab_size = 2;
+  config.vocab_size = static_cast<int64_t>(BuiltinVocabTokens().size());
   config.lowercase = true;
   return config;
 }

@@ -32,6 +32,17 @@ struct BertConfig {
   void Validate(const std::string& source) const;
 };
 
+class JsonValue;
+
+// Reads an HF BERT `config.json` document (already parsed). Required keys:
+// vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+// intermediate_size, max_position_embeddings; optional (HF defaults):
+// type_vocab_size (2), layer_norm_eps (1e-12), hidden_act ("gelu"),
+// pad_token_id (0), model_type (must be "bert" when present). Throws
+// NotFound / InvalidArgument naming `source` and the key. The result is
+// validated.
+BertConfig ParseBertConfig(const JsonValue& json, const std::string& source);
+
 // The built-in model's shape: 4 layers, d=128, 4 heads, FFN 512. Its vocab
 // size is that of the built-in vocabulary.
 BertConfig BuiltinTinyBertConfig();

@@ -1,0 +1,75 @@
+#include "core/backbone.h"
+
+#include <sys/stat.h>
+
+#include "core/builtin_vocab.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/safetensors.h"
+
+namespace maskserve {
+
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string BaseName(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  size_t slash = dir.rfind('/');
+  return slash == std::string::npos ? dir : dir.substr(slash + 1);
+}
+
+}  // namespace
+
+Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw NotFound("model_dir: '" + dir + "' is not a directory");
+  }
+  const std::string config_path = dir + "/config.json";
+  BertConfig config = ParseBertConfig(JsonValue::Parse(ReadFileBytes(config_path), config_path),
+                                      config_path);
+  config.name = BaseName(dir);
+
+  const std::string tokenizer_config_path = dir + "/tokenizer_config.json";
+  if (FileExists(tokenizer_config_path)) {
+    JsonValue tc = JsonValue::Parse(ReadFileBytes(tokenizer_config_path), tokenizer_config_path);
+    if (tc.is_object() && tc.Contains("do_lower_case")) {
+      config.lowercase = tc.GetBool("do_lower_case");
+    }
+  }
+
+  const std::string vocab_path = dir + "/vocab.txt";
+  Vocab vocab = Vocab::LoadFromFile(vocab_path);
+  if (vocab.size() > config.vocab_size) {
+    throw InvalidArgument(vocab_path + ": " + std::to_string(vocab.size()) +
+                          " tokens but config.json vocab_size is " +
+                          std::to_string(config.vocab_size));
+  }
+
+  const std::string weights_path = dir + "/model.safetensors";
+  TensorMap tensors = SafetensorsReader::Open(weights_path).LoadAll();
+  Backbone backbone;
+  backbone.model = std::make_shared<const BertModel>(
+      BertModel::FromTensors(config, tensors, device, weights_path));
+  WordPieceOptions options;
+  options.do_lower_case = config.lowercase;
+  backbone.tokenizer = std::make_shared<const WordPieceTokenizer>(std::move(vocab), options);
+  return backbone;
+}
+
+Backbone BuiltinBackbone(const DeviceSpec& device, uint64_t seed) {
+  BertConfig config = BuiltinTinyBertConfig();
+  Backbone backbone;
+  backbone.model = std::make_shared<const BertModel>(BertModel::Random(config, device, seed));
+  WordPieceOptions options;
+  options.do_lower_case = true;
+  backbone.tokenizer = std::make_shared<const WordPieceTokenizer>(
+      Vocab::FromTokens(BuiltinVocabTokens(), "builtin vocabulary"), options);
+  return backbone;
+}
+
+}  // namespace maskserve
