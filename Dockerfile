@@ -17,7 +17,7 @@ FROM debian:12 AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libtorch1.13 libgrpc++1.51 libprotobuf32 librocksdb7.8 libcivetweb1 \
-      libabsl20220623 ca-certificates \
+      libabsl20220623 libopenblas0-pthread ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/maskserve --create-home maskserve
 COPY --from=build /out/ /

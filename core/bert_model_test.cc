@@ -185,3 +185,79 @@ TEST(BertModelErrorsTest, TooLongInputIsRejected) {
 
 }  // namespace
 }  // namespace maskserve
+
+namespace maskserve {
+namespace {
+
+// The adapter insertion point against a hand-written reference of one BERT
+// layer with a Pfeiffer adapter: x = LN(h + r); a = adapter(x);
+// out = LN(a + h + r), the layer's own output LayerNorm used both times.
+TEST(AdapterInsertionTest, EqualsTheReferencePfeifferLayer) {
+  BertConfig c = SmallConfig();
+  c.num_hidden_layers = 1;
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  auto rnd = [&](std::vector<int64_t> shape, double std = 0.2) {
+    return at::normal(0, std, shape, gen);
+  };
+  const int64_t d = c.hidden_size, ffn = c.intermediate_size;
+  TensorMap w;
+  w["embeddings.word_embeddings.weight"] = rnd({c.vocab_size, d});
+  w["embeddings.position_embeddings.weight"] = rnd({c.max_position_embeddings, d});
+  w["embeddings.token_type_embeddings.weight"] = rnd({2, d});
+  w["embeddings.LayerNorm.weight"] = 1 + rnd({d}, 0.1);
+  w["embeddings.LayerNorm.bias"] = rnd({d}, 0.1);
+  const std::string p = "encoder.layer.0.";
+  for (const char* name : {"attention.self.query", "attention.self.key", "attention.self.value",
+                           "attention.output.dense"}) {
+    w[p + name + ".weight"] = rnd({d, d});
+    w[p + name + ".bias"] = rnd({d});
+  }
+  w[p + "attention.output.LayerNorm.weight"] = 1 + rnd({d}, 0.1);
+  w[p + "attention.output.LayerNorm.bias"] = rnd({d}, 0.1);
+  w[p + "intermediate.dense.weight"] = rnd({ffn, d});
+  w[p + "intermediate.dense.bias"] = rnd({ffn});
+  w[p + "output.dense.weight"] = rnd({d, ffn});
+  w[p + "output.dense.bias"] = rnd({d});
+  w[p + "output.LayerNorm.weight"] = 1 + rnd({d}, 0.1);
+  w[p + "output.LayerNorm.bias"] = rnd({d}, 0.1);
+  w["pooler.dense.weight"] = rnd({d, d});
+  w["pooler.dense.bias"] = rnd({d});
+  BertModel model = BertModel::FromTensors(c, w, DeviceSpec(), "test");
+
+  at::Tensor ids = at::tensor({2, 7, 8, 9, 3}, at::kLong).view({1, 5});
+  at::Tensor mask = at::ones({1, 5}, at::kLong);
+  at::Tensor types = at::zeros({1, 5}, at::kLong);
+  AdapterWeights adapter = RandomAdapter(1, d, 4, 12);
+  std::vector<AdapterWeights> adapters = {adapter};
+  at::Tensor got = model.Forward(ids, mask, types, &adapters).last_hidden_state[0];
+
+  // Reference, written out step by step for one unpadded sequence.
+  auto ln = [&](const at::Tensor& x, const std::string& name) {
+    return at::layer_norm(x, {d}, w[name + ".weight"], w[name + ".bias"], c.layer_norm_eps);
+  };
+  auto lin = [&](const at::Tensor& x, const std::string& name) {
+    return at::matmul(x, w[name + ".weight"].t()) + w[name + ".bias"];
+  };
+  at::Tensor e = ln(w["embeddings.word_embeddings.weight"].index_select(0, ids[0]) +
+                        w["embeddings.position_embeddings.weight"].slice(0, 0, 5) +
+                        w["embeddings.token_type_embeddings.weight"][0],
+                    "embeddings.LayerNorm");
+  const int64_t heads = c.num_attention_heads, dh = d / heads;
+  at::Tensor q = lin(e, p + "attention.self.query").view({5, heads, dh}).transpose(0, 1);
+  at::Tensor k = lin(e, p + "attention.self.key").view({5, heads, dh}).transpose(0, 1);
+  at::Tensor v = lin(e, p + "attention.self.value").view({5, heads, dh}).transpose(0, 1);
+  at::Tensor probs = at::softmax(at::matmul(q, k.transpose(1, 2)) / std::sqrt(double(dh)), -1);
+  at::Tensor ctx = at::matmul(probs, v).transpose(0, 1).reshape({5, d});
+  at::Tensor r = ln(lin(ctx, p + "attention.output.dense") + e, p + "attention.output.LayerNorm");
+  at::Tensor h = lin(at::gelu(lin(r, p + "intermediate.dense")), p + "output.dense");
+  at::Tensor x = ln(h + r, p + "output.LayerNorm");
+  at::Tensor a = at::matmul(at::relu(at::matmul(x, adapter.down[0]) + adapter.down_bias[0]),
+                            adapter.up[0]) + adapter.up_bias[0];
+  at::Tensor expected = ln(a + h + r, p + "output.LayerNorm");
+
+  EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5))
+      << "max error " << (got - expected).abs().max().item<double>();
+}
+
+}  // namespace
+}  // namespace maskserve

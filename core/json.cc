@@ -36,7 +36,8 @@ std::string Quote(std::string_view s) {
 std::string DescribeByte(const char* p, const char* end) {
   if (p >= end) return "end of input";
   unsigned char c = static_cast<unsigned char>(*p);
-  if (c >= 0x21 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
+  if (c >= 0x21 && c < 0x7F)
+    return std::string("'") + static_cast<char>(c) + "'";
   static const char kHex[] = "0123456789abcdef";
   std::string out = "byte 0x";
   out += kHex[c >> 4];
@@ -185,7 +186,8 @@ class JsonParser {
 
   void ExpectLiteral(const char* literal) {
     size_t n = std::strlen(literal);
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, literal, n) != 0) {
+    if (static_cast<size_t>(end_ - p_) < n ||
+        std::memcmp(p_, literal, n) != 0) {
       Fail(std::string("invalid literal (expected '") + literal + "')");
     }
     p_ += n;
@@ -282,7 +284,8 @@ class JsonParser {
       for (size_t i = 1; i < n; ++i) {
         for (size_t j = 0; j < i; ++j) {
           if (items[i].key_ == items[j].key_) {
-            FailAt(key_offsets[i], "duplicate object key " + Quote(items[i].key_));
+            FailAt(key_offsets[i],
+                   "duplicate object key " + Quote(items[i].key_));
           }
         }
       }
@@ -329,8 +332,9 @@ class JsonParser {
         Fail("unescaped control character " + DescribeByte(p_, end_) +
              " in a string");
       }
-      size_t len = ValidUtf8Length(reinterpret_cast<const unsigned char*>(p_),
-                                   reinterpret_cast<const unsigned char*>(end_));
+      size_t len =
+          ValidUtf8Length(reinterpret_cast<const unsigned char*>(p_),
+                          reinterpret_cast<const unsigned char*>(end_));
       if (len == 0) Fail("invalid UTF-8 in a string");
       out->append(p_, len);
       p_ += len;
@@ -355,14 +359,30 @@ class JsonParser {
     if (p_ == end_) FailAt(escape_start, "truncated escape sequence");
     char e = *p_++;
     switch (e) {
-      case '"': out->push_back('"'); return;
-      case '\\': out->push_back('\\'); return;
-      case '/': out->push_back('/'); return;
-      case 'b': out->push_back('\b'); return;
-      case 'f': out->push_back('\f'); return;
-      case 'n': out->push_back('\n'); return;
-      case 'r': out->push_back('\r'); return;
-      case 't': out->push_back('\t'); return;
+      case '"':
+        out->push_back('"');
+        return;
+      case '\\':
+        out->push_back('\\');
+        return;
+      case '/':
+        out->push_back('/');
+        return;
+      case 'b':
+        out->push_back('\b');
+        return;
+      case 'f':
+        out->push_back('\f');
+        return;
+      case 'n':
+        out->push_back('\n');
+        return;
+      case 'r':
+        out->push_back('\r');
+        return;
+      case 't':
+        out->push_back('\t');
+        return;
       case 'u': {
         uint32_t cp = ParseHex4();
         if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -384,8 +404,8 @@ class JsonParser {
         return;
       }
       default:
-        FailAt(escape_start, "invalid escape sequence '\\" +
-                                 std::string(1, e) + "'");
+        FailAt(escape_start,
+               "invalid escape sequence '\\" + std::string(1, e) + "'");
     }
   }
 
@@ -400,7 +420,8 @@ class JsonParser {
     const char* int_begin = p_;
     if (*p_ == '0') {
       ++p_;
-      if (p_ < end_ && IsDigit(*p_)) FailAt(start, "leading zeros are not allowed");
+      if (p_ < end_ && IsDigit(*p_))
+        FailAt(start, "leading zeros are not allowed");
     } else {
       while (p_ < end_ && IsDigit(*p_)) ++p_;
     }
@@ -409,7 +430,8 @@ class JsonParser {
     if (p_ < end_ && *p_ == '.') {
       is_integer_literal = false;
       ++p_;
-      if (p_ == end_ || !IsDigit(*p_)) Fail("invalid number (expected a digit after '.')");
+      if (p_ == end_ || !IsDigit(*p_))
+        Fail("invalid number (expected a digit after '.')");
       while (p_ < end_ && IsDigit(*p_)) ++p_;
     }
     int64_t exponent_hint = 0;
@@ -421,9 +443,11 @@ class JsonParser {
         exp_negative = *p_ == '-';
         ++p_;
       }
-      if (p_ == end_ || !IsDigit(*p_)) Fail("invalid number (expected an exponent digit)");
+      if (p_ == end_ || !IsDigit(*p_))
+        Fail("invalid number (expected an exponent digit)");
       while (p_ < end_ && IsDigit(*p_)) {
-        if (exponent_hint < 100000) exponent_hint = exponent_hint * 10 + (*p_ - '0');
+        if (exponent_hint < 100000)
+          exponent_hint = exponent_hint * 10 + (*p_ - '0');
         ++p_;
       }
       if (exp_negative) exponent_hint = -exponent_hint;
@@ -458,7 +482,8 @@ class JsonParser {
       // Decimal magnitude estimate: digits before the point plus exponent.
       int64_t magnitude_hint = (int_end - int_begin) + exponent_hint;
       if (*int_begin == '0') magnitude_hint = exponent_hint;
-      if (magnitude_hint > 0) FailAt(start, "number out of the range of a double");
+      if (magnitude_hint > 0)
+        FailAt(start, "number out of the range of a double");
       value = negative ? -0.0 : 0.0;  // underflow
     } else if (result.ec != std::errc() || result.ptr != p_) {
       FailAt(start, "invalid number");
@@ -477,19 +502,26 @@ class JsonParser {
   std::shared_ptr<const std::string> source_;
 };
 
-JsonValue JsonValue::Parse(std::string_view text, std::string_view source_name) {
+JsonValue JsonValue::Parse(std::string_view text,
+                           std::string_view source_name) {
   JsonParser parser(text, source_name);
   return parser.ParseDocument();
 }
 
 const char* JsonValue::TypeName(Type type) {
   switch (type) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kNumber: return "number";
-    case Type::kString: return "string";
-    case Type::kArray: return "array";
-    case Type::kObject: return "object";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kNumber:
+      return "number";
+    case Type::kString:
+      return "string";
+    case Type::kArray:
+      return "array";
+    case Type::kObject:
+      return "object";
   }
   return "?";
 }
@@ -586,9 +618,7 @@ int64_t JsonValue::GetInt64(std::string_view key) const {
 double JsonValue::GetDouble(std::string_view key) const {
   return At(key).AsDouble();
 }
-bool JsonValue::GetBool(std::string_view key) const {
-  return At(key).AsBool();
-}
+bool JsonValue::GetBool(std::string_view key) const { return At(key).AsBool(); }
 
 namespace {
 
@@ -598,13 +628,27 @@ void SerializeString(const std::string& s, std::string* out) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           out->append("\\u00");
@@ -627,8 +671,12 @@ std::string JsonValue::Serialize() const {
   struct Writer {
     static void Write(const JsonValue& v, std::string* out) {
       switch (v.type_) {
-        case Type::kNull: out->append("null"); return;
-        case Type::kBool: out->append(v.bool_ ? "true" : "false"); return;
+        case Type::kNull:
+          out->append("null");
+          return;
+        case Type::kBool:
+          out->append(v.bool_ ? "true" : "false");
+          return;
         case Type::kNumber: {
           char buf[64];
           std::to_chars_result r;
@@ -643,7 +691,9 @@ std::string JsonValue::Serialize() const {
           out->append(buf, r.ptr - buf);
           return;
         }
-        case Type::kString: SerializeString(v.string_, out); return;
+        case Type::kString:
+          SerializeString(v.string_, out);
+          return;
         case Type::kArray: {
           out->push_back('[');
           for (size_t i = 0; i < v.items_.size(); ++i) {

@@ -38,6 +38,11 @@ namespace maskserve {
 // Maximum nesting of arrays/objects accepted by the parser.
 inline constexpr int kMaxJsonDepth = 256;
 
+// One parsed JSON value (null, bool, number, string, array or object) that
+// remembers where it came from (source name, key or index, byte offset) so
+// accessor errors can say exactly which field is wrong. Contract and error
+// behaviour as described in the file comment.
+// Thread safety: immutable after Parse(); safe for concurrent reads.
 class JsonValue {
  public:
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };

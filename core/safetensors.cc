@@ -2,22 +2,16 @@
 
 #include <ATen/ATen.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <limits>
 
 #include "core/error.h"
-#include "core/json.h"
 
 namespace maskserve {
 
 namespace {
-
-// Largest header we accept; real headers are a few hundred KB at most.
-constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
 struct DtypeInfo {
   const char* name;
@@ -43,12 +37,6 @@ const DtypeInfo* FindDtype(at::ScalarType type) {
     if (type == d.type) return &d;
   }
   return nullptr;
-}
-
-uint64_t ReadLittleEndian64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
 }
 
 std::string EscapeJson(std::string_view s) {
@@ -94,91 +82,10 @@ SafetensorsReader SafetensorsReader::FromBytes(std::string bytes, std::string so
 }
 
 void SafetensorsReader::ParseHeader() {
-  const uint64_t file_size = bytes_.size();
-  if (file_size < 8) {
-    throw DataLoss(source_ + ": truncated: " + std::to_string(file_size) +
-                   " bytes, need at least the 8-byte header length");
-  }
-  const uint64_t header_size = ReadLittleEndian64(bytes_.data());
-  if (header_size > kMaxHeaderBytes || header_size > file_size - 8) {
-    throw DataLoss(source_ + ": header length " + std::to_string(header_size) +
-                   " runs past the end of the file (" + std::to_string(file_size) + " bytes)");
-  }
-  data_begin_ = 8 + header_size;
-  const uint64_t data_size = file_size - data_begin_;
-  JsonValue header =
-      JsonValue::Parse(std::string_view(bytes_.data() + 8, header_size), source_ + " header");
-  if (!header.is_object()) throw DataLoss(source_ + ": header is not a JSON object");
-
-  for (const JsonValue& member : header.items()) {
-    const std::string& name = member.key();
-    if (name == "__metadata__") {
-      if (!member.is_object()) throw DataLoss(source_ + ": __metadata__ is not an object");
-      for (const JsonValue& m : member.items()) {
-        if (!m.is_string()) {
-          throw DataLoss(source_ + ": __metadata__ value '" + m.key() + "' is not a string");
-        }
-        metadata_[m.key()] = m.AsString();
-      }
-      continue;
-    }
-    const std::string where = source_ + ": tensor '" + name + "'";
-    try {
-      if (!member.is_object()) throw DataLoss(where + ": entry is not an object");
-      SafetensorsEntry entry;
-      entry.name = name;
-      entry.dtype = member.GetString("dtype");
-      const DtypeInfo* dtype = FindDtype(entry.dtype);
-      if (dtype == nullptr) throw DataLoss(where + ": unsupported dtype '" + entry.dtype + "'");
-      const JsonValue& shape = member.At("shape");
-      if (!shape.is_array() || shape.size() > 16) throw DataLoss(where + ": bad shape");
-      uint64_t numel = 1;
-      for (const JsonValue& dim : shape.items()) {
-        int64_t n = dim.AsInt64();
-        if (n < 0) throw DataLoss(where + ": negative dimension");
-        entry.shape.push_back(n);
-        if (n != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / uint64_t(n)) {
-          throw DataLoss(where + ": shape is too large");
-        }
-        numel *= uint64_t(n);
-      }
-      const JsonValue& offsets = member.At("data_offsets");
-      if (!offsets.is_array() || offsets.size() != 2) {
-        throw DataLoss(where + ": data_offsets must be [begin, end]");
-      }
-      int64_t begin = offsets[0].AsInt64(), end = offsets[1].AsInt64();
-      if (begin < 0 || end < begin || uint64_t(end) > data_size) {
-        throw DataLoss(where + ": data_offsets [" + std::to_string(begin) + ", " +
-                       std::to_string(end) + "] outside the " + std::to_string(data_size) +
-                       "-byte data section (truncated file?)");
-      }
-      entry.begin = uint64_t(begin);
-      entry.end = uint64_t(end);
-      if (entry.end - entry.begin != numel * uint64_t(dtype->size)) {
-        throw DataLoss(where + ": " + std::to_string(entry.end - entry.begin) +
-                       " bytes do not match its shape and dtype (" +
-                       std::to_string(numel * uint64_t(dtype->size)) + " bytes expected)");
-      }
-      entries_.push_back(std::move(entry));
-    } catch (const EngineError& e) {
-      if (e.code() == ErrorCode::kDataLoss &&
-          std::string_view(e.what()).rfind(where, 0) == 0) {
-        throw;
-      }
-      throw DataLoss(where + ": " + e.what());
-    }
-  }
-
-  std::vector<const SafetensorsEntry*> by_offset;
-  for (const SafetensorsEntry& e : entries_) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    if (by_offset[i]->begin < by_offset[i - 1]->end) {
-      throw DataLoss(source_ + ": tensors '" + by_offset[i - 1]->name + "' and '" +
-                     by_offset[i]->name + "' overlap");
-    }
-  }
+  SafetensorsHeader header = ParseSafetensorsHeader(bytes_, source_);
+  data_begin_ = header.data_begin;
+  entries_ = std::move(header.entries);
+  metadata_ = std::move(header.metadata);
 }
 
 const SafetensorsEntry* SafetensorsReader::Find(std::string_view name) const {

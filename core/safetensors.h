@@ -19,7 +19,6 @@
 #ifndef MASKSERVE_CORE_SAFETENSORS_H_
 #define MASKSERVE_CORE_SAFETENSORS_H_
 
-#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -27,15 +26,9 @@
 
 #include <ATen/core/Tensor.h>
 
-namespace maskserve {
+#include "core/safetensors_header.h"
 
-struct SafetensorsEntry {
-  std::string name;
-  std::string dtype;  // "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL"
-  std::vector<int64_t> shape;
-  uint64_t begin = 0;  // byte offsets into the data section
-  uint64_t end = 0;
-};
+namespace maskserve {
 
 class SafetensorsReader {
  public:

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <utility>
 
 #include "core/error.h"
@@ -44,10 +43,12 @@ const uint8_t* BmpFlags() {
     for (size_t i = 0; i < unicode::kClassRangeCount; ++i) {
       uint32_t start = unicode::kClassRangeStart[i];
       if (start >= 0x10000) break;
-      uint32_t end = i + 1 < unicode::kClassRangeCount
-                         ? std::min<uint32_t>(unicode::kClassRangeStart[i + 1], 0x10000)
-                         : 0x10000;
-      std::fill(t.begin() + start, t.begin() + end, unicode::kClassRangeFlags[i]);
+      uint32_t end =
+          i + 1 < unicode::kClassRangeCount
+              ? std::min<uint32_t>(unicode::kClassRangeStart[i + 1], 0x10000)
+              : 0x10000;
+      std::fill(t.begin() + start, t.begin() + end,
+                unicode::kClassRangeFlags[i]);
     }
     return t;
   }();
@@ -116,7 +117,8 @@ void AppendNfd(char32_t cp, uint8_t flags, std::vector<char32_t>* out) {
     uint32_t s = cp - kHangulSBase;
     out->push_back(kHangulLBase + s / kHangulNCount);
     out->push_back(kHangulVBase + (s % kHangulNCount) / kHangulTCount);
-    if (s % kHangulTCount != 0) out->push_back(kHangulTBase + s % kHangulTCount);
+    if (s % kHangulTCount != 0)
+      out->push_back(kHangulTBase + s % kHangulTCount);
     return;
   }
   const uint32_t* begin = unicode::kNfdCodepoints;
@@ -162,10 +164,11 @@ void CanonicalReorder(std::vector<char32_t>* v) {
 
 // Primary composite of (a, b), or 0.
 char32_t Compose(char32_t a, char32_t b) {
-  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount && b >= kHangulVBase &&
-      b < kHangulVBase + kHangulVCount) {
+  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount &&
+      b >= kHangulVBase && b < kHangulVBase + kHangulVCount) {
     return kHangulSBase +
-           ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) * kHangulTCount;
+           ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) *
+               kHangulTCount;
   }
   if (a >= kHangulSBase && a < kHangulSBase + kHangulSCount &&
       (a - kHangulSBase) % kHangulTCount == 0 && b > kHangulTBase &&
@@ -362,8 +365,8 @@ struct Vocab::Data {
 
 namespace {
 
-std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> tokens,
-                                              std::string_view source) {
+std::shared_ptr<const Vocab::Data> BuildVocab(
+    std::vector<std::string_view> tokens, std::string_view source) {
   auto data = std::make_shared<Vocab::Data>();
   data->source = std::string(source);
   if (tokens.empty()) {
@@ -374,7 +377,8 @@ std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> toke
   }
   size_t total = 0;
   for (std::string_view t : tokens) total += t.size();
-  if (total > UINT32_MAX) throw InvalidArgument(data->source + ": vocabulary too large");
+  if (total > UINT32_MAX)
+    throw InvalidArgument(data->source + ": vocabulary too large");
   data->arena.reserve(total);
   data->offsets.reserve(tokens.size() + 1);
   std::vector<std::pair<uint32_t, uint32_t>> full_keys, cont_keys;
@@ -397,9 +401,7 @@ std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> toke
   data->full.Build(&data->arena, full_keys, full_ids);
   data->continuation.Build(&data->arena, cont_keys, cont_ids);
 
-  auto find = [&](const char* t) {
-    return data->full.Find(t, std::strlen(t));
-  };
+  auto find = [&](const char* t) { return data->full.Find(t, std::strlen(t)); };
   data->unk = find("[UNK]");
   data->cls = find("[CLS]");
   data->sep = find("[SEP]");
@@ -412,7 +414,8 @@ std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> toke
                                         : nullptr;
   if (missing != nullptr) {
     throw InvalidArgument(data->source + ": vocabulary has no " + missing +
-                          " token (" + std::to_string(tokens.size()) + " tokens read)");
+                          " token (" + std::to_string(tokens.size()) +
+                          " tokens read)");
   }
   return data;
 }
@@ -438,11 +441,13 @@ Vocab Vocab::FromText(std::string_view contents, std::string_view source_name) {
         continue;
       }
       char32_t cp;
-      size_t len = DecodeUtf8(reinterpret_cast<const unsigned char*>(line.data()) + k,
-                              line.size() - k, &cp);
+      size_t len =
+          DecodeUtf8(reinterpret_cast<const unsigned char*>(line.data()) + k,
+                     line.size() - k, &cp);
       if (len == 0) {
-        throw DataLoss(std::string(source_name) + ":" + std::to_string(line_no) +
-                       ": invalid UTF-8 at byte " + std::to_string(i + k));
+        throw DataLoss(std::string(source_name) + ":" +
+                       std::to_string(line_no) + ": invalid UTF-8 at byte " +
+                       std::to_string(i + k));
       }
       k += len;
     }
@@ -460,7 +465,8 @@ Vocab Vocab::FromText(std::string_view contents, std::string_view source_name) {
 Vocab Vocab::LoadFromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw NotFound(path + ": cannot open vocabulary file: " + std::strerror(errno));
+    throw NotFound(path +
+                   ": cannot open vocabulary file: " + std::strerror(errno));
   }
   std::string contents((std::istreambuf_iterator<char>(in)),
                        std::istreambuf_iterator<char>());
@@ -474,7 +480,9 @@ Vocab Vocab::FromTokens(const std::vector<std::string>& tokens,
   return Vocab(BuildVocab(std::move(views), source_name));
 }
 
-int64_t Vocab::size() const { return static_cast<int64_t>(data_->offsets.size()) - 1; }
+int64_t Vocab::size() const {
+  return static_cast<int64_t>(data_->offsets.size()) - 1;
+}
 
 int32_t Vocab::Find(std::string_view token) const {
   return data_->full.Find(token.data(), token.size());
@@ -542,10 +550,12 @@ class WordPieceTokenizer::Runner {
         strip_(t.strip_accents_),
         chinese_(t.options_.tokenize_chinese_chars),
         nfc_(t.options_.nfc),
-        max_chars_(static_cast<size_t>(std::max(0, t.options_.max_input_chars_per_word))) {}
+        max_chars_(static_cast<size_t>(
+            std::max(0, t.options_.max_input_chars_per_word))) {}
 
   void Run(std::string_view text, std::string_view field) {
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(text.data());
+    const unsigned char* p =
+        reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
     const bool has_specials = !t_.specials_.empty();
     s_.word.clear();
@@ -609,7 +619,8 @@ class WordPieceTokenizer::Runner {
     }
     if (best == nullptr) return false;
     FlushWord();
-    if (word_starts_) word_starts_->push_back(static_cast<int64_t>(ids_->size()));
+    if (word_starts_)
+      word_starts_->push_back(static_cast<int64_t>(ids_->size()));
     ids_->push_back(best->id);
     *i += best->text.size();
     return true;
@@ -657,7 +668,8 @@ class WordPieceTokenizer::Runner {
     a.resize(word.size());
     for (size_t k = 0; k < word.size(); ++k) {
       char c = static_cast<char>(word[k]);
-      if (lower_ && c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+      if (lower_ && c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c + ('a' - 'A'));
       a[k] = c;
     }
     size_t start = 0;
@@ -668,7 +680,8 @@ class WordPieceTokenizer::Runner {
         start = k + 1;
       }
     }
-    if (start < a.size()) WordPiece(a.data() + start, nullptr, a.size() - start);
+    if (start < a.size())
+      WordPiece(a.data() + start, nullptr, a.size() - start);
   }
 
   void FlushUnicodeWord() {
@@ -732,7 +745,8 @@ class WordPieceTokenizer::Runner {
   // characters; `bounds[i]` is the byte offset of character i (nullptr when
   // every character is one byte).
   void WordPiece(const char* s, const uint32_t* bounds, size_t nchars) {
-    if (word_starts_) word_starts_->push_back(static_cast<int64_t>(ids_->size()));
+    if (word_starts_)
+      word_starts_->push_back(static_cast<int64_t>(ids_->size()));
     const int32_t unk = data_.unk;
     if (nchars > max_chars_) {
       ids_->push_back(unk);
@@ -805,7 +819,8 @@ void WordPieceTokenizer::TokenizeToIds(std::string_view text,
   runner.Run(text, field);
 }
 
-std::vector<std::string> WordPieceTokenizer::Tokenize(std::string_view text) const {
+std::vector<std::string> WordPieceTokenizer::Tokenize(
+    std::string_view text) const {
   std::vector<int64_t> ids;
   TokenizeToIds(text, &ids);
   std::vector<std::string> tokens;
@@ -821,12 +836,14 @@ namespace {
 int64_t MeasuredLength(const std::vector<int64_t>& word_starts, int64_t length,
                        int64_t max_length) {
   if (length <= max_length) return length;
-  auto it = std::lower_bound(word_starts.begin(), word_starts.end(), max_length);
+  auto it =
+      std::lower_bound(word_starts.begin(), word_starts.end(), max_length);
   return it == word_starts.end() ? length : *it;
 }
 
 // HF longest_first for a pair (see the header): the kept lengths.
-std::pair<int64_t, int64_t> LongestFirst(int64_t len1, int64_t len2, int64_t m) {
+std::pair<int64_t, int64_t> LongestFirst(int64_t len1, int64_t len2,
+                                         int64_t m) {
   if (len1 + len2 <= m) return {len1, len2};
   int64_t n1 = len1, n2 = len2;
   bool swap = false;
@@ -855,12 +872,13 @@ void WordPieceTokenizer::EncodeInto(std::string_view text,
                                     std::string_view field,
                                     std::string_view pair_field,
                                     Encoding* out) const {
-  const int64_t num_special = text_pair ? kSpecialTokensPair : kSpecialTokensSingle;
+  const int64_t num_special =
+      text_pair ? kSpecialTokensPair : kSpecialTokensSingle;
   const int64_t max_length = options.max_length;
   if (max_length < 0 || (max_length > 0 && max_length < num_special)) {
     throw InvalidArgument("max_length: " + std::to_string(max_length) +
-                          " leaves no room for the " + std::to_string(num_special) +
-                          " special tokens");
+                          " leaves no room for the " +
+                          std::to_string(num_special) + " special tokens");
   }
   if (options.padding == Padding::kMaxLength && max_length == 0) {
     throw InvalidArgument("padding: kMaxLength requires max_length > 0");
@@ -897,18 +915,21 @@ void WordPieceTokenizer::EncodeInto(std::string_view text,
     }
   }
   const int64_t total = num_special + len_a + len_b;
-  const int64_t padded =
-      options.padding == Padding::kMaxLength ? std::max(total, max_length) : total;
+  const int64_t padded = options.padding == Padding::kMaxLength
+                             ? std::max(total, max_length)
+                             : total;
   out->input_ids.clear();
   out->token_type_ids.clear();
   out->attention_mask.clear();
   out->input_ids.reserve(padded);
   out->input_ids.push_back(vocab_.cls_id());
-  out->input_ids.insert(out->input_ids.end(), ids_a.begin(), ids_a.begin() + len_a);
+  out->input_ids.insert(out->input_ids.end(), ids_a.begin(),
+                        ids_a.begin() + len_a);
   out->input_ids.push_back(vocab_.sep_id());
   int64_t first_len = len_a + 2;
   if (text_pair) {
-    out->input_ids.insert(out->input_ids.end(), ids_b.begin(), ids_b.begin() + len_b);
+    out->input_ids.insert(out->input_ids.end(), ids_b.begin(),
+                          ids_b.begin() + len_b);
     out->input_ids.push_back(vocab_.sep_id());
   }
   out->token_type_ids.assign(first_len, 0);
@@ -940,7 +961,8 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
     const EncodeOptions& options) const {
   if (!text_pairs.empty() && text_pairs.size() != texts.size()) {
     throw InvalidArgument("text_pairs: " + std::to_string(text_pairs.size()) +
-                          " pairs for " + std::to_string(texts.size()) + " texts");
+                          " pairs for " + std::to_string(texts.size()) +
+                          " texts");
   }
   BatchEncoding batch;
   batch.batch_size = static_cast<int64_t>(texts.size());
@@ -960,10 +982,12 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
       EncodeInto(texts[i], nullptr, row_options, field, "", &row);
     } else {
       const std::string pair_field = "text_pairs[" + std::to_string(i) + "]";
-      EncodeInto(texts[i], &text_pairs[i], row_options, field, pair_field, &row);
+      EncodeInto(texts[i], &text_pairs[i], row_options, field, pair_field,
+                 &row);
     }
     ids.insert(ids.end(), row.input_ids.begin(), row.input_ids.end());
-    types.insert(types.end(), row.token_type_ids.begin(), row.token_type_ids.end());
+    types.insert(types.end(), row.token_type_ids.begin(),
+                 row.token_type_ids.end());
     offsets.push_back(static_cast<int64_t>(ids.size()));
     batch.lengths[i] = static_cast<int64_t>(row.input_ids.size());
     longest = std::max(longest, batch.lengths[i]);
@@ -979,7 +1003,8 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
     const size_t row_begin = i * static_cast<size_t>(batch.seq_len);
     const int64_t b = offsets[i];
     const int64_t len = offsets[i + 1] - b;
-    std::copy(ids.begin() + b, ids.begin() + b + len, batch.input_ids.begin() + row_begin);
+    std::copy(ids.begin() + b, ids.begin() + b + len,
+              batch.input_ids.begin() + row_begin);
     std::copy(types.begin() + b, types.begin() + b + len,
               batch.token_type_ids.begin() + row_begin);
     std::fill(batch.attention_mask.begin() + row_begin,
@@ -988,8 +1013,9 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
   return batch;
 }
 
-BatchEncoding WordPieceTokenizer::EncodeBatch(const std::vector<std::string_view>& texts,
-                                              const EncodeOptions& options) const {
+BatchEncoding WordPieceTokenizer::EncodeBatch(
+    const std::vector<std::string_view>& texts,
+    const EncodeOptions& options) const {
   return EncodePairBatch(texts, {}, options);
 }
 

@@ -61,7 +61,8 @@ class Vocab {
   // DataLoss on invalid UTF-8; messages name `path` (and the line).
   static Vocab LoadFromFile(const std::string& path);
   // Same checks on vocab.txt contents already in memory.
-  static Vocab FromText(std::string_view contents, std::string_view source_name);
+  static Vocab FromText(std::string_view contents,
+                        std::string_view source_name);
   // Tokens in id order (e.g. a generated built-in vocabulary).
   static Vocab FromTokens(const std::vector<std::string>& tokens,
                           std::string_view source_name);
@@ -90,6 +91,8 @@ class Vocab {
   friend class WordPieceTokenizer;
 };
 
+// Tokenizer configuration, mirroring HF BertTokenizer's arguments. Plain
+// value type.
 struct WordPieceOptions {
   bool do_lower_case = true;
   // HF `strip_accents`: unset follows do_lower_case (accents are stripped
@@ -103,12 +106,14 @@ struct WordPieceOptions {
   int max_input_chars_per_word = 100;
 };
 
+// How Encode* pads (HF `padding`).
 enum class Padding {
   kNone,       // no padding (batches are still padded to their longest row)
   kLongest,    // pad to the longest sequence of the batch
   kMaxLength,  // pad to EncodeOptions::max_length
 };
 
+// Truncation and padding for Encode*. Plain value type.
 struct EncodeOptions {
   // Longest-first truncation to at most this many ids, special tokens
   // included. 0 = no truncation. Must be >= 2 (single) / 3 (pair) when set.
@@ -116,7 +121,8 @@ struct EncodeOptions {
   Padding padding = Padding::kNone;
 };
 
-// One encoded sequence; all three vectors have the same length.
+// One encoded sequence; all three vectors have the same length. Plain value
+// type.
 struct Encoding {
   std::vector<int64_t> input_ids;
   std::vector<int64_t> token_type_ids;
@@ -124,7 +130,8 @@ struct Encoding {
 };
 
 // A batch in row-major [batch_size, seq_len] layout, ready to wrap in
-// int64 tensors. Rows are padded with [PAD] (type 0, mask 0).
+// int64 tensors. Rows are padded with [PAD] (type 0, mask 0). Plain value
+// type.
 struct BatchEncoding {
   int64_t batch_size = 0;
   int64_t seq_len = 0;
@@ -165,8 +172,9 @@ class WordPieceTokenizer {
   // Batches: every row is encoded as above and padded to the longest row, or
   // to max_length with Padding::kMaxLength. `text_pairs` is empty (single
   // sequences) or as long as `texts`.
-  BatchEncoding EncodeBatch(const std::vector<std::string_view>& texts,
-                            const EncodeOptions& options = EncodeOptions()) const;
+  BatchEncoding EncodeBatch(
+      const std::vector<std::string_view>& texts,
+      const EncodeOptions& options = EncodeOptions()) const;
   BatchEncoding EncodePairBatch(
       const std::vector<std::string_view>& texts,
       const std::vector<std::string_view>& text_pairs,

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -13,9 +15,6 @@
 
 namespace maskserve {
 namespace {
-
-#define MASKSERVE_STR2(x) #x
-#define MASKSERVE_STR(x) MASKSERVE_STR2(x)
 
 std::string SharedDir() {
 #if defined(MASKSERVE_SHARED_DIR)
@@ -35,14 +34,14 @@ bool FileExists(const std::string& path) {
 // A small vocabulary exercising every branch of the pipeline.
 const std::vector<std::string>& TinyTokens() {
   static const std::vector<std::string> tokens = {
-      "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",          // 0-4
-      "hello", "world", ",", "!", "un",                      // 5-9
-      "##aff", "##able", "cafe", "café", "a",                // 10-14
-      "##b", "b", "中", "文", "i",                           // 15-19
-      "##stanbul", "σ", "##σ", "é", "e",                     // 20-24
-      "[", "]", "cl", "##s", "sep",                          // 25-29
-      "Hello", "##llo", "he", ".", "x",                      // 30-34
-      "##x", "ǆ", "'", "s", "-",                             // 35-39
+      "[PAD]",     "[UNK]",  "[CLS]", "[SEP]", "[MASK]",  // 0-4
+      "hello",     "world",  ",",     "!",     "un",      // 5-9
+      "##aff",     "##able", "cafe",  "café",  "a",       // 10-14
+      "##b",       "b",      "中",    "文",    "i",       // 15-19
+      "##stanbul", "σ",      "##σ",   "é",     "e",       // 20-24
+      "[",         "]",      "cl",    "##s",   "sep",     // 25-29
+      "Hello",     "##llo",  "he",    ".",     "x",       // 30-34
+      "##x",       "ǆ",      "'",     "s",     "-",       // 35-39
   };
   return tokens;
 }
@@ -50,10 +49,12 @@ const std::vector<std::string>& TinyTokens() {
 WordPieceTokenizer TinyTokenizer(bool lower) {
   WordPieceOptions options;
   options.do_lower_case = lower;
-  return WordPieceTokenizer(Vocab::FromTokens(TinyTokens(), "tiny-vocab"), options);
+  return WordPieceTokenizer(Vocab::FromTokens(TinyTokens(), "tiny-vocab"),
+                            options);
 }
 
-std::vector<std::string> Tok(const WordPieceTokenizer& t, const std::string& text) {
+std::vector<std::string> Tok(const WordPieceTokenizer& t,
+                             const std::string& text) {
   return t.Tokenize(text);
 }
 
@@ -64,7 +65,8 @@ using Ids = std::vector<int64_t>;
 // Vocab
 
 TEST(VocabTest, LoadsTokensInLineOrder) {
-  Vocab v = Vocab::FromText("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\n", "v.txt");
+  Vocab v =
+      Vocab::FromText("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\n", "v.txt");
   EXPECT_EQ(v.size(), 6);
   EXPECT_EQ(v.Find("hello"), 4);
   EXPECT_EQ(v.Find("##lo"), 5);
@@ -109,7 +111,8 @@ TEST(VocabTest, ErrorsNameTheFile) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("[CLS]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[CLS]"), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("my/vocab.txt"), std::string::npos);
   }
   try {
@@ -117,14 +120,16 @@ TEST(VocabTest, ErrorsNameTheFile) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
-    EXPECT_NE(std::string(e.what()).find("my/vocab.txt:5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("my/vocab.txt:5"), std::string::npos)
+        << e.what();
   }
   try {
     Vocab::LoadFromFile("/nonexistent/dir/vocab.txt");
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/vocab.txt"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/vocab.txt"),
+              std::string::npos);
   }
 }
 
@@ -247,7 +252,8 @@ TEST(WordPieceTokenizerTest, SpecialTokensInText) {
   // stays whole.
   auto cased = TinyTokenizer(false);
   EXPECT_EQ(Tok(cased, std::string("[CL\0S]", 6)), (Strings{"[CLS]"}));
-  EXPECT_EQ(Tok(t, std::string("[CL\0S]", 6)), (Strings{"[", "cl", "##s", "]"}));
+  EXPECT_EQ(Tok(t, std::string("[CL\0S]", 6)),
+            (Strings{"[", "cl", "##s", "]"}));
 }
 
 TEST(WordPieceTokenizerTest, InvalidUtf8NamesFieldAndOffset) {
@@ -257,20 +263,23 @@ TEST(WordPieceTokenizerTest, InvalidUtf8NamesFieldAndOffset) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("text: invalid UTF-8 at byte 3"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("text: invalid UTF-8 at byte 3"),
+              std::string::npos)
         << e.what();
   }
   try {
     t.EncodePair("ok", "\xED\xA0\x80");  // encoded surrogate
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("text_pair"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("text_pair"), std::string::npos)
+        << e.what();
   }
   try {
     t.EncodeBatch({"fine", "bad\xFF"});
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("texts[1]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("texts[1]"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -296,7 +305,8 @@ TEST(WordPieceTokenizerTest, TruncatesSingleAndPads) {
   auto t = TinyTokenizer(true);
   EncodeOptions o;
   o.max_length = 4;
-  EXPECT_EQ(t.Encode("hello world hello world", o).input_ids, (Ids{2, 5, 6, 3}));
+  EXPECT_EQ(t.Encode("hello world hello world", o).input_ids,
+            (Ids{2, 5, 6, 3}));
   o.padding = Padding::kMaxLength;
   o.max_length = 6;
   Encoding e = t.Encode("hello", o);
@@ -332,13 +342,13 @@ TEST(WordPieceTokenizerTest, LongestFirstPairTruncation) {
   auto t = TinyTokenizer(true);
   using P = std::pair<size_t, size_t>;
   // m = max_length - 3 = 7.
-  EXPECT_EQ(PairKept(t, 3, 4, 10), (P{3, 4}));   // fits
-  EXPECT_EQ(PairKept(t, 2, 9, 10), (P{2, 5}));   // only the longer is cut
+  EXPECT_EQ(PairKept(t, 3, 4, 10), (P{3, 4}));  // fits
+  EXPECT_EQ(PairKept(t, 2, 9, 10), (P{2, 5}));  // only the longer is cut
   EXPECT_EQ(PairKept(t, 9, 2, 10), (P{5, 2}));
-  EXPECT_EQ(PairKept(t, 3, 9, 10), (P{3, 4}));   // 2 * 3 <= 7
-  EXPECT_EQ(PairKept(t, 4, 9, 10), (P{3, 4}));   // both cut: shorter m/2
-  EXPECT_EQ(PairKept(t, 9, 4, 10), (P{4, 3}));   // longer gets the odd one
-  EXPECT_EQ(PairKept(t, 5, 5, 10), (P{3, 4}));   // tie: second gets it
+  EXPECT_EQ(PairKept(t, 3, 9, 10), (P{3, 4}));  // 2 * 3 <= 7
+  EXPECT_EQ(PairKept(t, 4, 9, 10), (P{3, 4}));  // both cut: shorter m/2
+  EXPECT_EQ(PairKept(t, 9, 4, 10), (P{4, 3}));  // longer gets the odd one
+  EXPECT_EQ(PairKept(t, 5, 5, 10), (P{3, 4}));  // tie: second gets it
   EXPECT_EQ(PairKept(t, 0, 20, 10), (P{0, 7}));
   EXPECT_EQ(PairKept(t, 20, 0, 10), (P{7, 0}));
   // Even m = 8.
@@ -348,7 +358,8 @@ TEST(WordPieceTokenizerTest, LongestFirstPairTruncation) {
   EXPECT_EQ(PairKept(t, 40, 30, 10), (P{3, 4}));
 }
 
-TEST(WordPieceTokenizerTest, PairTruncationMeasuresUpToTheWordReachingMaxLength) {
+TEST(WordPieceTokenizerTest,
+     PairTruncationMeasuresUpToTheWordReachingMaxLength) {
   // HF's Rust backend stops measuring a sequence at the end of the first word
   // that reaches max_length tokens. "abbbb" is 5 tokens (a ##b ##b ##b ##b).
   auto t = TinyTokenizer(true);
@@ -388,7 +399,8 @@ TEST(WordPieceTokenizerTest, BatchIsRowMajorAndPadded) {
   EncodeOptions o;
   o.max_length = 6;
   o.padding = Padding::kMaxLength;
-  BatchEncoding p = t.EncodePairBatch({"hello", "hello world"}, {"world", "hello world"}, o);
+  BatchEncoding p =
+      t.EncodePairBatch({"hello", "hello world"}, {"world", "hello world"}, o);
   EXPECT_EQ(p.seq_len, 6);
   EXPECT_EQ(p.input_ids, (Ids{2, 5, 3, 6, 3, 0,  //
                               2, 5, 3, 5, 6, 3}));
@@ -398,6 +410,29 @@ TEST(WordPieceTokenizerTest, BatchIsRowMajorAndPadded) {
   BatchEncoding none = t.EncodeBatch({});
   EXPECT_EQ(none.batch_size, 0);
   EXPECT_TRUE(none.input_ids.empty());
+}
+
+TEST(WordPieceTokenizerTest, ConcurrentCallsAgree) {
+  const auto t = TinyTokenizer(true);
+  const std::vector<std::string> texts = {
+      "Hello, WORLD!", "unaffable café", "ΣΣ 中文 e\xCC\x81",
+      "hello [SEP] world", std::string(300, 'b')};
+  std::vector<Encoding> want;
+  for (const auto& s : texts) want.push_back(t.EncodePair(s, s));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&] {
+      for (int iter = 0; iter < 200; ++iter) {
+        for (size_t i = 0; i < texts.size(); ++i) {
+          Encoding got = t.EncodePair(texts[i], texts[i]);
+          if (got.input_ids != want[i].input_ids) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -445,7 +480,8 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
       got = t.Encode(text, options);
     }
     Ids want_ids, want_types;
-    for (const JsonValue& v : rec.At("input_ids").items()) want_ids.push_back(v.AsInt64());
+    for (const JsonValue& v : rec.At("input_ids").items())
+      want_ids.push_back(v.AsInt64());
     for (const JsonValue& v : rec.At("token_type_ids").items()) {
       want_types.push_back(v.AsInt64());
     }
@@ -454,9 +490,11 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
     Strings want_tokens, got_tokens;
     if (const JsonValue* tokens = rec.Find("tokens")) {
       ++with_tokens;
-      for (const JsonValue& v : tokens->items()) want_tokens.push_back(v.AsString());
+      for (const JsonValue& v : tokens->items())
+        want_tokens.push_back(v.AsString());
       got_tokens.push_back("[CLS]");
-      for (std::string& s : t.Tokenize(text)) got_tokens.push_back(std::move(s));
+      for (std::string& s : t.Tokenize(text))
+        got_tokens.push_back(std::move(s));
       got_tokens.push_back("[SEP]");
       ok = ok && got_tokens == want_tokens;
     }
@@ -464,7 +502,8 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
       ++matched;
     } else if (reported++ < 10) {
       std::ostringstream msg;
-      msg << source << ": mismatch for " << JsonValue::Parse(line, source).At("text").Serialize()
+      msg << source << ": mismatch for "
+          << JsonValue::Parse(line, source).At("text").Serialize()
           << "\n  want ids:";
       for (int64_t id : want_ids) msg << ' ' << id;
       msg << "\n  got  ids:";
@@ -478,8 +517,10 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
       ADD_FAILURE() << msg.str();
     }
   }
-  std::printf("[ golden ] %d/%d records match (%d with tokens, %d pairs, %d truncated)\n",
-              matched, records, with_tokens, pairs, truncated);
+  std::printf(
+      "[ golden ] %d/%d records match (%d with tokens, %d pairs, %d "
+      "truncated)\n",
+      matched, records, with_tokens, pairs, truncated);
   EXPECT_EQ(records, 5310);
   EXPECT_EQ(matched, records);
 }

@@ -178,13 +178,23 @@ def ccc_ranges():
     return out
 
 
-def fmt_array(ctype, name, values, per_line=12, fmt=lambda v: str(v)):
-    lines = [f"const {ctype} {name}[] = {{"]
-    for i in range(0, len(values), per_line):
-        chunk = ", ".join(fmt(v) for v in values[i:i + per_line])
-        lines.append(f"    {chunk},")
-    lines.append("};")
-    return "\n".join(lines)
+def wrap_items(items, indent="    ", width=80):
+    """Joins C++ initialiser items into lines of at most `width` columns."""
+    lines, line = [], indent
+    for item in items:
+        piece = item + ","
+        if line != indent and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = indent
+        line = line + (" " if line != indent else "") + piece
+    if line != indent:
+        lines.append(line)
+    return lines
+
+
+def fmt_array(ctype, name, values, fmt=str):
+    return "\n".join([f"const {ctype} {name}[] = {{"] +
+                     wrap_items([fmt(v) for v in values]) + ["};"])
 
 
 def hex_cp(v):
@@ -221,8 +231,9 @@ def main():
 // Source: Python {sys.version.split()[0]} `unicodedata` (Unicode {unicodedata.unidata_version})
 // and `str.lower()`. Regenerate with: python3 scripts/gen_unicode_tables.py
 //
-// {len(class_ranges)} class ranges, {len(lower_runs)} lowercase runs, {len(lower_multi)} multi-codepoint
-// lowercase mappings, {len(nfd)} decompositions ({len(pool)} pool entries),
+// {len(class_ranges)} class ranges, {len(lower_runs)} lowercase runs, \
+{len(lower_multi)} multi-codepoint lowercase
+// mappings, {len(nfd)} decompositions ({len(pool)} pool entries),
 // {len(cccs)} combining-class ranges, {len(pair_items)} composition pairs.
 
 #include "core/unicode_tables.h"
@@ -233,43 +244,41 @@ namespace unicode {{
 const char kUnicodeVersion[] = "{unicodedata.unidata_version}";
 """)
     parts.append(fmt_array("uint32_t", "kClassRangeStart",
-                           [s for s, _ in class_ranges], 10, hex_cp))
+                           [s for s, _ in class_ranges], hex_cp))
     parts.append(fmt_array("uint8_t", "kClassRangeFlags",
-                           [v for _, v in class_ranges], 20))
+                           [v for _, v in class_ranges]))
     parts.append(f"const size_t kClassRangeCount = {len(class_ranges)};\n")
 
     parts.append("const LowerRun kLowerRuns[] = {")
-    for i in range(0, len(lower_runs), 4):
-        chunk = " ".join(f"{{0x{s:X}, {c}, {st}, {d}}}," for s, c, st, d in lower_runs[i:i + 4])
-        parts.append(f"    {chunk}")
+    parts.extend(wrap_items(
+        [f"{{0x{s:X}, {c}, {st}, {d}}}" for s, c, st, d in lower_runs]))
     parts.append("};")
     parts.append(f"const size_t kLowerRunCount = {len(lower_runs)};\n")
 
     parts.append("const LowerMulti kLowerMulti[] = {")
     for cp, out in lower_multi:
         padded = out + [0] * (3 - len(out))
-        parts.append(f"    {{0x{cp:X}, {{{', '.join(hex_cp(v) for v in padded)}}}, {len(out)}}},")
+        cps = ", ".join(hex_cp(v) for v in padded)
+        parts.append(f"    {{0x{cp:X}, {{{cps}}}, {len(out)}}},")
     parts.append("};")
     parts.append(f"const size_t kLowerMultiCount = {len(lower_multi)};\n")
 
-    parts.append(fmt_array("uint32_t", "kNfdCodepoints", nfd_cps, 10, hex_cp))
-    parts.append(fmt_array("uint16_t", "kNfdOffsets", nfd_off, 14))
-    parts.append(fmt_array("uint8_t", "kNfdLengths", nfd_len, 24))
+    parts.append(fmt_array("uint32_t", "kNfdCodepoints", nfd_cps, hex_cp))
+    parts.append(fmt_array("uint16_t", "kNfdOffsets", nfd_off))
+    parts.append(fmt_array("uint8_t", "kNfdLengths", nfd_len))
     parts.append(f"const size_t kNfdCount = {len(nfd_cps)};")
-    parts.append(fmt_array("uint32_t", "kNfdPool", pool, 10, hex_cp))
+    parts.append(fmt_array("uint32_t", "kNfdPool", pool, hex_cp))
     parts.append(f"const size_t kNfdPoolSize = {len(pool)};\n")
 
     parts.append("const CccRange kCccRanges[] = {")
-    for i in range(0, len(cccs), 4):
-        chunk = " ".join(f"{{0x{s:X}, 0x{e:X}, {c}}}," for s, e, c in cccs[i:i + 4])
-        parts.append(f"    {chunk}")
+    parts.extend(wrap_items([f"{{0x{s:X}, 0x{e:X}, {c}}}" for s, e, c in cccs]))
     parts.append("};")
     parts.append(f"const size_t kCccRangeCount = {len(cccs)};\n")
 
-    parts.append(fmt_array("uint64_t", "kCompositionKeys", [k for k, _ in pair_items], 6,
-                           lambda v: f"0x{v:X}ull"))
-    parts.append(fmt_array("uint32_t", "kCompositionValues", [v for _, v in pair_items], 10,
-                           hex_cp))
+    parts.append(fmt_array("uint64_t", "kCompositionKeys",
+                           [k for k, _ in pair_items], lambda v: f"0x{v:X}ull"))
+    parts.append(fmt_array("uint32_t", "kCompositionValues",
+                           [v for _, v in pair_items], hex_cp))
     parts.append(f"const size_t kCompositionCount = {len(pair_items)};\n")
 
     parts.append("}  // namespace unicode\n}  // namespace maskserve\n")

@@ -9,8 +9,10 @@ packages=(
   # libraries
   libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev librocksdb-dev libcivetweb-dev civetweb libssl-dev
+  # optimised BLAS for LibTorch on CPU (Debian otherwise links the slow reference BLAS)
+  libopenblas0-pthread
   # tests
-  libgtest-dev libgmock-dev prometheus openssl python3 python3-grpcio python3-grpc-tools
+  libgtest-dev libgmock-dev clang prometheus openssl python3 python3-grpcio python3-grpc-tools
   ca-certificates
 )
 

@@ -1,6 +1,9 @@
 // maskserve: the server binary. Reads flags (each also settable through the
 // environment variable MASKSERVE_<FLAG_NAME_IN_CAPITALS>; a flag given on the
 // command line wins), starts the server and drains it on SIGTERM/SIGINT.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -63,6 +66,34 @@ bool ApplyEnvironment() {
   return true;
 }
 
+int g_signal_pipe[2] = {-1, -1};
+
+void ForwardSignal(int signal_number) {
+  const unsigned char byte = static_cast<unsigned char>(signal_number);
+  ssize_t ignored = write(g_signal_pipe[1], &byte, 1);  // async-signal-safe
+  (void)ignored;
+}
+
+bool InstallShutdownSignalHandlers() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    std::perror("maskserve: pipe2");
+    return false;
+  }
+  struct sigaction action = {};
+  action.sa_handler = ForwardSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  return sigaction(SIGTERM, &action, nullptr) == 0 && sigaction(SIGINT, &action, nullptr) == 0;
+}
+
+// Blocks until SIGTERM or SIGINT arrives; returns its number.
+int WaitForShutdownSignal() {
+  unsigned char byte = 0;
+  while (read(g_signal_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
 ServerOptions OptionsFromFlags() {
   ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
@@ -87,12 +118,10 @@ int Run(int argc, char** argv) {
   if (!ApplyEnvironment()) return 2;
   absl::ParseCommandLine(argc, argv);
 
-  // Block the shutdown signals in every thread; one thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Libraries start threads of their own (OpenBLAS at load time), so signal
+  // masks cannot route SIGTERM to one thread; a handler forwards the signal
+  // number through a pipe to the thread that shuts down instead.
+  if (!InstallShutdownSignalHandlers()) return 1;
 
   ServerOptions options = OptionsFromFlags();
   auto server = MaskserveServer::Start(options);
@@ -109,8 +138,7 @@ int Run(int argc, char** argv) {
   }
 
   std::thread signal_waiter([&] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
+    const int signal_number = WaitForShutdownSignal();
     MASKSERVE_LOG(INFO) << "received signal " << signal_number << ", shutting down";
     (*server)->Shutdown(absl::Seconds(options.drain_timeout_seconds));
   });

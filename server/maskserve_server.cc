@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/bert_config.h"
+#include "core/backbone.h"
 #include "core/device.h"
 #include "server/log.h"
 #include "server/maskserve_service.h"
@@ -32,21 +32,13 @@ void SetServing(grpc::Server* server, bool serving) {
 absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
     const ServerOptions& options) {
   DeviceSpec device;
-  BertConfig backbone;
-  MASKSERVE_RETURN_IF_ERROR(CatchEngineErrors([&]() -> absl::Status {
+  MASKSERVE_RETURN_IF_ERROR(CatchEngineErrors([&] {
     device = ResolveDevice(options.device, options.dtype);
-    if (!options.model_dir.empty()) {
-      return absl::UnimplementedError(
-          "model_dir: loading HF checkpoints is not available yet; leave it empty "
-          "for the built-in backbone");
-    }
-    backbone = BuiltinTinyBertConfig();
     return absl::OkStatus();
   }));
 
   std::unique_ptr<MaskserveServer> server(new MaskserveServer());
-  server->service_ = std::make_unique<MaskserveService>(
-      BuildModelInfo(backbone, device, options.limits));
+  server->service_ = std::make_unique<MaskserveService>();
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -58,10 +50,30 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
     return absl::UnavailableError(
         absl::StrCat("address: cannot listen on '", options.address, "'"));
   }
+  // Reachable from here on, but NOT_SERVING until the backbone is loaded.
   SetServing(server->server_.get(), false);
   MASKSERVE_LOG(INFO) << "maskserve " << ServerVersion() << " listening on port "
-                      << server->port_ << " (backbone " << backbone.name << " on "
-                      << DeviceName(device.device) << ", " << DtypeName(device.dtype) << ")";
+                      << server->port_ << "; loading backbone "
+                      << (options.model_dir.empty() ? "(built-in)" : options.model_dir) << " on "
+                      << DeviceName(device.device) << " (" << DtypeName(device.dtype) << ")";
+
+  const absl::Time load_start = absl::Now();
+  absl::Status loaded = CatchEngineErrors([&] {
+    server->backbone_ = options.model_dir.empty() ? BuiltinBackbone(device)
+                                                  : LoadHfBackbone(options.model_dir, device);
+    return absl::OkStatus();
+  });
+  if (!loaded.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return loaded;
+  }
+  const BertModel& model = *server->backbone_.model;
+  server->service_->SetModelInfo(BuildModelInfo(model, options.limits));
+  MASKSERVE_LOG(INFO) << "backbone " << model.config().name << " ready: L="
+                      << model.config().num_hidden_layers << " d=" << model.config().hidden_size
+                      << " params=" << model.num_parameters() << " fingerprint "
+                      << model.fingerprint().substr(0, 16) << " ("
+                      << absl::FormatDuration(absl::Now() - load_start) << ")";
   SetServing(server->server_.get(), true);
   return server;
 }

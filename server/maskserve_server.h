@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/backbone.h"
 #include "server/server_options.h"
 
 namespace maskserve {
@@ -31,9 +32,11 @@ class MaskserveService;
 
 class MaskserveServer {
  public:
-  // Binds `options.address`, loads the backbone and starts serving. Fails
-  // with INVALID_ARGUMENT for bad options and UNAVAILABLE when the address
-  // cannot be bound.
+  // Binds `options.address` (health NOT_SERVING), loads the backbone, then
+  // reports SERVING. Fails with INVALID_ARGUMENT for bad options,
+  // UNAVAILABLE when the address cannot be bound, and the loader's error
+  // (NOT_FOUND, INVALID_ARGUMENT, DATA_LOSS naming the file) when the model
+  // directory cannot be loaded.
   static absl::StatusOr<std::unique_ptr<MaskserveServer>> Start(const ServerOptions& options);
 
   ~MaskserveServer();
@@ -53,6 +56,7 @@ class MaskserveServer {
  private:
   MaskserveServer() = default;
 
+  Backbone backbone_;
   std::unique_ptr<MaskserveService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

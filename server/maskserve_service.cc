@@ -4,13 +4,20 @@
 
 namespace maskserve {
 
-MaskserveService::MaskserveService(v1::ModelInfo model_info)
-    : model_info_(std::move(model_info)) {}
+void MaskserveService::SetModelInfo(v1::ModelInfo info) {
+  std::atomic_store(&model_info_,
+                    std::shared_ptr<const v1::ModelInfo>(
+                        std::make_shared<v1::ModelInfo>(std::move(info))));
+}
 
 grpc::Status MaskserveService::GetModelInfo(grpc::ServerContext* context,
                                             const v1::GetModelInfoRequest* request,
                                             v1::ModelInfo* response) {
-  *response = model_info_;
+  std::shared_ptr<const v1::ModelInfo> info = std::atomic_load(&model_info_);
+  if (info == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the backbone is still loading");
+  }
+  *response = *info;
   return grpc::Status::OK;
 }
 

@@ -9,20 +9,27 @@
 #ifndef MASKSERVE_SERVER_MASKSERVE_SERVICE_H_
 #define MASKSERVE_SERVER_MASKSERVE_SERVICE_H_
 
+#include <memory>
+
 #include "maskserve/v1/maskserve.grpc.pb.h"
 
 namespace maskserve {
 
 class MaskserveService final : public v1::Maskserve::Service {
  public:
-  explicit MaskserveService(v1::ModelInfo model_info);
+  MaskserveService() = default;
+
+  // Publishes what GetModelInfo answers once the backbone is loaded; until
+  // then GetModelInfo is UNAVAILABLE.
+  void SetModelInfo(v1::ModelInfo info);
 
   // v1::Maskserve::Service interface
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
 
  private:
-  const v1::ModelInfo model_info_;
+  // Read with std::atomic_load, written once with std::atomic_store.
+  std::shared_ptr<const v1::ModelInfo> model_info_;
 };
 
 }  // namespace maskserve

@@ -4,8 +4,9 @@ namespace maskserve {
 
 const char* ServerVersion() { return MASKSERVE_VERSION; }
 
-v1::ModelInfo BuildModelInfo(const BertConfig& backbone, const DeviceSpec& device,
-                             const LimitsOptions& limits) {
+v1::ModelInfo BuildModelInfo(const BertModel& model, const LimitsOptions& limits) {
+  const BertConfig& backbone = model.config();
+  const DeviceSpec& device = model.device();
   v1::ModelInfo info;
   v1::BackboneInfo* b = info.mutable_backbone();
   b->set_name(backbone.name);
@@ -18,6 +19,7 @@ v1::ModelInfo BuildModelInfo(const BertConfig& backbone, const DeviceSpec& devic
   b->set_device(DeviceName(device.device));
   b->set_dtype(DtypeName(device.dtype));
   b->set_lowercase(backbone.lowercase);
+  b->set_fingerprint(model.fingerprint());
 
   v1::Limits* l = info.mutable_limits();
   l->set_max_inputs_per_request(limits.max_inputs_per_request);

@@ -4,8 +4,7 @@
 #ifndef MASKSERVE_SERVER_MODEL_INFO_H_
 #define MASKSERVE_SERVER_MODEL_INFO_H_
 
-#include "core/bert_config.h"
-#include "core/device.h"
+#include "core/bert_model.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 
@@ -14,8 +13,7 @@ namespace maskserve {
 // The server's own version (the CMake project version).
 const char* ServerVersion();
 
-v1::ModelInfo BuildModelInfo(const BertConfig& backbone, const DeviceSpec& device,
-                             const LimitsOptions& limits);
+v1::ModelInfo BuildModelInfo(const BertModel& backbone, const LimitsOptions& limits);
 
 }  // namespace maskserve
 

@@ -1,6 +1,9 @@
 // Starts the real server on a free loopback port and calls it over a real
 // gRPC channel.
+#include <unistd.h>
+
 #include <memory>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -63,6 +66,8 @@ TEST_F(ServerIntegrationTest, GetModelInfoDescribesTheBuiltinBackbone) {
   EXPECT_EQ(info.backbone().dtype(), "float32");
   EXPECT_GT(info.backbone().num_layers(), 0u);
   EXPECT_GT(info.backbone().hidden_size(), 0u);
+  EXPECT_EQ(info.backbone().fingerprint().size(), 64u);
+  EXPECT_TRUE(info.backbone().lowercase());
   EXPECT_EQ(info.limits().max_labels(), 17u);
   EXPECT_FALSE(info.server_version().empty());
 }
@@ -96,6 +101,40 @@ TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("device"), absl::string_view::npos);
+}
+
+TEST(ServerStartTest, MissingModelDirIsNotFoundNamingIt) {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.device = "cpu";
+  options.model_dir = "/nonexistent/bert";
+  auto server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(server.status().message().find("/nonexistent/bert"), absl::string_view::npos);
+}
+
+TEST(ServerStartTest, ServesAnHfModelDirectory) {
+  const std::string dir = std::string(MASKSERVE_SHARED_DIR) + "/data/hf_parity/tiny-bert-random";
+  if (access((dir + "/model.safetensors").c_str(), R_OK) != 0) {
+    GTEST_SKIP() << dir << " not found (../shared is absent in a user's clone)";
+  }
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.device = "cpu";
+  options.model_dir = dir;
+  auto server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Maskserve::NewStub(channel);
+  grpc::ClientContext context;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.backbone().name(), "tiny-bert-random");
+  EXPECT_EQ(info.backbone().num_layers(), 2u);
+  EXPECT_EQ(info.backbone().hidden_size(), 128u);
+  EXPECT_EQ(info.backbone().vocab_size(), 30522u);
 }
 
 TEST(ServerStartTest, UnbindableAddressIsUnavailable) {
