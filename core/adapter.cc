@@ -20,6 +20,10 @@ at::Tensor PerSequence(const at::Tensor& t) { return t.unsqueeze(1); }
 
 at::Tensor BatchedMatmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   // x [B, T, in], w [B or 1, in, out].
+  if (w.size(0) == 1) {  // one adapter for the whole batch: a plain GEMM
+    at::Tensor y = at::matmul(x, w[0]);
+    return bias.defined() ? y + bias[0] : y;
+  }
   at::Tensor weight = w.size(0) == x.size(0) ? w : w.expand({x.size(0), w.size(1), w.size(2)});
   if (bias.defined()) {
     at::Tensor b = PerSequence(bias).expand({x.size(0), x.size(1), w.size(2)});
@@ -43,9 +47,11 @@ at::Tensor ApplyAdapter(const at::Tensor& x, const AdapterWeights& w) {
   }
   at::Tensor h = BatchedMatmul(x, w.down, w.down_bias);
   if (w.mid_norm_weight.defined()) {
-    h = at::layer_norm(h, {b}, {}, {}, 1e-5);
-    h = h * PerSequence(w.mid_norm_weight);
-    if (w.mid_norm_bias.defined()) h = h + PerSequence(w.mid_norm_bias);
+    at::Tensor normed = at::layer_norm(h, {b}, {}, {}, 1e-5) * PerSequence(w.mid_norm_weight);
+    if (w.mid_norm_bias.defined()) normed = normed + PerSequence(w.mid_norm_bias);
+    h = w.mid_norm_enabled.defined()
+            ? at::where(w.mid_norm_enabled.view({-1, 1, 1}).to(at::kBool), normed, h)
+            : normed;
   }
   h = at::relu(h);
   return BatchedMatmul(h, w.up, w.up_bias);

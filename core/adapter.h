@@ -27,6 +27,9 @@ struct AdapterWeights {
   at::Tensor down_bias;
   at::Tensor mid_norm_weight;
   at::Tensor mid_norm_bias;
+  // Optional [B] 0/1: which sequences use the norm (a batch may mix profiles
+  // with and without it). Undefined means all do.
+  at::Tensor mid_norm_enabled;
   at::Tensor up;
   at::Tensor up_bias;
 

@@ -57,6 +57,7 @@ BertConfig ParseBertConfig(const JsonValue& json, const std::string& source) {
   if (json.Contains("type_vocab_size")) c.type_vocab_size = json.GetInt64("type_vocab_size");
   if (json.Contains("layer_norm_eps")) c.layer_norm_eps = json.GetDouble("layer_norm_eps");
   if (json.Contains("hidden_act")) c.hidden_act = json.GetString("hidden_act");
+  if (json.Contains("initializer_range")) c.initializer_range = json.GetDouble("initializer_range");
   if (const JsonValue* pad = json.Find("pad_token_id"); pad != nullptr && !pad->is_null()) {
     c.pad_token_id = pad->AsInt64();
   }
@@ -74,6 +75,7 @@ BertConfig BuiltinTinyBertConfig() {
   config.max_position_embeddings = 512;
   config.type_vocab_size = 2;
   config.vocab_size = static_cast<int64_t>(BuiltinVocabTokens().size());
+  config.initializer_range = 0.05;
   config.lowercase = true;
   return config;
 }

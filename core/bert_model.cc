@@ -112,7 +112,7 @@ BertModel BertModel::Random(const BertConfig& config, const DeviceSpec& device, 
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const auto opts = at::TensorOptions().dtype(at::kFloat);
   auto normal = [&](std::vector<int64_t> shape) {
-    return at::normal(0.0, 0.02, shape, gen, opts);
+    return at::normal(0.0, config.initializer_range, shape, gen, opts);
   };
   const int64_t d = config.hidden_size, ffn = config.intermediate_size;
   TensorMap w;

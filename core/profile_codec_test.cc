@@ -1,0 +1,187 @@
+#include "core/profile_codec.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "core/bit_packing.h"
+#include "core/error.h"
+#include "core/fp16.h"
+
+namespace maskserve {
+namespace {
+
+const std::string kFingerprint(64, 'a');
+const std::string kBankFingerprint(64, 'b');
+
+// An X-PEFT hard profile at BERT-base shape: N=100, k=50, L=12, d=768, b=48.
+ProfileData XpeftHardBase(size_t num_labels = 2) {
+  ProfileData p;
+  p.method = Method::kXpeftHard;
+  p.backbone_fingerprint = kFingerprint;
+  p.bank_fingerprint = kBankFingerprint;
+  p.shape = {12, 768, 48, 100, 50, 0};
+  for (size_t i = 0; i < num_labels; ++i) p.labels.push_back("label" + std::to_string(i));
+  std::vector<uint8_t> mask(2 * 12 * 100, 0);
+  for (size_t row = 0; row < 24; ++row) {
+    for (size_t i = 0; i < 50; ++i) mask[row * 100 + (i * 2 + row) % 100] = 1;
+  }
+  p.mask_bits = PackBitRows(mask.data(), 24, 100);
+  p.head_weight.assign(num_labels * 768, FloatToHalf(0.25f));
+  p.head_bias.assign(num_labels, FloatToHalf(-1.5f));
+  p.metrics.validation_accuracy = 0.875f;
+  p.metrics.train_examples = 40;
+  return p;
+}
+
+void ExpectEqual(const ProfileData& a, const ProfileData& b) {
+  EXPECT_EQ(a.method, b.method);
+  EXPECT_EQ(a.backbone_fingerprint, b.backbone_fingerprint);
+  EXPECT_EQ(a.bank_fingerprint, b.bank_fingerprint);
+  EXPECT_TRUE(a.shape == b.shape);
+  EXPECT_EQ(a.labels, b.labels);
+  EXPECT_EQ(a.mask_bits, b.mask_bits);
+  EXPECT_EQ(a.mask_weights, b.mask_weights);
+  EXPECT_EQ(a.norm_params, b.norm_params);
+  EXPECT_EQ(a.adapter_params, b.adapter_params);
+  EXPECT_EQ(a.head_weight, b.head_weight);
+  EXPECT_EQ(a.head_bias, b.head_bias);
+  EXPECT_EQ(a.metrics.validation_accuracy, b.metrics.validation_accuracy);
+  EXPECT_EQ(a.metrics.train_examples, b.metrics.train_examples);
+}
+
+TEST(ProfileCodecTest, XpeftHardMasksTakeExactly312BytesAtBertBaseShape) {
+  ProfileData p = XpeftHardBase();
+  ProfileBytes size = MeasureProfile(p);
+  EXPECT_EQ(size.masks, 2u * ((100 + 7) / 8) * 12);  // 2*ceil(N/8)*L
+  EXPECT_EQ(size.masks, 312u);
+  EXPECT_EQ(size.head, 2u * (2 * 768 + 2));  // fp16 head for 2 classes
+  EXPECT_EQ(size.total, size.masks + size.head + size.metadata);
+  EXPECT_LT(size.metadata, 300u);
+}
+
+TEST(ProfileCodecTest, RoundTripsEveryMethod) {
+  ProfileData hard = XpeftHardBase(3);
+  hard.norm_params.assign(2 * 12 * 48, FloatToHalf(1.0f));
+  ExpectEqual(DecodeProfile(EncodeProfile(hard)), hard);
+
+  ProfileData soft = XpeftHardBase();
+  soft.method = Method::kXpeftSoft;
+  soft.mask_bits.clear();
+  soft.mask_weights.assign(2 * 12 * 100, FloatToHalf(0.01f));
+  ExpectEqual(DecodeProfile(EncodeProfile(soft)), soft);
+
+  ProfileData layer = XpeftHardBase();
+  layer.method = Method::kPropetlLayer;
+  layer.shape = {2, 16, 4, 0, 0, 0.5f};
+  layer.head_weight.assign(2 * 16, 0);
+  layer.mask_bits.assign(2 * 2 * PackedBytes(16 * 4), 0x5a);
+  ExpectEqual(DecodeProfile(EncodeProfile(layer)), layer);
+
+  ProfileData hybrid = layer;
+  hybrid.method = Method::kPropetlHybrid;
+  hybrid.mask_bits.assign(2 * PackedBytes(16 * 4), 0x0f);
+  ExpectEqual(DecodeProfile(EncodeProfile(hybrid)), hybrid);
+
+  ProfileData adapter = layer;
+  adapter.method = Method::kAdapter;
+  adapter.bank_fingerprint.clear();
+  adapter.mask_bits.clear();
+  adapter.adapter_params.assign(2 * (2 * 16 * 4 + 4 + 16), FloatToHalf(0.5f));
+  ExpectEqual(DecodeProfile(EncodeProfile(adapter)), adapter);
+
+  ProfileData head = adapter;
+  head.method = Method::kHeadOnly;
+  head.adapter_params.clear();
+  ExpectEqual(DecodeProfile(EncodeProfile(head)), head);
+}
+
+TEST(ProfileCodecTest, LabelsKeepUtf8AndOrder) {
+  ProfileData p = XpeftHardBase(3);
+  p.labels = {"négatif", "中立", "positive \"quoted\""};
+  EXPECT_EQ(DecodeProfile(EncodeProfile(p)).labels, p.labels);
+}
+
+TEST(ProfileCodecTest, InconsistentProfilesAreRejected) {
+  ProfileData p = XpeftHardBase();
+  p.mask_bits[0] ^= 0x01;  // a row with 49 or 51 adapters selected
+  EXPECT_THROW(EncodeProfile(p), EngineError);
+  p = XpeftHardBase();
+  p.head_bias.pop_back();
+  EXPECT_THROW(EncodeProfile(p), EngineError);
+  p = XpeftHardBase();
+  p.backbone_fingerprint = "xyz";
+  EXPECT_THROW(EncodeProfile(p), EngineError);
+  p = XpeftHardBase();
+  p.method = Method::kHeadOnly;  // a head-only profile carrying masks
+  p.bank_fingerprint.clear();
+  EXPECT_THROW(EncodeProfile(p), EngineError);
+}
+
+TEST(ProfileCodecTest, CorruptionIsDetected) {
+  const std::string good = EncodeProfile(XpeftHardBase());
+  for (size_t i = 0; i < good.size(); i += 7) {
+    std::string bad = good;
+    bad[i] = char(bad[i] ^ 0x20);
+    EXPECT_THROW(DecodeProfile(bad), EngineError) << "flip at byte " << i;
+  }
+  for (size_t n : {size_t(0), size_t(3), size_t(6), good.size() / 2, good.size() - 1}) {
+    EXPECT_THROW(DecodeProfile(good.substr(0, n)), EngineError) << "truncated to " << n;
+  }
+}
+
+TEST(ProfileCodecTest, UnknownVersionAndMagicAreNamed) {
+  std::string bytes = EncodeProfile(XpeftHardBase());
+  std::string future = bytes;
+  future[4] = 9;
+  try {
+    DecodeProfile(future);
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
+    EXPECT_NE(std::string(e.what()).find("format version 9"), std::string::npos);
+  }
+  try {
+    DecodeProfile("JUNKJUNKJUNK");
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("magic"), std::string::npos);
+  }
+}
+
+TEST(ProfileCodecTest, SurvivesRandomMutation) {
+  const std::string good = EncodeProfile(XpeftHardBase());
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes = good;
+    for (int f = 0; f < 1 + round % 5; ++f) bytes[rng() % bytes.size()] = char(rng());
+    if (round % 3 == 0) bytes.resize(rng() % bytes.size());
+    try {
+      DecodeProfile(bytes);
+    } catch (const EngineError&) {
+    }
+  }
+}
+
+TEST(BitPackingTest, RoundTripsAndPadsWithZeros) {
+  std::vector<uint8_t> mask = {1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1};
+  std::vector<uint8_t> packed = PackBitRows(mask.data(), 1, mask.size());
+  ASSERT_EQ(packed.size(), 3u);
+  EXPECT_EQ(packed[0], 0x8d);
+  EXPECT_EQ(packed[2] >> 3, 0);
+  EXPECT_EQ(UnpackBitRows(packed.data(), 1, mask.size()), mask);
+  EXPECT_EQ(CountSetBits(packed), 8u);
+}
+
+TEST(Fp16Test, ConvertsExactlyAndRoundsToNearestEven) {
+  for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, 5.9604645e-08f}) {
+    EXPECT_EQ(HalfToFloat(FloatToHalf(v)), v) << v;
+  }
+  EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
+  EXPECT_EQ(FloatToHalf(1e6f), 0x7c00);  // overflow -> inf
+  EXPECT_EQ(HalfToFloat(FloatToHalf(1.0f + 1.0f / 4096)), 1.0f);  // tie -> even
+  EXPECT_NE(HalfToFloat(FloatToHalf(std::nanf(""))), HalfToFloat(FloatToHalf(std::nanf(""))));
+}
+
+}  // namespace
+}  // namespace maskserve

@@ -1,0 +1,102 @@
+// File: core/profile_data.h
+//
+// A trained profile in its stored, device-independent form: which PEFT
+// method, the shapes and fingerprints it was trained against, its packed
+// masks / fp16 weights, its head and label names, and training metrics.
+// Standard library only, so the codec (core/profile_codec.h) and its fuzzer
+// need no LibTorch. core/profile_composer.h turns it into device tensors.
+//
+// Payload layouts (row-major; fp16 as raw uint16 bits):
+//   XPEFT_HARD     mask_bits: 2*L rows of ceil(N/8) bytes: the down-projection
+//                  (A) masks of layers 0..L-1, then the up-projection (B)
+//                  masks; exactly top_k bits set per row.
+//   XPEFT_SOFT     mask_weights: [2, L, N] softmax weights (A then B).
+//   XPEFT_*        norm_params: [2, L, b] (weight then bias) of the LayerNorm
+//                  after the down projection; empty when not used.
+//   PROPETL_LAYER  mask_bits: 2*L rows of ceil(d*b/8) bytes: layer l's down
+//                  mask ([d, b]) then its up mask ([b, d]).
+//   PROPETL_HYBRID mask_bits: 2 rows: the task's down mask and up mask, OR-ed
+//                  with the prototype's shared layer masks at composition.
+//   ADAPTER        adapter_params: per layer down [d*b], down_bias [b],
+//                  up [b*d], up_bias [d].
+//   all            head_weight [C, d] and head_bias [C] (C = labels.size()).
+//
+// Thread safety: plain value type.
+#ifndef MASKSERVE_CORE_PROFILE_DATA_H_
+#define MASKSERVE_CORE_PROFILE_DATA_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace maskserve {
+
+// Values equal maskserve.v1.Method.
+enum class Method : uint8_t {
+  kUnspecified = 0,
+  kXpeftHard = 1,
+  kXpeftSoft = 2,
+  kPropetlLayer = 3,
+  kPropetlHybrid = 4,
+  kHeadOnly = 5,
+  kAdapter = 6,
+};
+
+// "XPEFT_HARD", ... (the API's names).
+const char* MethodName(Method method);
+bool IsXpeft(Method method);
+bool IsPropetl(Method method);
+
+// The shapes a profile was trained for.
+struct ProfileShape {
+  uint32_t num_layers = 0;    // L
+  uint32_t hidden_size = 0;   // d
+  uint32_t bottleneck = 0;    // b
+  uint32_t num_adapters = 0;  // N (X-PEFT)
+  uint32_t top_k = 0;         // k (X-PEFT hard)
+  float keep_fraction = 0;    // ProPETL mask density
+
+  bool operator==(const ProfileShape& o) const {
+    return num_layers == o.num_layers && hidden_size == o.hidden_size &&
+           bottleneck == o.bottleneck && num_adapters == o.num_adapters && top_k == o.top_k &&
+           keep_fraction == o.keep_fraction;
+  }
+};
+
+// Validation metrics of the training run that produced the profile.
+struct ProfileMetrics {
+  float validation_accuracy = 0;
+  float validation_loss = 0;
+  float validation_macro_f1 = 0;
+  uint32_t validation_examples = 0;
+  uint32_t train_examples = 0;
+};
+
+// Bytes a profile takes, by part (see maskserve.v1.ProfileSize).
+struct ProfileBytes {
+  uint64_t masks = 0;
+  uint64_t head = 0;
+  uint64_t metadata = 0;
+  uint64_t total = 0;
+};
+
+struct ProfileData {
+  Method method = Method::kUnspecified;
+  std::string backbone_fingerprint;  // hex sha256 of the backbone
+  std::string bank_fingerprint;      // hex sha256 of the bank; "" when none is used
+  ProfileShape shape;
+  std::vector<std::string> labels;
+  std::vector<uint8_t> mask_bits;
+  std::vector<uint16_t> mask_weights;
+  std::vector<uint16_t> norm_params;
+  std::vector<uint16_t> adapter_params;
+  std::vector<uint16_t> head_weight;
+  std::vector<uint16_t> head_bias;
+  ProfileMetrics metrics;
+
+  size_t num_labels() const { return labels.size(); }
+};
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_CORE_PROFILE_DATA_H_

@@ -1,0 +1,106 @@
+// File: core/profile_trainer.h
+//
+// Fits one profile's parameters (masks or adapter, plus its head) on
+// labelled examples with the backbone and the banks frozen:
+//
+// - AdamW with two groups: mask logits / scores at `mask_learning_rate`
+//   (no weight decay) and head, LayerNorms and adapter weights at
+//   `head_learning_rate`; linear warm-up over `warmup_fraction` of the steps,
+//   then linear decay to 0.
+// - X-PEFT hard: Gumbel noise nu and temperature tau annealed linearly from
+//   their start to their end values over training.
+// - A validation split (`validation_fraction`, shuffled by `seed`); after
+//   every epoch the validation metrics are computed and the best epoch (by
+//   accuracy, then loss) is kept; training stops early after
+//   `early_stopping_patience` epochs without improvement.
+// - HEAD_ONLY computes the frozen pooled features once and trains the head
+//   on them.
+// - Deterministic for a given seed on CPU. Progress is reported after every
+//   step and epoch; `cancelled()` is polled every step (throws Cancelled).
+//
+//   ProfileTrainer trainer(backbone, banks);
+//   ProfileData profile = trainer.Train(examples, labels, options, on_progress, never);
+//
+// Thread safety: Train() is const and may run concurrently with serving
+// (the backbone is shared read-only).
+#ifndef MASKSERVE_CORE_PROFILE_TRAINER_H_
+#define MASKSERVE_CORE_PROFILE_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/backbone.h"
+#include "core/composed_profile.h"
+#include "core/profile_data.h"
+
+namespace maskserve {
+
+struct TrainingOptions {
+  Method method = Method::kXpeftHard;
+  int64_t epochs = 20;
+  int64_t batch_size = 8;
+  double mask_learning_rate = 0;   // 0: 1e-1 for X-PEFT, 3e-3 for ProPETL
+  double head_learning_rate = 1e-2;
+  double weight_decay = 0.01;
+  double warmup_fraction = 0.1;
+  int64_t max_sequence_length = 128;
+  int64_t early_stopping_patience = 5;  // 0 = never stop early
+  int64_t xpeft_top_k = 0;              // 0: the bank's default k
+  double gumbel_noise_start = 1.0, gumbel_noise_end = 0.0;
+  double temperature_start = 1.0, temperature_end = 0.1;
+  double propetl_keep_fraction = 0;     // 0: 0.3 for hybrid, 0.5 for layer masks
+  bool xpeft_layer_norm = true;
+  double validation_fraction = 0.2;
+  uint64_t seed = 0;
+
+  // Fills the method-dependent defaults above (`banks` gives the bank's k).
+  void ResolveDefaults(const ServingBanks& banks);
+  // Throws InvalidArgument naming the field ("hyper_parameters.epochs: ...").
+  void Validate() const;
+};
+
+struct TrainingExample {
+  std::string text;
+  std::string text_pair;  // empty for single texts
+  int64_t label = 0;      // index into the label names
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  double macro_f1 = 0;
+  int64_t examples = 0;
+};
+
+struct TrainingProgress {
+  int64_t epoch = 0;  // 1-based, the epoch in progress or just finished
+  int64_t total_epochs = 0;
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  double train_loss = 0;  // mean over the epoch so far
+  bool has_validation = false;
+  EvalResult validation;       // after the last finished epoch
+  EvalResult best_validation;  // of the epoch that will be published
+};
+
+class ProfileTrainer {
+ public:
+  ProfileTrainer(Backbone backbone, ServingBanks banks);
+
+  // Throws InvalidArgument (bad options or examples, naming the field),
+  // FailedPrecondition (the method's bank is not loaded) or Cancelled.
+  ProfileData Train(const std::vector<TrainingExample>& examples,
+                    const std::vector<std::string>& labels, TrainingOptions options,
+                    const std::function<void(const TrainingProgress&)>& on_progress,
+                    const std::function<bool()>& cancelled) const;
+
+ private:
+  Backbone backbone_;
+  ServingBanks banks_;
+};
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_CORE_PROFILE_TRAINER_H_
