@@ -16,6 +16,6 @@ function(maskserve_test)
       MASKSERVE_SHARED_DIR="${MASKSERVE_SHARED_DIR}"
       MASKSERVE_BINARY_DIR="${PROJECT_BINARY_DIR}")
   maskserve_warnings(${T_NAME})
-  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${T_NAME}."
       PROPERTIES ENVIRONMENT "MASKSERVE_LOG_QUIET=1")
 endfunction()
