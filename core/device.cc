@@ -4,9 +4,24 @@
 
 #include "core/error.h"
 
+#ifdef MASKSERVE_WITH_CUDA  // set by CMake for a CUDA LibTorch
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace maskserve {
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
+
+int64_t DeviceMemoryAllocatedBytes(const c10::Device& device) {
+#ifdef MASKSERVE_WITH_CUDA
+  if (device.is_cuda() && CudaAvailable()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[0].current;  // aggregate pool
+  }
+#endif
+  (void)device;
+  return 0;
+}
 
 DeviceSpec ResolveDevice(const std::string& device, const std::string& dtype) {
   DeviceSpec spec;

@@ -9,6 +9,7 @@
 #ifndef MASKSERVE_CORE_DEVICE_H_
 #define MASKSERVE_CORE_DEVICE_H_
 
+#include <cstdint>
 #include <string>
 
 #include <c10/core/Device.h>
@@ -36,6 +37,11 @@ std::string DtypeName(c10::ScalarType dtype);
 
 // True when LibTorch was built with CUDA and a device is visible.
 bool CudaAvailable();
+
+// Bytes the engine has allocated on `device` through LibTorch's CUDA
+// caching allocator; 0 on the CPU (process memory covers it) or when this
+// LibTorch has no CUDA support.
+int64_t DeviceMemoryAllocatedBytes(const c10::Device& device);
 
 }  // namespace maskserve
 

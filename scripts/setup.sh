@@ -9,11 +9,15 @@ packages=(
   # libraries
   libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev librocksdb-dev libcivetweb-dev civetweb libssl-dev
-  # optimised BLAS for LibTorch on CPU (Debian otherwise links the slow reference BLAS)
-  libopenblas0-pthread
+  # Optimised BLAS for LibTorch on CPU (Debian otherwise links the 6x slower
+  # reference BLAS). BLIS, not OpenBLAS: Debian's serial OpenBLAS gives wrong
+  # results when serving and training call it at once (no locking; the
+  # hot-swap test catches it), and its pthread/openmp builds carry 60 KB of
+  # static TLS that leaves civetweb's 100 KB thread stacks too small to start.
+  libblis4-serial
   # tests
   libgtest-dev libgmock-dev clang prometheus openssl python3 python3-grpcio python3-grpc-tools
-  ca-certificates
+  ca-certificates docker-compose python3-yaml
 )
 
 missing=()

@@ -37,6 +37,29 @@ ABSL_FLAG(uint32_t, max_examples_per_job, 10000, "Most examples one TrainProfile
 ABSL_FLAG(uint32_t, max_labels, 64, "Most labels per profile");
 ABSL_FLAG(uint32_t, max_sequence_length, 128, "Most tokens per sequence, specials included");
 ABSL_FLAG(uint64_t, max_profiles_per_tenant, 1000000, "Most profiles one tenant may store");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "Prometheus /metrics HTTP address (host:port; empty disables)");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "File of '<tenant> <sha256 hex of key>' lines; empty = development mode (one tenant)");
+ABSL_FLAG(bool, migrate_fingerprints, false,
+          "Accept a store written for another backbone or bank, recording the new fingerprints");
+ABSL_FLAG(int64_t, profile_cache_bytes, int64_t{1} << 30, "Budget of the resident profile table");
+ABSL_FLAG(int64_t, store_block_cache_bytes, int64_t{256} << 20, "RocksDB block cache size");
+ABSL_FLAG(int32_t, training_workers, 1, "Training jobs run at the same time");
+ABSL_FLAG(std::string, adapter_bank, "", "Trained X-PEFT adapter bank (safetensors); empty = random");
+ABSL_FLAG(std::string, prototype, "", "Trained ProPETL prototype (safetensors); empty = random");
+ABSL_FLAG(int64_t, num_adapters, 100, "N, adapters per layer of a random X-PEFT bank");
+ABSL_FLAG(int64_t, top_k, 50, "Default k of X-PEFT hard profiles");
+ABSL_FLAG(int64_t, bottleneck, 0, "Bottleneck b of random banks; 0 = hidden size / 16");
+ABSL_FLAG(uint64_t, bank_seed, 1234, "Seed of random banks");
+ABSL_FLAG(int64_t, max_batch_sequences, 64, "Most sequences in one backbone forward");
+ABSL_FLAG(int64_t, max_batch_tokens, 16384, "Most padded tokens in one backbone forward");
+ABSL_FLAG(double, max_queue_delay_ms, 2.0, "Longest a request waits for its batch to fill");
+ABSL_FLAG(int64_t, max_queued_sequences, 4096,
+          "Sequences that may wait; beyond it Predict is RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM); empty = plaintext");
+ABSL_FLAG(std::string, tls_key, "", "Private key of --tls_cert (PEM)");
+ABSL_FLAG(std::string, tls_client_ca, "", "CA (PEM) that client certificates must chain to (mTLS)");
 
 namespace maskserve {
 namespace {
@@ -46,7 +69,11 @@ const char* const kEnvFlags[] = {
     "address",          "data_dir",       "model_dir",           "device",
     "dtype",            "drain_timeout_seconds", "port_file",    "max_inputs_per_request",
     "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
-    "max_profiles_per_tenant",
+    "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
+    "profile_cache_bytes", "store_block_cache_bytes", "training_workers", "adapter_bank",
+    "prototype", "num_adapters", "top_k", "bottleneck", "bank_seed", "max_batch_sequences",
+    "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences", "tls_cert", "tls_key",
+    "tls_client_ca",
 };
 
 // Applies environment variables as new flag defaults; returns false (after
@@ -108,6 +135,25 @@ ServerOptions OptionsFromFlags() {
   options.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
   options.limits.max_sequence_length = absl::GetFlag(FLAGS_max_sequence_length);
   options.limits.max_profiles_per_tenant = absl::GetFlag(FLAGS_max_profiles_per_tenant);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  options.migrate_fingerprints = absl::GetFlag(FLAGS_migrate_fingerprints);
+  options.profile_cache_bytes = absl::GetFlag(FLAGS_profile_cache_bytes);
+  options.store_block_cache_bytes = absl::GetFlag(FLAGS_store_block_cache_bytes);
+  options.training_workers = absl::GetFlag(FLAGS_training_workers);
+  options.banks.adapter_bank_path = absl::GetFlag(FLAGS_adapter_bank);
+  options.banks.prototype_path = absl::GetFlag(FLAGS_prototype);
+  options.banks.num_adapters = absl::GetFlag(FLAGS_num_adapters);
+  options.banks.top_k = absl::GetFlag(FLAGS_top_k);
+  options.banks.bottleneck = absl::GetFlag(FLAGS_bottleneck);
+  options.banks.seed = absl::GetFlag(FLAGS_bank_seed);
+  options.batching.max_batch_sequences = absl::GetFlag(FLAGS_max_batch_sequences);
+  options.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  options.batching.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
+  options.batching.max_queued_sequences = absl::GetFlag(FLAGS_max_queued_sequences);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   return options;
 }
 

@@ -1,7 +1,9 @@
 // File: server/maskserve_server.h
 //
-// Owns a running maskserve: the gRPC server with the Maskserve service, the
-// standard health service and server reflection, and the engine behind them.
+// Owns a running maskserve: the backbone and banks, the RocksDB store, the
+// resident profile table, the batcher, the trainer, the gRPC server (the
+// Maskserve service, the standard health service and reflection) and the
+// Prometheus exposer.
 //
 //   auto server = MaskserveServer::Start(options);   // binds, loads, serves
 //   if (!server.ok()) ...
@@ -9,7 +11,7 @@
 //   (*server)->Shutdown(absl::Seconds(10));          // drain, then stop
 //
 // Health ("" and "maskserve.v1.Maskserve") reports NOT_SERVING while the
-// backbone is loading and while draining, SERVING in between.
+// backbone, banks and store load and while draining, SERVING in between.
 //
 // Thread safety: Shutdown() and Wait() may be called from any thread;
 // Shutdown() is idempotent.
@@ -23,41 +25,44 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "core/backbone.h"
 #include "server/server_options.h"
 
 namespace maskserve {
 
 class MaskserveService;
+struct ServerComponents;
 
 class MaskserveServer {
  public:
-  // Binds `options.address` (health NOT_SERVING), loads the backbone, then
-  // reports SERVING. Fails with INVALID_ARGUMENT for bad options,
-  // UNAVAILABLE when the address cannot be bound, and the loader's error
-  // (NOT_FOUND, INVALID_ARGUMENT, DATA_LOSS naming the file) when the model
-  // directory cannot be loaded.
+  // Binds `options.address` (health NOT_SERVING), loads the backbone, banks
+  // and store, re-queues unfinished training jobs, then reports SERVING.
+  // Fails with INVALID_ARGUMENT for bad options, UNAVAILABLE when an address
+  // cannot be bound, and the loaders' errors (NOT_FOUND, DATA_LOSS naming
+  // the file, FAILED_PRECONDITION for a store of another backbone or bank).
   static absl::StatusOr<std::unique_ptr<MaskserveServer>> Start(const ServerOptions& options);
 
   ~MaskserveServer();
   MaskserveServer(const MaskserveServer&) = delete;
   MaskserveServer& operator=(const MaskserveServer&) = delete;
 
-  // The port actually bound (useful with port 0).
+  // The port actually bound (useful with port 0), and the metrics port (0
+  // when disabled).
   int port() const { return port_; }
+  int metrics_port() const;
 
-  // Reports NOT_SERVING, lets in-flight calls finish for up to `drain`, then
-  // cancels what is left and stops.
+  // Reports NOT_SERVING, refuses new calls, lets in-flight calls finish for
+  // up to `drain`, interrupts training (the job stays queued in the store)
+  // and closes the store.
   void Shutdown(absl::Duration drain);
 
   // Blocks until Shutdown() has completed.
   void Wait();
 
  private:
-  MaskserveServer() = default;
+  MaskserveServer();
 
-  Backbone backbone_;
   std::unique_ptr<MaskserveService> service_;
+  std::unique_ptr<ServerComponents> components_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::mutex shutdown_mu_;

@@ -4,7 +4,8 @@ namespace maskserve {
 
 const char* ServerVersion() { return MASKSERVE_VERSION; }
 
-v1::ModelInfo BuildModelInfo(const BertModel& model, const LimitsOptions& limits) {
+v1::ModelInfo BuildModelInfo(const BertModel& model, const ServingBanks& banks,
+                             const LimitsOptions& limits) {
   const BertConfig& backbone = model.config();
   const DeviceSpec& device = model.device();
   v1::ModelInfo info;
@@ -21,6 +22,27 @@ v1::ModelInfo BuildModelInfo(const BertModel& model, const LimitsOptions& limits
   b->set_lowercase(backbone.lowercase);
   b->set_fingerprint(model.fingerprint());
 
+  if (banks.adapters) {
+    const AdapterBankConfig& c = banks.adapters->config();
+    v1::BankInfo* bank = info.add_banks();
+    bank->set_kind(v1::ADAPTER_BANK);
+    bank->set_num_adapters(uint32_t(c.num_adapters));
+    bank->set_bottleneck(uint32_t(c.bottleneck));
+    bank->set_top_k(uint32_t(c.top_k));
+    bank->set_fingerprint(banks.adapters->fingerprint());
+    bank->set_warm(banks.adapters->warm());
+    bank->add_methods(v1::XPEFT_HARD);
+    bank->add_methods(v1::XPEFT_SOFT);
+  }
+  if (banks.prototype) {
+    v1::BankInfo* bank = info.add_banks();
+    bank->set_kind(v1::PROTOTYPE);
+    bank->set_bottleneck(uint32_t(banks.prototype->config().bottleneck));
+    bank->set_fingerprint(banks.prototype->fingerprint());
+    bank->set_warm(banks.prototype->warm());
+    bank->add_methods(v1::PROPETL_LAYER);
+    bank->add_methods(v1::PROPETL_HYBRID);
+  }
   v1::Limits* l = info.mutable_limits();
   l->set_max_inputs_per_request(limits.max_inputs_per_request);
   l->set_max_text_bytes(limits.max_text_bytes);

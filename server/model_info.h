@@ -5,6 +5,7 @@
 #define MASKSERVE_SERVER_MODEL_INFO_H_
 
 #include "core/bert_model.h"
+#include "core/composed_profile.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 
@@ -13,7 +14,8 @@ namespace maskserve {
 // The server's own version (the CMake project version).
 const char* ServerVersion();
 
-v1::ModelInfo BuildModelInfo(const BertModel& backbone, const LimitsOptions& limits);
+v1::ModelInfo BuildModelInfo(const BertModel& backbone, const ServingBanks& banks,
+                             const LimitsOptions& limits);
 
 }  // namespace maskserve
 

@@ -21,6 +21,30 @@ struct LimitsOptions {
   uint64_t max_profiles_per_tenant = 1000000;
 };
 
+// The shared PEFT banks. Paths load trained ("warm") banks; otherwise they
+// are random from the seeds (deterministic, so restarts and replicas agree).
+struct BankOptions {
+  std::string adapter_bank_path;  // X-PEFT bank (safetensors), or random
+  std::string prototype_path;     // ProPETL prototype (safetensors), or random
+  int64_t num_adapters = 100;     // N of a random bank
+  int64_t top_k = 50;             // default k of X-PEFT hard profiles
+  int64_t bottleneck = 0;         // b of random banks; 0 = d/16
+  uint64_t seed = 1234;           // seed of random banks
+};
+
+struct BatchingOptions {
+  int64_t max_batch_sequences = 64;
+  int64_t max_batch_tokens = 16384;
+  double max_queue_delay_ms = 2.0;
+  int64_t max_queued_sequences = 4096;
+};
+
+struct TlsOptions {
+  std::string cert_file;       // server certificate chain (PEM); empty = plaintext
+  std::string key_file;        // its private key (PEM)
+  std::string client_ca_file;  // if set, clients must present a certificate it signed (mTLS)
+};
+
 struct ServerOptions {
   // gRPC listen address, e.g. "0.0.0.0:50051" or "127.0.0.1:0" (any free port).
   std::string address = "0.0.0.0:50051";
@@ -34,7 +58,22 @@ struct ServerOptions {
   std::string dtype = "auto";
   // Seconds SIGTERM waits for in-flight work before cancelling it.
   double drain_timeout_seconds = 10.0;
+  // Prometheus /metrics HTTP address; empty disables it.
+  std::string metrics_address = "0.0.0.0:9464";
+  // API key file (see server/auth.h); empty = development mode.
+  std::string api_keys_file;
+  // Accept a store written for other backbone/bank fingerprints, recording
+  // the new ones (profiles of the old bank are then refused when served).
+  bool migrate_fingerprints = false;
+  // Resident profile table budget.
+  int64_t profile_cache_bytes = int64_t{1} << 30;
+  // RocksDB block cache.
+  int64_t store_block_cache_bytes = int64_t{256} << 20;
+  int training_workers = 1;
   LimitsOptions limits;
+  BankOptions banks;
+  BatchingOptions batching;
+  TlsOptions tls;
 };
 
 }  // namespace maskserve

@@ -12,6 +12,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 #include "server/maskserve_server.h"
+#include "tests/testing/test_server.h"
 
 namespace maskserve {
 namespace {
@@ -22,9 +23,7 @@ using grpc::health::v1::HealthCheckResponse;
 class ServerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerOptions options;
-    options.address = "127.0.0.1:0";
-    options.device = "cpu";
+    ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("integration"));
     options.limits.max_labels = 17;
     auto server = MaskserveServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -72,16 +71,6 @@ TEST_F(ServerIntegrationTest, GetModelInfoDescribesTheBuiltinBackbone) {
   EXPECT_FALSE(info.server_version().empty());
 }
 
-TEST_F(ServerIntegrationTest, UnbuiltRpcsAnswerUnimplemented) {
-  auto stub = v1::Maskserve::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::PredictRequest request;
-  request.set_profile_id("alice");
-  v1::PredictResponse response;
-  EXPECT_EQ(stub->Predict(&context, request, &response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
-}
-
 TEST_F(ServerIntegrationTest, ShutdownStopsServingAndIsIdempotent) {
   server_->Shutdown(absl::Seconds(1));
   server_->Shutdown(absl::Seconds(1));
@@ -94,8 +83,7 @@ TEST_F(ServerIntegrationTest, ShutdownStopsServingAndIsIdempotent) {
 }
 
 TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("bad"));
   options.device = "tpu";
   auto server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
@@ -104,9 +92,7 @@ TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
 }
 
 TEST(ServerStartTest, MissingModelDirIsNotFoundNamingIt) {
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.device = "cpu";
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("nomodel"));
   options.model_dir = "/nonexistent/bert";
   auto server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
@@ -119,9 +105,7 @@ TEST(ServerStartTest, ServesAnHfModelDirectory) {
   if (access((dir + "/model.safetensors").c_str(), R_OK) != 0) {
     GTEST_SKIP() << dir << " not found (../shared is absent in a user's clone)";
   }
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.device = "cpu";
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("hfdir"));
   options.model_dir = dir;
   auto server = MaskserveServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
@@ -135,12 +119,17 @@ TEST(ServerStartTest, ServesAnHfModelDirectory) {
   EXPECT_EQ(info.backbone().num_layers(), 2u);
   EXPECT_EQ(info.backbone().hidden_size(), 128u);
   EXPECT_EQ(info.backbone().vocab_size(), 30522u);
+  ASSERT_EQ(info.banks_size(), 2);
+  EXPECT_EQ(info.banks(0).kind(), v1::ADAPTER_BANK);
+  EXPECT_EQ(info.banks(0).num_adapters(), 100u);
+  EXPECT_EQ(info.banks(0).bottleneck(), 8u);  // d/16
+  EXPECT_EQ(info.banks(0).fingerprint().size(), 64u);
+  EXPECT_EQ(info.banks(1).kind(), v1::PROTOTYPE);
 }
 
 TEST(ServerStartTest, UnbindableAddressIsUnavailable) {
-  ServerOptions options;
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("unbindable"));
   options.address = "256.1.1.1:1";
-  options.device = "cpu";
   auto server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);

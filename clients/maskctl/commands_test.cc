@@ -1,0 +1,359 @@
+// Runs maskctl's commands in-process against the fake server over a real
+// loopback gRPC channel.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "clients/maskctl/commands.h"
+#include "clients/testing/fake_maskserve_service.h"
+
+namespace maskserve {
+namespace maskctl {
+namespace {
+
+using ::maskserve::testing::FakeMaskserveService;
+using ::maskserve::testing::FakeServer;
+
+// The outcome of one command.
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  void StartServer(FakeMaskserveService::Options options = {}) {
+    auto server = FakeServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    options_.connection.address = server_->address();
+    options_.connection.timeout = absl::Seconds(5);
+    options_.watch_timeout = absl::Seconds(30);
+    options_.train.method = v1::HEAD_ONLY;
+  }
+
+  void SetUp() override { StartServer(); }
+
+  Result Run(const std::string& command, std::vector<std::string> args,
+             const std::string& stdin_text = "") {
+    auto channel = client::MakeChannel(options_.connection);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    std::istringstream in(stdin_text);
+    std::ostringstream out, err;
+    CommandContext ctx;
+    ctx.options = options_;
+    ctx.channel = *channel;
+    ctx.args = std::move(args);
+    ctx.in = &in;
+    ctx.out = &out;
+    ctx.err = &err;
+    const int code = RunCommand(command, ctx);
+    return {code, out.str(), err.str()};
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = ::testing::TempDir() + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    files_.push_back(path);
+    return path;
+  }
+
+  // Trains `profile_id` on two labelled texts and waits for it.
+  void Train(const std::string& profile_id) {
+    const std::string csv = WriteFile(profile_id + ".csv",
+                                      "text,label\nwonderful film,pos\nterrible plot,neg\n");
+    TrainOptions saved = options_.train;
+    options_.train.wait = true;
+    Result r = Run("train", {profile_id, csv});
+    options_.train = saved;
+    ASSERT_EQ(r.code, kExitOk) << r.err;
+  }
+
+  void TearDown() override {
+    for (const std::string& path : files_) std::remove(path.c_str());
+  }
+
+  CliOptions options_;
+  std::unique_ptr<FakeServer> server_;
+  std::vector<std::string> files_;
+};
+
+TEST_F(CommandsTest, HealthAndInfo) {
+  Result health = Run("health", {});
+  EXPECT_EQ(health.code, kExitOk);
+  EXPECT_EQ(health.out, "SERVING\n");
+  Result info = Run("info", {});
+  EXPECT_EQ(info.code, kExitOk);
+  EXPECT_NE(info.out.find("fake-bert"), std::string::npos) << info.out;
+  options_.json = true;
+  Result json = Run("info", {});
+  EXPECT_NE(json.out.find("\"server_version\": \"fake\""), std::string::npos) << json.out;
+}
+
+TEST_F(CommandsTest, TrainWaitThenPredictGetsTheTrainedLabels) {
+  const std::string csv = WriteFile("train.csv",
+                                    "text,label\n\"great, fun movie\",pos\nboring,neg\nloved it,pos\n");
+  options_.train.wait = true;
+  Result train = Run("train", {"movies", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  std::vector<std::string> lines = absl::StrSplit(train.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u) << train.out;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "job-")) << lines[0];
+  for (size_t i = 1; i + 1 < lines.size(); ++i) {
+    EXPECT_TRUE(absl::StartsWith(lines[i], "QUEUED") || absl::StartsWith(lines[i], "RUNNING"))
+        << lines[i];
+  }
+  EXPECT_TRUE(absl::StartsWith(lines.back(), "SUCCEEDED")) << lines.back();
+  EXPECT_TRUE(absl::StrContains(lines.back(), "version 1")) << lines.back();
+
+  Result predict = Run("predict", {"movies", "great, fun movie", "boring"});
+  ASSERT_EQ(predict.code, kExitOk) << predict.err;
+  EXPECT_EQ(predict.out, "pos\t0.9000\tgreat, fun movie\nneg\t0.9000\tboring\n");
+
+  Result get = Run("get", {"movies"});
+  ASSERT_EQ(get.code, kExitOk);
+  EXPECT_TRUE(absl::StrContains(get.out, "labels        pos, neg\n")) << get.out;
+  EXPECT_TRUE(absl::StrContains(get.out, "method        HEAD_ONLY\n")) << get.out;
+}
+
+TEST_F(CommandsTest, WatchPrintsProgressLines) {
+  server_.reset();
+  FakeMaskserveService::Options slow;
+  slow.step_delay = absl::Milliseconds(150);
+  StartServer(slow);
+  const std::string csv = WriteFile("progress.csv", "text,label\na,x\nb,y\n");
+  options_.train.hyper_parameters.set_epochs(2);
+  options_.train.wait = true;
+  Result train = Run("train", {"progress", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  // The epoch-1 state holds from 150 to 300 ms; the watch connects long
+  // before. (Changes close together may be coalesced into one message.)
+  EXPECT_TRUE(absl::StrContains(train.out, "\nRUNNING  epoch 1/2  step 1/2  loss 0.5000")) << train.out;
+  EXPECT_TRUE(absl::StrContains(train.out, "\nSUCCEEDED  epoch 2/2  step 2/2")) << train.out;
+}
+
+TEST_F(CommandsTest, TrainUsesGivenLabelOrderAndHyperParameters) {
+  const std::string jsonl = WriteFile("train.jsonl",
+                                      "{\"text\":\"a\",\"label\":\"pos\"}\n{\"text\":\"b\",\"label\":\"neg\"}\n");
+  options_.train.labels = {"neg", "pos"};
+  options_.train.hyper_parameters.set_epochs(1);
+  options_.train.wait = true;
+  options_.json = true;
+  Result train = Run("train", {"ordered", jsonl});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  // JSON mode: one compact JSON object per line (response, then job updates).
+  std::vector<std::string> lines = absl::StrSplit(train.out, '\n', absl::SkipEmpty());
+  EXPECT_TRUE(absl::StartsWith(lines[0], "{\"job_id\":\"job-")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines.back(), "\"state\":\"SUCCEEDED\"")) << lines.back();
+  EXPECT_TRUE(absl::StrContains(lines.back(), "\"total_epochs\":1")) << lines.back();
+  Result get = Run("get", {"ordered"});
+  EXPECT_TRUE(absl::StrContains(get.out, "\"label_names\": [\n  \"neg\",\n  \"pos\"\n ]")) << get.out;
+}
+
+TEST_F(CommandsTest, TrainRefusesBadInputLocallyWithExit2) {
+  const std::string one_label = WriteFile("one.csv", "text,label\na,pos\nb,pos\n");
+  Result r = Run("train", {"p", one_label});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "only the label 'pos'")) << r.err;
+
+  const std::string csv = WriteFile("two.csv", "text,label\na,pos\nb,meh\n");
+  options_.train.labels = {"neg", "pos"};
+  r = Run("train", {"p", csv});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "line 3: label 'meh' is not in --labels")) << r.err;
+
+  r = Run("train", {"p", ::testing::TempDir() + "/does-not-exist.csv"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "cannot read")) << r.err;
+}
+
+TEST_F(CommandsTest, ServerRejectionIsReportedWithCode) {
+  const std::string csv = WriteFile("bad_id.csv", "text,label\na,x\nb,y\n");
+  Result r = Run("train", {"bad id!", csv});
+  EXPECT_EQ(r.code, kExitRpcError);
+  EXPECT_TRUE(absl::StartsWith(r.err, "maskctl: train failed: INVALID_ARGUMENT: profile_id:"))
+      << r.err;
+}
+
+TEST_F(CommandsTest, WatchExitsOneWhenTheJobFails) {
+  const std::string csv = WriteFile("fail.csv", "text,label\nFAIL,x\nb,y\n");
+  Result train = Run("train", {"doomed", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  const std::string job_id(absl::StripAsciiWhitespace(train.out));
+  Result watch = Run("watch", {job_id});
+  EXPECT_EQ(watch.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(watch.out, "FAILED")) << watch.out;
+  EXPECT_TRUE(absl::StrContains(watch.err, "job " + job_id + " FAILED: training diverged"))
+      << watch.err;
+}
+
+TEST_F(CommandsTest, CancelQueuedJobAndListJobs) {
+  server_.reset();
+  FakeMaskserveService::Options slow;
+  slow.step_delay = absl::Milliseconds(200);
+  StartServer(slow);
+  const std::string csv = WriteFile("slow.csv", "text,label\na,x\nb,y\n");
+  Result first = Run("train", {"slow1", csv});
+  Result second = Run("train", {"slow2", csv});
+  ASSERT_EQ(second.code, kExitOk) << second.err;
+  const std::string job_id(absl::StripAsciiWhitespace(second.out));
+
+  Result cancel = Run("cancel", {job_id});
+  ASSERT_EQ(cancel.code, kExitOk) << cancel.err;
+  EXPECT_TRUE(absl::StrContains(cancel.out, job_id + "  CANCELLED")) << cancel.out;
+  Result again = Run("cancel", {job_id});
+  EXPECT_EQ(again.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(again.err, "cancel failed: FAILED_PRECONDITION")) << again.err;
+  Result watch = Run("watch", {job_id});
+  EXPECT_EQ(watch.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(watch.err, "CANCELLED")) << watch.err;
+
+  options_.list.page_size = 1;  // forces paging
+  Result jobs = Run("jobs", {});
+  ASSERT_EQ(jobs.code, kExitOk) << jobs.err;
+  EXPECT_TRUE(absl::StrContains(jobs.out, "2 jobs")) << jobs.out;
+  // Newest first.
+  EXPECT_LT(jobs.out.find("slow2"), jobs.out.find("slow1")) << jobs.out;
+  options_.list.states = {v1::CANCELLED};
+  jobs = Run("jobs", {});
+  EXPECT_TRUE(absl::StrContains(jobs.out, "1 job\n")) << jobs.out;
+  EXPECT_FALSE(absl::StrContains(jobs.out, "slow1")) << jobs.out;
+}
+
+TEST_F(CommandsTest, ListFollowsPageTokens) {
+  Train("p-a");
+  Train("p-b");
+  Train("p-c");
+  options_.list.page_size = 2;
+  Result list = Run("list", {});
+  ASSERT_EQ(list.code, kExitOk) << list.err;
+  EXPECT_TRUE(absl::StartsWith(list.out, "PROFILE")) << list.out;
+  EXPECT_TRUE(absl::StrContains(list.out, "p-a")) << list.out;
+  EXPECT_TRUE(absl::StrContains(list.out, "p-c")) << list.out;
+  EXPECT_TRUE(absl::StrContains(list.out, "3 profiles\n")) << list.out;
+  options_.json = true;
+  list = Run("list", {});
+  EXPECT_TRUE(absl::StrContains(list.out, "\"total_count\": \"3\"")) << list.out;
+}
+
+TEST_F(CommandsTest, ExportDeleteImportRoundTrip) {
+  Train("roundtrip");
+  const std::string path = ::testing::TempDir() + "/roundtrip.profile";
+  files_.push_back(path);
+  Result exported = Run("export", {"roundtrip", path});
+  ASSERT_EQ(exported.code, kExitOk) << exported.err;
+  EXPECT_TRUE(absl::StrContains(exported.out, "exported roundtrip version 1")) << exported.out;
+
+  Result deleted = Run("delete", {"roundtrip"});
+  ASSERT_EQ(deleted.code, kExitOk) << deleted.err;
+  EXPECT_EQ(deleted.out, "deleted roundtrip version 1\n");
+  Result gone = Run("get", {"roundtrip"});
+  EXPECT_EQ(gone.code, kExitRpcError);
+  EXPECT_EQ(gone.err, "maskctl: get failed: NOT_FOUND: profile 'roundtrip' not found\n");
+
+  Result imported = Run("import", {"roundtrip", path});
+  ASSERT_EQ(imported.code, kExitOk) << imported.err;
+  EXPECT_TRUE(absl::StrContains(imported.out, "imported roundtrip version 1")) << imported.out;
+  Result predict = Run("predict", {"roundtrip", "wonderful film"});
+  EXPECT_EQ(predict.out, "pos\t0.9000\twonderful film\n");
+
+  Result exists = Run("import", {"roundtrip", path});
+  EXPECT_EQ(exists.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(exists.err, "import failed: ALREADY_EXISTS")) << exists.err;
+  options_.overwrite = true;
+  Result overwritten = Run("import", {"roundtrip", path});
+  ASSERT_EQ(overwritten.code, kExitOk) << overwritten.err;
+  EXPECT_TRUE(absl::StrContains(overwritten.out, "version 2")) << overwritten.out;
+
+  options_.expected_version = 1;
+  Result stale = Run("delete", {"roundtrip"});
+  EXPECT_EQ(stale.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(stale.err, "FAILED_PRECONDITION")) << stale.err;
+
+  Result unwritable = Run("export", {"roundtrip", "/nonexistent-dir/x.profile"});
+  EXPECT_EQ(unwritable.code, kExitOutputError);
+}
+
+TEST_F(CommandsTest, ExportAndImportThroughStdio) {
+  Train("stdio");
+  Result exported = Run("export", {"stdio", "-"});
+  ASSERT_EQ(exported.code, kExitOk);
+  ASSERT_FALSE(exported.out.empty());
+  Result imported = Run("import", {"stdio-copy", "-"}, exported.out);
+  ASSERT_EQ(imported.code, kExitOk) << imported.err;
+  Result empty = Run("import", {"x", "-"}, "");
+  EXPECT_EQ(empty.code, kExitUsage);
+}
+
+TEST_F(CommandsTest, PredictReadsStdinLinesInChunksWithTopK) {
+  Train("chunks");
+  options_.predict.inputs_per_call = 2;
+  options_.predict.top_k = 2;
+  Result r = Run("predict", {"chunks"}, "wonderful film\n\nterrible plot\r\nsomething else\n");
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[0], "pos\t0.9000\tpos=0.9000 neg=0.1000\twonderful film");
+  EXPECT_EQ(lines[1], "neg\t0.9000\tneg=0.9000 pos=0.1000\tterrible plot");
+  options_.json = true;
+  r = Run("predict", {"chunks"}, "a\nb\nc\n");
+  lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << r.out;  // two calls, one JSON line each
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"profile_version\":\"1\"")) << lines[0];
+
+  Result none = Run("predict", {"chunks"}, "\n\n");
+  EXPECT_EQ(none.code, kExitUsage);
+  Result missing = Run("predict", {"nope", "hi"});
+  EXPECT_EQ(missing.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(missing.err, "predict failed: NOT_FOUND")) << missing.err;
+}
+
+TEST_F(CommandsTest, PredictSplitsPairsAtTabs) {
+  Train("pairs");
+  options_.predict.pairs = true;
+  Result r = Run("predict", {"pairs", "premise\thypothesis"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_TRUE(absl::EndsWith(r.out, "\tpremise\thypothesis\n")) << r.out;
+}
+
+TEST_F(CommandsTest, ApiKeyIsSentAsBearerMetadata) {
+  server_.reset();
+  FakeMaskserveService::Options secured;
+  secured.api_keys = {"key-1"};
+  StartServer(secured);
+  Result anonymous = Run("info", {});
+  EXPECT_EQ(anonymous.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(anonymous.err, "info failed: UNAUTHENTICATED")) << anonymous.err;
+  options_.connection.api_key = "wrong";
+  EXPECT_TRUE(absl::StrContains(Run("info", {}).err, "PERMISSION_DENIED"));
+  options_.connection.api_key = "key-1";
+  EXPECT_EQ(Run("info", {}).code, kExitOk);
+}
+
+TEST_F(CommandsTest, UsageErrorsExitTwo) {
+  Result unknown = Run("frobnicate", {});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(unknown.err, "unknown command 'frobnicate'"));
+  Result arity = Run("export", {"only-one"});
+  EXPECT_EQ(arity.code, kExitUsage);
+  EXPECT_EQ(arity.err, "maskctl: usage: maskctl export PROFILE FILE\n");
+}
+
+TEST_F(CommandsTest, UnreachableServerIsUnavailable) {
+  options_.connection.address = "127.0.0.1:1";
+  options_.connection.timeout = absl::Seconds(2);
+  Result r = Run("list", {});
+  EXPECT_EQ(r.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(r.err, "list failed: UNAVAILABLE") ||
+              absl::StrContains(r.err, "list failed: DEADLINE_EXCEEDED"))
+      << r.err;
+}
+
+}  // namespace
+}  // namespace maskctl
+}  // namespace maskserve

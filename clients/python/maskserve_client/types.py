@@ -1,0 +1,263 @@
+"""Typed views of the API's messages (plain dataclasses, no proto objects).
+
+Enum values are exposed as their names (``"XPEFT_HARD"``, ``"RUNNING"``),
+timestamps as timezone-aware ``datetime`` (or ``None`` when unset), uint64
+fields as ``int``.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Iterator, List, Optional
+
+from maskserve_client._stubs import maskserve_pb2 as pb
+
+FINAL_JOB_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def _time(ts) -> Optional[datetime.datetime]:
+    if ts.seconds == 0 and ts.nanos == 0:
+        return None
+    return ts.ToDatetime(tzinfo=datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled training example (``text_pair`` for pair tasks)."""
+
+    text: str
+    label: str
+    text_pair: str = ""
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    index: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one input: best label, all probabilities, top-k."""
+
+    label: str
+    label_index: int
+    probabilities: List[float]
+    top: List[LabelScore]
+    logits: List[float] = field(default_factory=list)
+
+    @classmethod
+    def from_proto(cls, p) -> "Prediction":
+        return cls(
+            label=p.label,
+            label_index=p.label_index,
+            probabilities=list(p.probabilities),
+            top=[LabelScore(s.label, s.index, s.probability) for s in p.top],
+            logits=list(p.logits),
+        )
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """Predictions in input order plus the profile version that served them.
+
+    Iterating, ``len()`` and indexing go over ``predictions``.
+    """
+
+    profile_id: str
+    version: int
+    label_names: List[str]
+    predictions: List[Prediction]
+
+    @classmethod
+    def from_proto(cls, r) -> "PredictResult":
+        return cls(
+            profile_id=r.profile_id,
+            version=r.profile_version,
+            label_names=list(r.label_names),
+            predictions=[Prediction.from_proto(p) for p in r.predictions],
+        )
+
+    def __iter__(self) -> Iterator[Prediction]:
+        return iter(self.predictions)
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+    def __getitem__(self, index: int) -> Prediction:
+        return self.predictions[index]
+
+    @property
+    def labels(self) -> List[str]:
+        """The best label of every input."""
+        return [p.label for p in self.predictions]
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    loss: float = 0.0
+    accuracy: float = 0.0
+    macro_f1: float = 0.0
+    num_examples: int = 0
+
+    @classmethod
+    def from_proto(cls, m) -> "EvalMetrics":
+        return cls(m.loss, m.accuracy, m.macro_f1, m.num_examples)
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """A training job's state and progress (see maskserve.proto)."""
+
+    job_id: str
+    profile_id: str
+    method: str
+    state: str
+    epoch: int
+    total_epochs: int
+    step: int
+    total_steps: int
+    train_loss: float
+    validation: EvalMetrics
+    best_validation: EvalMetrics
+    error: str
+    published_version: int
+    num_examples: int
+    hyper_parameters: dict
+    create_time: Optional[datetime.datetime]
+    start_time: Optional[datetime.datetime]
+    end_time: Optional[datetime.datetime]
+
+    @classmethod
+    def from_proto(cls, j) -> "TrainingJob":
+        hyper = {f.name: value for f, value in j.hyper_parameters.ListFields()}
+        return cls(
+            job_id=j.job_id,
+            profile_id=j.profile_id,
+            method=pb.Method.Name(j.method),
+            state=pb.JobState.Name(j.state),
+            epoch=j.epoch,
+            total_epochs=j.total_epochs,
+            step=j.step,
+            total_steps=j.total_steps,
+            train_loss=j.train_loss,
+            validation=EvalMetrics.from_proto(j.validation),
+            best_validation=EvalMetrics.from_proto(j.best_validation),
+            error=j.error,
+            published_version=j.published_version,
+            num_examples=j.num_examples,
+            hyper_parameters=hyper,
+            create_time=_time(j.create_time),
+            start_time=_time(j.start_time),
+            end_time=_time(j.end_time),
+        )
+
+    @property
+    def done(self) -> bool:
+        """True once the job is SUCCEEDED, FAILED or CANCELLED."""
+        return self.state in FINAL_JOB_STATES
+
+
+@dataclass(frozen=True)
+class ProfileSize:
+    mask_bytes: int = 0
+    head_bytes: int = 0
+    metadata_bytes: int = 0
+    total_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile's metadata (its masks travel only through export)."""
+
+    profile_id: str
+    version: int
+    method: str
+    label_names: List[str]
+    size: ProfileSize
+    metrics: EvalMetrics
+    training_job_id: str
+    bank_fingerprint: str
+    description: str
+    create_time: Optional[datetime.datetime]
+    update_time: Optional[datetime.datetime]
+
+    @classmethod
+    def from_proto(cls, p) -> "Profile":
+        s = p.size
+        return cls(
+            profile_id=p.profile_id,
+            version=p.version,
+            method=pb.Method.Name(p.method),
+            label_names=list(p.label_names),
+            size=ProfileSize(s.mask_bytes, s.head_bytes, s.metadata_bytes, s.total_bytes),
+            metrics=EvalMetrics.from_proto(p.metrics),
+            training_job_id=p.training_job_id,
+            bank_fingerprint=p.bank_fingerprint,
+            description=p.description,
+            create_time=_time(p.create_time),
+            update_time=_time(p.update_time),
+        )
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    name: str
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    intermediate_size: int
+    vocab_size: int
+    max_position_embeddings: int
+    device: str
+    dtype: str
+    fingerprint: str
+    lowercase: bool
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    kind: str
+    num_adapters: int
+    bottleneck: int
+    top_k: int
+    fingerprint: str
+    warm: bool
+    methods: List[str]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_inputs_per_request: int
+    max_text_bytes: int
+    max_examples_per_job: int
+    max_labels: int
+    max_sequence_length: int
+    max_profiles_per_tenant: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The server's backbone, banks and limits."""
+
+    backbone: BackboneInfo
+    banks: List[BankInfo]
+    limits: Limits
+    server_version: str
+
+    @classmethod
+    def from_proto(cls, m) -> "ModelInfo":
+        b = m.backbone
+        backbone = BackboneInfo(
+            b.name, b.num_layers, b.hidden_size, b.num_attention_heads, b.intermediate_size,
+            b.vocab_size, b.max_position_embeddings, b.device, b.dtype, b.fingerprint,
+            b.lowercase)
+        banks = [
+            BankInfo(pb.BankKind.Name(k.kind), k.num_adapters, k.bottleneck, k.top_k,
+                     k.fingerprint, k.warm, [pb.Method.Name(x) for x in k.methods])
+            for k in m.banks
+        ]
+        lim = m.limits
+        limits = Limits(lim.max_inputs_per_request, lim.max_text_bytes, lim.max_examples_per_job,
+                        lim.max_labels, lim.max_sequence_length, lim.max_profiles_per_tenant)
+        return cls(backbone, banks, limits, m.server_version)

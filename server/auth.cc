@@ -1,0 +1,98 @@
+#include "server/auth.h"
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/sha256.h"
+#include "storage/ids.h"
+
+namespace maskserve {
+
+std::string HashApiKey(const std::string& key) {
+  Sha256 hash;
+  hash.Update(key);
+  return hash.HexDigest();
+}
+
+std::unique_ptr<Authenticator> Authenticator::Development() {
+  auto auth = std::unique_ptr<Authenticator>(new Authenticator());
+  auth->development_ = true;
+  return auth;
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromHashes(
+    const std::map<std::string, std::string>& hash_to_tenant) {
+  auto auth = std::unique_ptr<Authenticator>(new Authenticator());
+  for (const auto& [hash, tenant] : hash_to_tenant) {
+    absl::Status valid = ValidateTenant(tenant);
+    if (!valid.ok()) return valid;
+    if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("api key hash for tenant '", tenant, "': expected 64 lowercase hex digits"));
+    }
+    auth->tenant_by_hash_[hash] = tenant;
+  }
+  return auth;
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("api_keys_file: cannot read '", path, "'"));
+  std::map<std::string, std::string> hashes;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<std::string> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "api_keys_file: ", path, ":", number, ": expected '<tenant> <sha256 hex of key>'"));
+    }
+    if (hashes.count(fields[1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("api_keys_file: ", path, ":", number, ": duplicate key hash"));
+    }
+    hashes[fields[1]] = fields[0];
+  }
+  auto auth = FromHashes(hashes);
+  if (!auth.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ": ",
+                                                   auth.status().message()));
+  }
+  if ((*auth)->tenant_by_hash_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ": no keys"));
+  }
+  return auth;
+}
+
+absl::StatusOr<std::string> Authenticator::AuthenticateHeader(
+    const std::string* authorization) const {
+  if (development_) return std::string(kDevelopmentTenant);
+  if (authorization == nullptr) {
+    return absl::UnauthenticatedError("authorization: missing 'Bearer <api key>' metadata");
+  }
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(*authorization, kBearer) ||
+      authorization->size() == kBearer.size()) {
+    return absl::UnauthenticatedError("authorization: expected 'Bearer <api key>'");
+  }
+  auto it = tenant_by_hash_.find(HashApiKey(authorization->substr(kBearer.size())));
+  if (it == tenant_by_hash_.end()) {
+    return absl::PermissionDeniedError("authorization: unknown api key");
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::string> Authenticator::Authenticate(const grpc::ServerContext& context) const {
+  if (development_) return std::string(kDevelopmentTenant);
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return AuthenticateHeader(nullptr);
+  std::string value(it->second.data(), it->second.size());
+  return AuthenticateHeader(&value);
+}
+
+}  // namespace maskserve

@@ -1,0 +1,59 @@
+// File: server/auth.h
+//
+// Maps API keys to tenants. Keys arrive as `authorization: Bearer <key>`
+// metadata and are compared by their sha256, so the key file holds hashes
+// only. Key file format, one key per line ('#' starts a comment):
+//
+//   <tenant> <sha256 hex of the key>
+//   acme 2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b
+//
+// (`printf %s "$KEY" | sha256sum` prints the hash.) Without a key file the
+// authenticator runs in development mode: every call belongs to the tenant
+// "default" (the server logs this loudly at start-up).
+//
+// Thread safety: immutable after construction.
+#ifndef MASKSERVE_SERVER_AUTH_H_
+#define MASKSERVE_SERVER_AUTH_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/statusor.h"
+
+namespace maskserve {
+
+inline constexpr char kDevelopmentTenant[] = "default";
+
+class Authenticator {
+ public:
+  // Development mode: every caller is kDevelopmentTenant.
+  static std::unique_ptr<Authenticator> Development();
+  // Reads a key file; INVALID_ARGUMENT naming the file and line on bad
+  // content, NOT_FOUND when it cannot be read.
+  static absl::StatusOr<std::unique_ptr<Authenticator>> FromFile(const std::string& path);
+  // From (tenant, sha256 hex) pairs.
+  static absl::StatusOr<std::unique_ptr<Authenticator>> FromHashes(
+      const std::map<std::string, std::string>& hash_to_tenant);
+
+  bool development() const { return development_; }
+
+  // The caller's tenant. UNAUTHENTICATED when the metadata is missing or
+  // malformed, PERMISSION_DENIED for an unknown key.
+  absl::StatusOr<std::string> Authenticate(const grpc::ServerContext& context) const;
+  // Same, from the raw `authorization` header value (tests, tools).
+  absl::StatusOr<std::string> AuthenticateHeader(const std::string* authorization) const;
+
+ private:
+  bool development_ = false;
+  std::map<std::string, std::string> tenant_by_hash_;
+};
+
+// sha256 hex of `key`.
+std::string HashApiKey(const std::string& key);
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_AUTH_H_

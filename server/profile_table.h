@@ -1,0 +1,100 @@
+// File: server/profile_table.h
+//
+// The resident profile table: decoded, composed profiles kept in memory
+// (LRU, bounded in bytes), loaded from the store on a miss. A request takes
+// a ProfileHandle, a shared_ptr to one immutable profile version, and keeps
+// it for its whole life (as TF Serving's ServableHandle), so a hot swap or a
+// delete never changes a request that was already admitted: the old version
+// is freed when its last handle drops.
+//
+//   ProfileTable table(options, loader);
+//   absl::StatusOr<ProfileHandle> h = table.Get("acme", "alice");
+//   table.Publish(new_version);        // hot swap: later Gets see it
+//   table.Erase("acme", "alice", 7);   // after deleting version 7
+//
+// Versions only move forward: Publish() of an older version than the one
+// resident is ignored, and a load that raced with a newer Publish() or an
+// Erase() does not reinstate a stale version.
+//
+// Thread safety: thread-safe; the loader runs outside the lock.
+#ifndef MASKSERVE_SERVER_PROFILE_TABLE_H_
+#define MASKSERVE_SERVER_PROFILE_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "core/composed_profile.h"
+
+namespace maskserve {
+
+// One immutable, servable profile version.
+struct ResidentProfile {
+  std::string tenant;
+  std::string profile_id;
+  uint64_t version = 0;
+  std::shared_ptr<const ComposedProfile> composed;
+  // Memory it holds (device tensors and bookkeeping).
+  int64_t bytes = 0;
+};
+
+using ProfileHandle = std::shared_ptr<const ResidentProfile>;
+
+class ProfileTable {
+ public:
+  struct Options {
+    // Resident profiles are evicted (least recently used first) beyond this
+    // many bytes [1 GiB].
+    int64_t max_bytes = int64_t{1} << 30;
+  };
+  // Reads, decodes and composes a profile's current version from the store.
+  using Loader = std::function<absl::StatusOr<ProfileHandle>(const std::string& tenant,
+                                                             const std::string& profile_id)>;
+
+  ProfileTable(Options options, Loader loader);
+
+  // The resident version, or the store's current one (then resident).
+  absl::StatusOr<ProfileHandle> Get(const std::string& tenant, const std::string& profile_id);
+  // Makes `profile` the resident version unless a newer one is known.
+  // Returns true when it replaced or added an entry.
+  bool Publish(ProfileHandle profile);
+  // Drops the entry after `deleted_version` was deleted from the store.
+  void Erase(const std::string& tenant, const std::string& profile_id, uint64_t deleted_version);
+
+  int64_t resident_count() const;
+  int64_t resident_bytes() const;
+  // Loads that missed the table (for metrics and tests).
+  int64_t misses() const;
+
+ private:
+  using Key = std::pair<std::string, std::string>;
+  struct Entry {
+    ProfileHandle profile;
+    std::list<Key>::iterator lru;  // position in lru_
+  };
+
+  bool InsertLocked(ProfileHandle profile) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  const Loader loader_;
+  mutable std::mutex mu_;
+  std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::list<Key> lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used
+  // Lowest version a key may be (re)loaded at: bumped by Publish and Erase
+  // so that a slow load cannot reinstate an older version.
+  std::map<Key, uint64_t> min_version_ ABSL_GUARDED_BY(mu_);
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_PROFILE_TABLE_H_

@@ -1,0 +1,41 @@
+// File: server/request_validation.h
+//
+// Validation of API requests against the configured limits, and their
+// translation into engine inputs. Every error is INVALID_ARGUMENT naming
+// the offending field, e.g. "inputs[3].text: empty" or
+// "examples[12].label: 'spam' is not one of label_names".
+//
+// Thread safety: pure functions.
+#ifndef MASKSERVE_SERVER_REQUEST_VALIDATION_H_
+#define MASKSERVE_SERVER_REQUEST_VALIDATION_H_
+
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/profile_trainer.h"
+#include "maskserve/v1/maskserve.pb.h"
+#include "server/server_options.h"
+
+namespace maskserve {
+
+// Non-empty, at most limits.max_text_bytes, valid UTF-8.
+absl::Status ValidateText(absl::string_view field, absl::string_view text,
+                          const LimitsOptions& limits, bool allow_empty = false);
+
+absl::Status ValidatePredictRequest(const v1::PredictRequest& request, const LimitsOptions& limits);
+absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
+                                  const LimitsOptions& limits);
+
+// The engine's options for a validated request (defaults for unset
+// hyper-parameters; method-dependent defaults are resolved by the trainer).
+TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request);
+// Examples with label indices into request.label_names().
+std::vector<TrainingExample> ToTrainingExamples(const v1::TrainProfileRequest& request);
+// The hyper-parameters actually used, for TrainingJob.hyper_parameters.
+v1::HyperParameters ToHyperParameters(const TrainingOptions& options);
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_REQUEST_VALIDATION_H_

@@ -1,0 +1,116 @@
+// File: server/training_manager.h
+//
+// Runs TrainProfile jobs in the background, beside serving:
+//
+// - Submit() validates nothing (the service did), persists the job with its
+//   examples (durable before the job id is returned) and queues it.
+// - Worker threads (1 by default) run jobs one at a time at a lower CPU
+//   priority than serving (nice +10). Progress is kept in memory, pushed to
+//   Watch() streams and persisted after every epoch.
+// - On success the new version and the job's end are published in one
+//   atomic, synced store write; then the version is composed and swapped
+//   into the resident profile table (hot swap, `on_published`). A failed job
+//   records its error and leaves the previous version serving.
+// - Cancel() stops a queued or running job (CANCELLED). Shutdown() stops the
+//   workers; a job interrupted by it stays QUEUED in the store and is
+//   re-queued by Start() on the next start-up, like every unfinished job.
+//
+// Thread safety: thread-safe.
+#ifndef MASKSERVE_SERVER_TRAINING_MANAGER_H_
+#define MASKSERVE_SERVER_TRAINING_MANAGER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/backbone.h"
+#include "core/composed_profile.h"
+#include "maskserve/v1/maskserve.pb.h"
+#include "server/profile_table.h"
+#include "storage/profile_store.h"
+
+namespace maskserve {
+
+class TrainingManager {
+ public:
+  struct Options {
+    int workers = 1;
+    // Added to the worker threads' nice value (lower CPU priority).
+    int nice = 10;
+  };
+  // Hooks for metrics and hot swap; any may be empty.
+  struct Hooks {
+    std::function<void(const ProfileHandle&)> on_published;
+    std::function<void(v1::JobState from, v1::JobState to)> on_state_change;
+    std::function<void(double seconds)> on_training_finished;
+  };
+
+  TrainingManager(Options options, ProfileStore* store, Backbone backbone, ServingBanks banks,
+                  Hooks hooks);
+  ~TrainingManager();
+
+  // Re-queues the store's unfinished jobs and starts the workers.
+  absl::Status Start();
+  absl::StatusOr<v1::TrainingJob> Submit(const std::string& tenant,
+                                         const v1::TrainProfileRequest& request);
+  absl::StatusOr<v1::TrainingJob> Get(const std::string& tenant, const std::string& job_id);
+  absl::StatusOr<v1::TrainingJob> Cancel(const std::string& tenant, const std::string& job_id);
+  // Calls `send` with the job's current state and then after every change,
+  // until the job is final (OK), `send` returns false or `stopped()` turns
+  // true (CANCELLED).
+  absl::Status Watch(const std::string& tenant, const std::string& job_id,
+                     const std::function<bool(const v1::TrainingJob&)>& send,
+                     const std::function<bool()>& stopped);
+  // Stops the workers; the running job is interrupted and stays queued in
+  // the store for the next start.
+  void Shutdown();
+
+  // True while a job for this profile is queued or running.
+  bool HasUnfinishedJob(const std::string& tenant, const std::string& profile_id) const;
+  // Jobs per state known to this process (for metrics).
+  std::map<v1::JobState, int64_t> CountByState() const;
+
+ private:
+  // A job known in memory: queued, running, or recently final.
+  struct LiveJob {
+    std::string tenant;
+    v1::TrainingJob job;
+    uint64_t revision = 0;
+    bool cancel_requested = false;
+  };
+
+  void WorkerLoop();
+  void RunJob(const std::string& tenant, const std::string& job_id);
+  // Updates the live job (under mu_), bumps its revision, wakes watchers.
+  void UpdateLive(const std::string& key, const std::function<void(v1::TrainingJob*)>& change);
+  void SetState(const std::string& key, v1::JobState state);
+  static std::string Key(const std::string& tenant, const std::string& job_id);
+
+  const Options options_;
+  ProfileStore* const store_;
+  const Backbone backbone_;
+  const ServingBanks banks_;
+  const Hooks hooks_;
+
+  mutable std::mutex mu_;
+  std::condition_variable queue_cv_;   // workers wait for jobs
+  std::condition_variable change_cv_;  // watchers wait for changes
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // keys
+  std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_TRAINING_MANAGER_H_

@@ -1,0 +1,197 @@
+// End to end over a real loopback gRPC connection with the built-in
+// backbone: train, watch, predict, export/delete/import, restart, errors.
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_server.h"
+
+namespace maskserve {
+namespace {
+
+using testing::Connect;
+using testing::MakeTempDir;
+using testing::TestClient;
+using testing::TestServerOptions;
+
+class ServingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = MakeTempDir("serving");
+    Restart();
+  }
+  void Restart() {
+    server_.reset();
+    auto server = MaskserveServer::Start(TestServerOptions(data_dir_));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = std::make_unique<TestClient>(Connect(server_->port()), "");
+  }
+
+  std::string data_dir_;
+  std::unique_ptr<MaskserveServer> server_;
+  std::unique_ptr<TestClient> client_;
+};
+
+TEST_F(ServingTest, TrainWatchPredictReturnsTheTrainedLabels) {
+  v1::TrainingJob job = client_->Train("alice", v1::XPEFT_HARD, 80);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.published_version(), 1u);
+  EXPECT_GT(job.step(), 0u);
+  EXPECT_EQ(job.hyper_parameters().xpeft_top_k(), 50u);
+
+  v1::PredictResponse response;
+  grpc::Status status = client_->Predict(
+      "alice", {"the film was great wonderful and fun", "the worst boring ugly story"}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.profile_version(), 1u);
+  ASSERT_EQ(response.predictions_size(), 2);
+  EXPECT_EQ(response.predictions(0).label(), "positive")
+      << response.DebugString() << job.DebugString();
+  EXPECT_EQ(response.predictions(1).label(), "negative");
+  EXPECT_EQ(response.predictions(0).probabilities_size(), 2);
+  EXPECT_NEAR(response.predictions(0).probabilities(0) + response.predictions(0).probabilities(1), 1.0, 1e-5);
+
+  v1::GetProfileRequest get;
+  get.set_profile_id("alice");
+  v1::Profile profile;
+  ASSERT_TRUE(client_->stub().GetProfile(client_->Context().get(), get, &profile).ok());
+  EXPECT_EQ(profile.method(), v1::XPEFT_HARD);
+  EXPECT_EQ(profile.size().mask_bytes(), 2u * 13 * 4);  // 2*ceil(100/8)*L, L=4
+  EXPECT_EQ(profile.training_job_id(), job.job_id());
+}
+
+TEST_F(ServingTest, ExportDeleteImportRoundTripAndRestartKeepResults) {
+  ASSERT_EQ(client_->Train("bob", v1::PROPETL_HYBRID).state(), v1::SUCCEEDED);
+  const std::vector<std::string> texts = {"perfect fun", "dull waste", "it was a film"};
+  v1::PredictResponse before;
+  ASSERT_TRUE(client_->Predict("bob", texts, &before).ok());
+
+  v1::ExportProfileRequest export_request;
+  export_request.set_profile_id("bob");
+  v1::ExportProfileResponse exported;
+  ASSERT_TRUE(client_->stub().ExportProfile(client_->Context().get(), export_request, &exported).ok());
+  v1::DeleteProfileRequest del;
+  del.set_profile_id("bob");
+  v1::DeleteProfileResponse deleted;
+  ASSERT_TRUE(client_->stub().DeleteProfile(client_->Context().get(), del, &deleted).ok());
+  v1::PredictResponse gone;
+  EXPECT_EQ(client_->Predict("bob", texts, &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::ImportProfileRequest import;
+  import.set_profile_id("bob-restored");
+  import.set_data(exported.data());
+  v1::Profile imported;
+  grpc::Status status = client_->stub().ImportProfile(client_->Context().get(), import, &imported);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  auto same = [&](const v1::PredictResponse& a, const v1::PredictResponse& b) {
+    ASSERT_EQ(a.predictions_size(), b.predictions_size());
+    for (int i = 0; i < a.predictions_size(); ++i) {
+      EXPECT_EQ(a.predictions(i).label(), b.predictions(i).label());
+      for (int j = 0; j < a.predictions(i).probabilities_size(); ++j) {
+        EXPECT_NEAR(a.predictions(i).probabilities(j), b.predictions(i).probabilities(j), 1e-5);
+      }
+    }
+  };
+  v1::PredictResponse after_import;
+  ASSERT_TRUE(client_->Predict("bob-restored", texts, &after_import).ok());
+  same(before, after_import);
+
+  Restart();
+  v1::PredictResponse after_restart;
+  ASSERT_TRUE(client_->Predict("bob-restored", texts, &after_restart).ok());
+  same(before, after_restart);
+}
+
+TEST_F(ServingTest, EveryMethodServesInOneMixedStream) {
+  const std::vector<std::pair<std::string, v1::Method>> profiles = {
+      {"p-hard", v1::XPEFT_HARD}, {"p-soft", v1::XPEFT_SOFT}, {"p-layer", v1::PROPETL_LAYER},
+      {"p-hybrid", v1::PROPETL_HYBRID}, {"p-head", v1::HEAD_ONLY}, {"p-adapter", v1::ADAPTER}};
+  for (const auto& [id, method] : profiles) {
+    ASSERT_EQ(client_->Train(id, method, 40).state(), v1::SUCCEEDED) << id;
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (const auto& [id, method] : profiles) {
+    threads.emplace_back([&, id = id] {
+      for (int i = 0; i < 5; ++i) {
+        v1::PredictResponse response;
+        if (!client_->Predict(id, {"great fun", "awful"}, &response).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(ServingTest, BadRequestsNameTheField) {
+  v1::PredictResponse response;
+  grpc::Status status = client_->Predict("alice", {""}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("inputs[0].text"), std::string::npos) << status.error_message();
+
+  status = client_->Predict("bad id!", {"x"}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("profile_id"), std::string::npos);
+
+  status = client_->Predict("nobody", {"x"}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::TrainProfileRequest train;
+  train.set_profile_id("carol");
+  train.set_method(v1::XPEFT_HARD);
+  train.add_label_names("a");
+  train.add_label_names("b");
+  v1::TrainingExample* ex = train.add_examples();
+  ex->set_text("hello");
+  ex->set_label("c");
+  v1::TrainProfileResponse job;
+  status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("examples[0].label"), std::string::npos) << status.error_message();
+
+  ex->set_label("a");
+  train.mutable_hyper_parameters()->set_epochs(0);
+  status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("hyper_parameters.epochs"), std::string::npos) << status.error_message();
+
+  v1::GetTrainingJobRequest get_job;
+  get_job.set_job_id("nope");
+  v1::TrainingJob got;
+  status = client_->stub().GetTrainingJob(client_->Context().get(), get_job, &got);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("job_id"), std::string::npos);
+}
+
+TEST_F(ServingTest, ExpiredDeadlineIsDeadlineExceeded) {
+  ASSERT_EQ(client_->Train("dave", v1::HEAD_ONLY, 20).state(), v1::SUCCEEDED);
+  v1::PredictRequest request;
+  request.set_profile_id("dave");
+  request.add_inputs()->set_text("anything");
+  v1::PredictResponse response;
+  auto context = client_->Context(std::chrono::milliseconds(0));
+  EXPECT_EQ(client_->stub().Predict(context.get(), request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST(ServingQueueTest, FullQueueIsResourceExhausted) {
+  ServerOptions options = TestServerOptions(MakeTempDir("queue"));
+  options.batching.max_queued_sequences = 2;
+  auto server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient client(Connect((*server)->port()), "");
+  ASSERT_EQ(client.Train("erin", v1::HEAD_ONLY, 20).state(), v1::SUCCEEDED);
+  v1::PredictResponse response;
+  grpc::Status status = client.Predict("erin", {"a", "b", "c"}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_TRUE(client.Predict("erin", {"a", "b"}, &response).ok());
+}
+
+}  // namespace
+}  // namespace maskserve
