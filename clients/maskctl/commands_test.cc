@@ -124,14 +124,14 @@ TEST_F(CommandsTest, TrainWaitThenPredictGetsTheTrainedLabels) {
 TEST_F(CommandsTest, WatchPrintsProgressLines) {
   server_.reset();
   FakeMaskserveService::Options slow;
-  slow.step_delay = absl::Milliseconds(150);
+  slow.step_delay = absl::Milliseconds(500);
   StartServer(slow);
   const std::string csv = WriteFile("progress.csv", "text,label\na,x\nb,y\n");
   options_.train.hyper_parameters.set_epochs(2);
   options_.train.wait = true;
   Result train = Run("train", {"progress", csv});
   ASSERT_EQ(train.code, kExitOk) << train.err;
-  // The epoch-1 state holds from 150 to 300 ms; the watch connects long
+  // The epoch-1 state holds from 500 to 1000 ms; the watch connects long
   // before. (Changes close together may be coalesced into one message.)
   EXPECT_TRUE(absl::StrContains(train.out, "\nRUNNING  epoch 1/2  step 1/2  loss 0.5000")) << train.out;
   EXPECT_TRUE(absl::StrContains(train.out, "\nSUCCEEDED  epoch 2/2  step 2/2")) << train.out;

@@ -178,9 +178,10 @@ if grep -q UNIMPLEMENTED "$work/err"; then
   echo "NOTE: the real server does not implement ListProfiles etc. yet; skipping its train/predict flow"
 else
   [ "$rc" = 0 ] || fail "real list exited $rc: $(cat "$work/err")"
-  # XPEFT_HARD: HEAD_ONLY publishing fails server-side at the time of writing.
   expect_rc 0 r train real-movies "$work/train.csv" --method=XPEFT_HARD --epochs=3 --wait
   tail -n1 "$work/out" | grep -q '^SUCCEEDED' || fail "real train: $(cat "$work/out")"
+  expect_rc 0 r train real-head "$work/train.jsonl" --method=HEAD_ONLY --epochs=2 --wait
+  tail -n1 "$work/out" | grep -q '^SUCCEEDED' || fail "real HEAD_ONLY train: $(cat "$work/out")"
   expect_rc 0 r predict real-movies "a wonderful, moving film" "a terrible film"
   [ "$(wc -l <"$work/out")" = 2 ] || fail "real predict: $(cat "$work/out")"
   cut -f1 "$work/out" | grep -qvx 'pos\|neg' && fail "real predict labels: $(cat "$work/out")"
@@ -198,6 +199,6 @@ else
   expect_rc 0 r jobs
   grep -q 'SUCCEEDED' "$work/out" || fail "real jobs: $(cat "$work/out")"
   expect_rc 0 r list
-  grep -q '^1 profile$' "$work/out" || fail "real list: $(cat "$work/out")"
+  grep -q '^2 profiles$' "$work/out" || fail "real list: $(cat "$work/out")"
 fi
 echo "maskctl cli test passed"

@@ -347,11 +347,8 @@ class FakeServerTest(ClientContract, unittest.TestCase):
 
 
 class RealServerTest(ClientContract, unittest.TestCase):
-    """The client against the real maskserve binary (built-in tiny BERT).
-
-    XPEFT_HARD: the product's main method, and the one whose profiles the
-    server publishes today (HEAD_ONLY / ADAPTER publishing fails with
-    "profile.bank_fingerprint: required" at the time of writing)."""
+    """The client against the real maskserve binary (built-in tiny BERT),
+    training XPEFT_HARD profiles (the product's main method)."""
 
     method = "XPEFT_HARD"
 
