@@ -290,6 +290,9 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   TrainingManager* trainer = parts.trainer.get();
   (void)parts.gauges->AddGauge("maskserve_queue_depth", "Sequences waiting in the batching queue.",
                                {}, [batcher] { return double(batcher->queued_sequences()); });
+  RocksDbProfileStore* rocksdb = parts.rocksdb.get();
+  (void)parts.gauges->AddGauge("maskserve_profiles_stored", "Live profiles in the store, all tenants.",
+                               {}, [rocksdb] { return double(rocksdb->TotalProfileCount()); });
   (void)parts.gauges->AddGauge("maskserve_profiles_resident", "Profiles in the resident table.", {},
                                [table] { return double(table->resident_count()); });
   (void)parts.gauges->AddGauge("maskserve_profiles_resident_bytes",

@@ -46,7 +46,7 @@ TEST_F(MetricsIntegrationTest, ExposesTheServersMetricsAndPromtoolAcceptsThem) {
         "maskserve_requests_total{code=\"NOT_FOUND\",rpc=\"Predict\"} 1",
         "maskserve_request_duration_seconds_bucket", "maskserve_batch_sequences_count",
         "maskserve_backbone_forward_seconds_count", "maskserve_queue_depth",
-        "maskserve_profiles_resident 1", "maskserve_training_duration_seconds_count 1",
+        "maskserve_profiles_resident 1", "maskserve_profiles_stored 1", "maskserve_training_duration_seconds_count 1",
         "maskserve_hot_swaps_total 1", "maskserve_store_write_seconds_bucket",
         "maskserve_process_resident_memory_bytes", "maskserve_training_jobs"}) {
     EXPECT_NE(body.find(expected), std::string::npos) << expected << "\n" << body;
