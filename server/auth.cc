@@ -81,7 +81,9 @@ absl::StatusOr<std::string> Authenticator::AuthenticateHeader(
   }
   auto it = tenant_by_hash_.find(HashApiKey(authorization->substr(kBearer.size())));
   if (it == tenant_by_hash_.end()) {
-    return absl::PermissionDeniedError("authorization: unknown api key");
+    // The caller could not be identified: UNAUTHENTICATED, not
+    // PERMISSION_DENIED (gRPC's rule for the two codes).
+    return absl::UnauthenticatedError("authorization: unknown api key");
   }
   return it->second;
 }

@@ -41,7 +41,7 @@ class Authenticator {
   bool development() const { return development_; }
 
   // The caller's tenant. UNAUTHENTICATED when the metadata is missing or
-  // malformed, PERMISSION_DENIED for an unknown key.
+  // malformed or the key is unknown.
   absl::StatusOr<std::string> Authenticate(const grpc::ServerContext& context) const;
   // Same, from the raw `authorization` header value (tests, tools).
   absl::StatusOr<std::string> AuthenticateHeader(const std::string* authorization) const;

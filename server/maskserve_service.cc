@@ -146,9 +146,13 @@ grpc::Status MaskserveService::TrainProfile(grpc::ServerContext* context,
       return absl::FailedPreconditionError(
           absl::StrCat("method: ", MethodName(method), " needs a ProPETL prototype; none is loaded"));
     }
-    if (deps.trainer->HasUnfinishedJob(tenant, request->profile_id())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "profile_id: '", request->profile_id(), "' is still training; wait for its job or cancel it"));
+    if (IsXpeft(method) && request->hyper_parameters().has_xpeft_top_k()) {
+      const uint32_t k = request->hyper_parameters().xpeft_top_k();
+      const int64_t n = deps.banks.adapters->config().num_adapters;
+      if (k < 1 || int64_t(k) > n) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("hyper_parameters.xpeft_top_k: must be in 1..", n, " (the bank's N)"));
+      }
     }
     if (request->has_expected_version()) {
       absl::StatusOr<StoredProfile> current = deps.store->GetProfile(tenant, request->profile_id());
@@ -186,9 +190,13 @@ grpc::Status MaskserveService::WatchTrainingJob(grpc::ServerContext* context,
                                                 grpc::ServerWriter<v1::TrainingJob>* writer) {
   return Serve(Rpc::kWatchTrainingJob, context, [&](const ServiceDependencies& deps, const std::string& tenant) -> absl::Status {
     MASKSERVE_RETURN_IF_ERROR(ValidJobId(request->job_id()));
-    return deps.trainer->Watch(
+    absl::Status watched = deps.trainer->Watch(
         tenant, request->job_id(), [&](const v1::TrainingJob& job) { return writer->Write(job); },
         [&] { return context->IsCancelled() || draining_.load(); });
+    if (!watched.ok() && draining_.load()) {
+      return absl::UnavailableError("the server is shutting down; watch the job again later");
+    }
+    return watched;
   });
 }
 
@@ -258,6 +266,10 @@ grpc::Status MaskserveService::DeleteProfile(grpc::ServerContext* context,
                                              v1::DeleteProfileResponse* response) {
   return Serve(Rpc::kDeleteProfile, context, [&](const ServiceDependencies& deps, const std::string& tenant) -> absl::Status {
     MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(request->profile_id()));
+    if (deps.trainer->HasUnfinishedJob(tenant, request->profile_id())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "profile_id: '", request->profile_id(), "' is still training; cancel its job first"));
+    }
     std::optional<uint64_t> expected;
     if (request->has_expected_version()) expected = request->expected_version();
     absl::StatusOr<uint64_t> deleted = deps.store->DeleteProfile(tenant, request->profile_id(), expected);
@@ -287,6 +299,10 @@ grpc::Status MaskserveService::ImportProfile(grpc::ServerContext* context,
   return Serve(Rpc::kImportProfile, context, [&](const ServiceDependencies& deps, const std::string& tenant) -> absl::Status {
     MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(request->profile_id()));
     if (request->data().empty()) return absl::InvalidArgumentError("data: empty");
+    if (deps.trainer->HasUnfinishedJob(tenant, request->profile_id())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "profile_id: '", request->profile_id(), "' is still training; cancel its job first"));
+    }
     absl::StatusOr<StoredProfile> decoded = DecodeProfileExport(request->data());
     if (!decoded.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.status().message()));

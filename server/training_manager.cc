@@ -1,6 +1,9 @@
 #include "server/training_manager.h"
 
 #include <sys/resource.h>
+
+#include <algorithm>
+#include <optional>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,9 +81,16 @@ absl::Status TrainingManager::Start() {
 
 absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenant,
                                                         const v1::TrainProfileRequest& request) {
+  const std::string profile_key = Key(tenant, request.profile_id());
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
+    if (HasUnfinishedJobLocked(tenant, request.profile_id()) || submitting_.count(profile_key)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "profile_id: '", request.profile_id(),
+          "' is still training; wait for its job or cancel it"));
+    }
+    submitting_.insert(profile_key);  // until the job is in live_
   }
   TrainingOptions options = ToTrainingOptions(request);
   options.ResolveDefaults(banks_);
@@ -88,9 +98,10 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
   *initial.mutable_hyper_parameters() = ToHyperParameters(options);
   initial.set_total_epochs(uint32_t(options.epochs));
   absl::StatusOr<v1::TrainingJob> job = store_->CreateJob(tenant, request, initial);
+  std::lock_guard<std::mutex> lock(mu_);
+  submitting_.erase(profile_key);
   if (!job.ok()) return job.status();
   {
-    std::lock_guard<std::mutex> lock(mu_);
     const std::string key = Key(tenant, job->job_id());
     live_[key] = LiveJob{tenant, *job, 1, false};
     queue_.push_back(key);
@@ -114,13 +125,36 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Get(const std::string& tenant,
 
 absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenant,
                                                         const std::string& job_id) {
+  const std::string key = Key(tenant, job_id);
+  std::optional<v1::TrainingJob> dequeued;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(Key(tenant, job_id));
+    auto it = live_.find(key);
     if (it != live_.end() && !IsFinal(it->second.job.state())) {
-      it->second.cancel_requested = true;
-      return it->second.job;  // the worker records CANCELLED
+      auto queued = std::find(queue_.begin(), queue_.end(), key);
+      if (queued == queue_.end()) {
+        it->second.cancel_requested = true;
+        return it->second.job;  // running: the worker records CANCELLED
+      }
+      // Still queued: cancel it now, durably, so a restart cannot revive it.
+      queue_.erase(queued);
+      it->second.job.set_state(v1::CANCELLED);
+      it->second.job.set_error("cancelled by request");
+      SetNow(it->second.job.mutable_end_time());
+      ++it->second.revision;
+      dequeued = it->second.job;
     }
+  }
+  if (dequeued.has_value()) {
+    change_cv_.notify_all();
+    if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
+    absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, *dequeued);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live_.erase(key);
+    }
+    if (!stored.ok()) return stored.status();
+    return *dequeued;
   }
   absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
   if (!job.ok()) return job.status();
@@ -176,6 +210,11 @@ void TrainingManager::Shutdown() {
 bool TrainingManager::HasUnfinishedJob(const std::string& tenant,
                                        const std::string& profile_id) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return HasUnfinishedJobLocked(tenant, profile_id);
+}
+
+bool TrainingManager::HasUnfinishedJobLocked(const std::string& tenant,
+                                             const std::string& profile_id) const {
   for (const auto& [key, live] : live_) {
     if (live.tenant == tenant && live.job.profile_id() == profile_id && !IsFinal(live.job.state())) {
       return true;

@@ -2,8 +2,10 @@
 //
 // Runs TrainProfile jobs in the background, beside serving:
 //
-// - Submit() validates nothing (the service did), persists the job with its
-//   examples (durable before the job id is returned) and queues it.
+// - Submit() persists the job with its examples (durable before the job id
+//   is returned) and queues it; the request was validated by the service. A
+//   second job for a profile that has one queued or running is
+//   FAILED_PRECONDITION (checked atomically with the submission).
 // - Worker threads (1 by default) run jobs one at a time at a lower CPU
 //   priority than serving (nice +10). Progress is kept in memory, pushed to
 //   Watch() streams and persisted after every epoch.
@@ -24,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,6 +92,8 @@ class TrainingManager {
     bool cancel_requested = false;
   };
 
+  bool HasUnfinishedJobLocked(const std::string& tenant, const std::string& profile_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
   void RunJob(const std::string& tenant, const std::string& job_id);
   // Updates the live job (under mu_), bumps its revision, wakes watchers.
@@ -108,6 +113,8 @@ class TrainingManager {
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // keys
   std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // (tenant, profile) keys whose job is being created in the store.
+  std::set<std::string> submitting_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;
 };
 

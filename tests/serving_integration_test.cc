@@ -195,3 +195,69 @@ TEST(ServingQueueTest, FullQueueIsResourceExhausted) {
 
 }  // namespace
 }  // namespace maskserve
+
+namespace maskserve {
+namespace {
+
+using testing::Connect;
+using testing::MakeTempDir;
+using testing::TestClient;
+using testing::TestServerOptions;
+
+// Job rules: one unfinished job per profile, a queued job is cancelled at
+// once (and durably), and the profile cannot be deleted while it trains.
+TEST(TrainingJobRulesTest, SecondJobDeleteAndCancelWhileQueued) {
+  auto server = MaskserveServer::Start(TestServerOptions(MakeTempDir("jobs")));
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient client(Connect((*server)->port()), "");
+  auto request = [](const std::string& id) {
+    v1::TrainProfileRequest r;
+    r.set_profile_id(id);
+    r.set_method(v1::XPEFT_HARD);
+    r.add_label_names("positive");
+    r.add_label_names("negative");
+    for (const auto& e : testing::SyntheticTask(200, 2, 3)) {
+      v1::TrainingExample* ex = r.add_examples();
+      ex->set_text(e.text);
+      ex->set_label(e.label == 0 ? "positive" : "negative");
+    }
+    r.mutable_hyper_parameters()->set_epochs(50);
+    return r;
+  };
+  v1::TrainProfileResponse first, second, again;
+  ASSERT_TRUE(client.stub().TrainProfile(client.Context().get(), request("busy"), &first).ok());
+  ASSERT_TRUE(client.stub().TrainProfile(client.Context().get(), request("waiting"), &second).ok());
+  grpc::Status status = client.stub().TrainProfile(client.Context().get(), request("busy"), &again);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+
+  v1::DeleteProfileRequest del;
+  del.set_profile_id("busy");
+  v1::DeleteProfileResponse deleted;
+  EXPECT_EQ(client.stub().DeleteProfile(client.Context().get(), del, &deleted).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  // "waiting" is still queued behind "busy": cancelled at once.
+  v1::CancelTrainingJobRequest cancel;
+  cancel.set_job_id(second.job_id());
+  v1::TrainingJob cancelled;
+  ASSERT_TRUE(client.stub().CancelTrainingJob(client.Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  v1::GetTrainingJobRequest get;
+  get.set_job_id(second.job_id());
+  v1::TrainingJob stored;
+  ASSERT_TRUE(client.stub().GetTrainingJob(client.Context().get(), get, &stored).ok());
+  EXPECT_EQ(stored.state(), v1::CANCELLED);
+
+  cancel.set_job_id(first.job_id());
+  ASSERT_TRUE(client.stub().CancelTrainingJob(client.Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(client.Wait(first.job_id()).state(), v1::CANCELLED);
+
+  v1::TrainProfileRequest bad_k = request("k");
+  bad_k.mutable_hyper_parameters()->set_xpeft_top_k(500);
+  status = client.stub().TrainProfile(client.Context().get(), bad_k, &again);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("hyper_parameters.xpeft_top_k"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace maskserve

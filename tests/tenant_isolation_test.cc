@@ -46,7 +46,7 @@ TEST_F(TenantTest, MissingOrUnknownKeysAreRefused) {
   EXPECT_EQ(anonymous.stub().GetModelInfo(anonymous.Context().get(), {}, &info).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(wrong.stub().GetModelInfo(wrong.Context().get(), {}, &info).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(acme_->stub().GetModelInfo(acme_->Context().get(), {}, &info).ok());
 }
 

@@ -330,7 +330,7 @@ TEST_F(CommandsTest, ApiKeyIsSentAsBearerMetadata) {
   EXPECT_EQ(anonymous.code, kExitRpcError);
   EXPECT_TRUE(absl::StrContains(anonymous.err, "info failed: UNAUTHENTICATED")) << anonymous.err;
   options_.connection.api_key = "wrong";
-  EXPECT_TRUE(absl::StrContains(Run("info", {}).err, "PERMISSION_DENIED"));
+  EXPECT_TRUE(absl::StrContains(Run("info", {}).err, "UNAUTHENTICATED: authorization: unknown api key"));
   options_.connection.api_key = "key-1";
   EXPECT_EQ(Run("info", {}).code, kExitOk);
 }

@@ -119,7 +119,7 @@ absl::StatusOr<std::string> FakeMaskserveService::Authenticate(
   const std::string key = value.substr(prefix.size());
   if (std::find(options_.api_keys.begin(), options_.api_keys.end(), key) ==
       options_.api_keys.end()) {
-    return absl::PermissionDeniedError("authorization: unknown api key");
+    return absl::UnauthenticatedError("authorization: unknown api key");
   }
   return key;
 }
