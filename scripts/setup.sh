@@ -16,7 +16,7 @@ packages=(
   # static TLS that leaves civetweb's 100 KB thread stacks too small to start.
   libblis4-serial
   # tests
-  libgtest-dev libgmock-dev clang prometheus openssl python3 python3-grpcio python3-grpc-tools
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev prometheus openssl python3 python3-grpcio python3-grpc-tools
   ca-certificates docker-compose python3-yaml
 )
 
