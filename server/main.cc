@@ -57,6 +57,10 @@ ABSL_FLAG(int64_t, max_batch_tokens, 16384, "Most padded tokens in one backbone 
 ABSL_FLAG(double, max_queue_delay_ms, 2.0, "Longest a request waits for its batch to fill");
 ABSL_FLAG(int64_t, max_queued_sequences, 4096,
           "Sequences that may wait; beyond it Predict is RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_queued_sequences_per_tenant, 2048,
+          "Sequences one tenant may have waiting (its share of the queue)");
+ABSL_FLAG(int64_t, max_unfinished_jobs_per_tenant, 100,
+          "Queued or running training jobs one tenant may have");
 ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM); empty = plaintext");
 ABSL_FLAG(std::string, tls_key, "", "Private key of --tls_cert (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "", "CA (PEM) that client certificates must chain to (mTLS)");
@@ -72,7 +76,8 @@ const char* const kEnvFlags[] = {
     "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
     "profile_cache_bytes", "store_block_cache_bytes", "training_workers", "adapter_bank",
     "prototype", "num_adapters", "top_k", "bottleneck", "bank_seed", "max_batch_sequences",
-    "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences", "tls_cert", "tls_key",
+    "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences",
+    "max_queued_sequences_per_tenant", "max_unfinished_jobs_per_tenant", "tls_cert", "tls_key",
     "tls_client_ca",
 };
 
@@ -151,6 +156,9 @@ ServerOptions OptionsFromFlags() {
   options.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   options.batching.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
   options.batching.max_queued_sequences = absl::GetFlag(FLAGS_max_queued_sequences);
+  options.batching.max_queued_sequences_per_tenant =
+      absl::GetFlag(FLAGS_max_queued_sequences_per_tenant);
+  options.max_unfinished_jobs_per_tenant = absl::GetFlag(FLAGS_max_unfinished_jobs_per_tenant);
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

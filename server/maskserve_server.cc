@@ -263,6 +263,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   batching.max_batch_tokens = options.batching.max_batch_tokens;
   batching.max_queue_delay = absl::Microseconds(int64_t(options.batching.max_queue_delay_ms * 1000));
   batching.max_queued_sequences = options.batching.max_queued_sequences;
+  batching.max_queued_sequences_per_tenant = options.batching.max_queued_sequences_per_tenant;
   parts.batcher = std::make_unique<PredictBatcher>(batching, deps->backbone.model,
                                                    [metrics](const BatchStats& stats) {
     metrics->batch_sequences.Observe(double(stats.sequences));
@@ -273,6 +274,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   });
   TrainingManager::Options training;
   training.workers = options.training_workers;
+  training.max_unfinished_jobs_per_tenant = options.max_unfinished_jobs_per_tenant;
   TrainingManager::Hooks hooks;
   ProfileTable* table = parts.profiles.get();
   hooks.on_published = [table, metrics](const ProfileHandle& profile) {

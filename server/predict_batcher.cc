@@ -62,6 +62,14 @@ absl::Status PredictBatcher::Schedule(std::shared_ptr<PredictTask> task) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "prediction queue is full (", queued_sequences_, " sequences waiting); retry later"));
     }
+    int64_t& tenant_queued = queued_by_tenant_[task->tenant()];
+    if (tenant_queued + n > options_.max_queued_sequences_per_tenant) {
+      if (tenant_queued == 0) queued_by_tenant_.erase(task->tenant());
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "this tenant has ", tenant_queued, " sequences waiting, its share of the prediction "
+          "queue; retry later"));
+    }
+    tenant_queued += n;
     task->enqueue_time_ = absl::Now();
     auto& queue = queues_[task->tenant()];
     if (queue.empty()) tenant_order_.push_back(task->tenant());
@@ -118,6 +126,7 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       sequences += n;
       longest = new_longest;
       queued_sequences_ -= n;
+      if ((queued_by_tenant_[tenant] -= n) <= 0) queued_by_tenant_.erase(tenant);
       took = true;
       if (queue.empty()) {
         queues_.erase(tenant);

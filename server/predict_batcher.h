@@ -103,6 +103,9 @@ class PredictBatcher {
     absl::Duration max_queue_delay = absl::Milliseconds(2);
     // Most sequences waiting; beyond it Schedule() is RESOURCE_EXHAUSTED [4096].
     int64_t max_queued_sequences = 4096;
+    // Most sequences one tenant may have waiting, so that one tenant's flood
+    // cannot fill the queue for everyone [2048].
+    int64_t max_queued_sequences_per_tenant = 2048;
   };
 
   PredictBatcher(Options options, std::shared_ptr<const BertModel> backbone,
@@ -129,6 +132,7 @@ class PredictBatcher {
   // Per-tenant FIFO queues and the round-robin order of tenants.
   std::map<std::string, std::deque<std::shared_ptr<PredictTask>>> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> tenant_order_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> queued_by_tenant_ ABSL_GUARDED_BY(mu_);
   int64_t queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

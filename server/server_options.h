@@ -37,6 +37,7 @@ struct BatchingOptions {
   int64_t max_batch_tokens = 16384;
   double max_queue_delay_ms = 2.0;
   int64_t max_queued_sequences = 4096;
+  int64_t max_queued_sequences_per_tenant = 2048;
 };
 
 struct TlsOptions {
@@ -70,6 +71,9 @@ struct ServerOptions {
   // RocksDB block cache.
   int64_t store_block_cache_bytes = int64_t{256} << 20;
   int training_workers = 1;
+  // Unfinished (queued or running) training jobs one tenant may have;
+  // beyond it TrainProfile is RESOURCE_EXHAUSTED.
+  int64_t max_unfinished_jobs_per_tenant = 100;
   LimitsOptions limits;
   BankOptions banks;
   BatchingOptions batching;

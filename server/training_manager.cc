@@ -90,6 +90,15 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
           "profile_id: '", request.profile_id(),
           "' is still training; wait for its job or cancel it"));
     }
+    int64_t unfinished = 0;
+    for (const auto& [key, live] : live_) {
+      unfinished += live.tenant == tenant && !IsFinal(live.job.state());
+    }
+    if (unfinished >= options_.max_unfinished_jobs_per_tenant) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "this tenant has ", unfinished, " unfinished training jobs, the limit is ",
+          options_.max_unfinished_jobs_per_tenant, "; wait for some to finish"));
+    }
     submitting_.insert(profile_key);  // until the job is in live_
   }
   TrainingOptions options = ToTrainingOptions(request);

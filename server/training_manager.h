@@ -50,6 +50,8 @@ class TrainingManager {
     int workers = 1;
     // Added to the worker threads' nice value (lower CPU priority).
     int nice = 10;
+    // Queued or running jobs one tenant may have (RESOURCE_EXHAUSTED beyond).
+    int64_t max_unfinished_jobs_per_tenant = 100;
   };
   // Hooks for metrics and hot swap; any may be empty.
   struct Hooks {

@@ -193,6 +193,22 @@ TEST(ServingQueueTest, FullQueueIsResourceExhausted) {
   EXPECT_TRUE(client.Predict("erin", {"a", "b"}, &response).ok());
 }
 
+TEST(ServingQueueTest, OneTenantCannotTakeMoreThanItsShareOfTheQueue) {
+  ServerOptions options = TestServerOptions(MakeTempDir("share"));
+  options.batching.max_queued_sequences = 8;
+  options.batching.max_queued_sequences_per_tenant = 3;
+  options.max_unfinished_jobs_per_tenant = 1;
+  auto server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient client(Connect((*server)->port()), "");
+  ASSERT_EQ(client.Train("fay", v1::HEAD_ONLY, 20).state(), v1::SUCCEEDED);
+  v1::PredictResponse response;
+  grpc::Status status = client.Predict("fay", {"a", "b", "c", "d"}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("share"), std::string::npos) << status.error_message();
+  EXPECT_TRUE(client.Predict("fay", {"a", "b", "c"}, &response).ok());
+}
+
 }  // namespace
 }  // namespace maskserve
 
@@ -251,6 +267,19 @@ TEST(TrainingJobRulesTest, SecondJobDeleteAndCancelWhileQueued) {
   cancel.set_job_id(first.job_id());
   ASSERT_TRUE(client.stub().CancelTrainingJob(client.Context().get(), cancel, &cancelled).ok());
   EXPECT_EQ(client.Wait(first.job_id()).state(), v1::CANCELLED);
+
+  // The per-tenant limit on unfinished jobs.
+  ServerOptions limited = TestServerOptions(MakeTempDir("joblimit"));
+  limited.max_unfinished_jobs_per_tenant = 1;
+  auto small = MaskserveServer::Start(limited);
+  ASSERT_TRUE(small.ok()) << small.status();
+  TestClient limited_client(Connect((*small)->port()), "");
+  v1::TrainProfileResponse one, two;
+  ASSERT_TRUE(limited_client.stub().TrainProfile(limited_client.Context().get(), request("one"), &one).ok());
+  status = limited_client.stub().TrainProfile(limited_client.Context().get(), request("two"), &two);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  cancel.set_job_id(one.job_id());
+  ASSERT_TRUE(limited_client.stub().CancelTrainingJob(limited_client.Context().get(), cancel, &cancelled).ok());
 
   v1::TrainProfileRequest bad_k = request("k");
   bad_k.mutable_hyper_parameters()->set_xpeft_top_k(500);
