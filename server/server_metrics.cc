@@ -1,15 +1,11 @@
 #include "server/server_metrics.h"
 
+#include "absl/status/status.h"
 #include "server/metrics/builder.h"
 
 namespace maskserve {
 
 namespace {
-const char* const kCodeNames[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-    "UNAUTHENTICATED"};
 
 metrics::Histogram& Plain(metrics::Registry& r, const char* name, const char* help,
                           metrics::BucketBoundaries buckets) {
@@ -82,7 +78,9 @@ void ServerMetrics::RecordRequest(Rpc rpc, grpc::StatusCode code, double seconds
   std::atomic<metrics::Counter*>& slot = request_counters_[size_t(rpc)][size_t(c)];
   metrics::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
-    counter = &requests_.Add({{"rpc", RpcName(rpc)}, {"code", kCodeNames[c]}});
+    // absl's names are gRPC's ("NOT_FOUND", ...): the codes are kept in sync.
+    counter = &requests_.Add(
+        {{"rpc", RpcName(rpc)}, {"code", absl::StatusCodeToString(absl::StatusCode(c))}});
     slot.store(counter, std::memory_order_release);
   }
   counter->Increment();
