@@ -44,12 +44,18 @@ void Positive(int64_t v, const char* field) {
 
 }  // namespace
 
-at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction) {
-  const int64_t numel = scores.numel();
+at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction, int64_t slice_dims) {
+  if (slice_dims < 0 || slice_dims >= scores.dim()) {
+    throw InvalidArgument("TopFractionMask: slice_dims must be in 0.." +
+                          std::to_string(scores.dim() - 1));
+  }
+  int64_t slices = 1;
+  for (int64_t i = 0; i < slice_dims; ++i) slices *= scores.size(i);
+  const int64_t numel = slices == 0 ? 0 : scores.numel() / slices;
   const int64_t keep = numel - int64_t(std::floor((1.0 - keep_fraction) * double(numel)));
-  at::Tensor flat = scores.detach().abs().reshape({-1});
+  at::Tensor flat = scores.detach().abs().reshape({slices, numel});
   at::Tensor mask = at::zeros_like(flat);
-  if (keep > 0) mask.index_fill_(0, std::get<1>(flat.topk(keep)), 1.0);
+  if (keep > 0 && slices > 0) mask.scatter_(1, std::get<1>(flat.topk(keep, 1)), 1.0);
   return mask.view(scores.sizes());
 }
 

@@ -121,8 +121,11 @@ class PrototypeBank {
 };
 
 // A mask with exactly numel - floor((1 - keep) * numel) ones at the largest
-// |scores| (ProPETL's top-k% rule), as 0/1 in scores' dtype.
-at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction);
+// |scores| (ProPETL's top-k% rule), as 0/1 in scores' dtype. The rule
+// applies to each slice over the first `slice_dims` dimensions separately
+// (e.g. slice_dims = 1 for per-layer masks stacked as [L, d, b]).
+at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction,
+                           int64_t slice_dims = 0);
 
 }  // namespace maskserve
 

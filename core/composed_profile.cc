@@ -51,7 +51,7 @@ ComposedProfile ComposeProfile(const ProfileData& p, const BertModel& backbone,
   out.labels = p.labels;
   const int64_t C = int64_t(p.labels.size()), d = config.hidden_size;
   const int64_t L = config.num_hidden_layers, b = p.shape.bottleneck;
-  out.head_weight = place(HalvesToTensor(p.head_weight, {C, d}));
+  out.head_weight = place(HeadWeightTensor(p));  // fp16 or dequantised int8
   out.head_bias = place(HalvesToTensor(p.head_bias, {C}));
 
   AdapterStack stack;

@@ -43,7 +43,7 @@ struct ComposedProfile {
   at::Tensor down, down_bias, up, up_bias;
   // [L, b] X-PEFT LayerNorm after the down projection, or undefined.
   at::Tensor norm_weight, norm_bias;
-  // [C, d], [C].
+  // [C, d] (an int8 head is dequantised), [C].
   at::Tensor head_weight, head_bias;
   std::vector<std::string> labels;
 

@@ -8,6 +8,8 @@
 
 #include "core/backbone.h"
 #include "core/error.h"
+#include "core/fp16.h"
+#include "core/profile_tensors.h"
 #include "core/profile_trainer.h"
 #include "core/testing/synthetic_task.h"
 
@@ -138,6 +140,50 @@ TEST_F(ComposedProfileTest, RefusesAnotherBankOrBackbone) {
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
   }
+}
+
+TEST(Int8HeadTest, DequantisedWeightsAreWithinHalfAScale) {
+  at::Tensor w = at::randn({5, 128}, at::TensorOptions().dtype(at::kFloat)) * 3.0;
+  w[1].zero_();                       // an all-zero row
+  w[2].mul_(1e-7);                    // below fp16's normal range
+  w[3][7] = 250.0;                    // one large weight dominates its row
+  Int8Rows q = QuantizeInt8Rows(w);
+  ASSERT_EQ(q.values.size(), 5u * 128);
+  ASSERT_EQ(q.scales.size(), 5u);
+  at::Tensor back = DequantizeInt8Rows(q.values, q.scales, 128);
+  ASSERT_EQ(back.sizes(), w.sizes());
+  for (int64_t r = 0; r < 5; ++r) {
+    const float scale = HalfToFloat(q.scales[size_t(r)]);
+    const float max_abs = w[r].abs().max().item<float>();
+    EXPECT_GE(scale * 127, max_abs) << "row " << r;  // no value is clipped
+    if (max_abs > 0) {
+      EXPECT_LE(scale, max_abs / 127 * 1.001f + 6e-8f) << "row " << r;
+    } else {
+      EXPECT_EQ(scale, 0.0f);
+    }
+    const float error = (w[r] - back[r]).abs().max().item<float>();
+    EXPECT_LE(error, scale / 2) << "row " << r;
+  }
+  EXPECT_TRUE(at::equal(back[1], at::zeros({128})));
+  for (int8_t v : q.values) EXPECT_GE(v, -127);
+}
+
+TEST(Int8HeadTest, StoreHeadWeightKeepsExactlyOneForm) {
+  ProfileData p;
+  p.labels = {"a", "b", "c"};
+  p.shape.hidden_size = 16;
+  at::Tensor w = at::randn({3, 16});
+  StoreHeadWeight(w, /*int8=*/true, &p);
+  EXPECT_TRUE(p.has_int8_head());
+  EXPECT_TRUE(p.head_weight.empty());
+  EXPECT_EQ(p.head_weight_int8.size(), 3u * 16);
+  EXPECT_EQ(p.head_weight_scale.size(), 3u);
+  at::Tensor from_int8 = HeadWeightTensor(p);
+  EXPECT_TRUE(at::allclose(from_int8, w, 0, w.abs().max().item<double>() / 254 * 1.01));
+  StoreHeadWeight(w, /*int8=*/false, &p);
+  EXPECT_FALSE(p.has_int8_head());
+  EXPECT_TRUE(p.head_weight_scale.empty());
+  EXPECT_TRUE(at::allclose(HeadWeightTensor(p), w, 1e-3, 1e-3));
 }
 
 }  // namespace

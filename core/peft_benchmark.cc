@@ -86,6 +86,21 @@ int Run(int argc, char** argv) {
                              .Add("total_bytes", int64_t(with_norm.total))
                              .Add("paper_formula", PaperFormula(m)));
   }
+  {
+    ProfileData p = BaseShapeProfile(Method::kXpeftHard);
+    p.norm_params.assign(2 * kL * kB, 0);
+    p.head_weight.clear();
+    p.head_weight_int8.assign(kClasses * kD, 0);
+    p.head_weight_scale.assign(kClasses, 0);
+    ProfileBytes int8_head = MeasureProfile(p);
+    bytes_rows.push_back(BenchmarkRow()
+                             .Add("method", "XPEFT_HARD, int8 head")
+                             .Add("mask_bytes", int64_t(int8_head.masks))
+                             .Add("head_bytes", int64_t(int8_head.head))
+                             .Add("metadata_bytes", int64_t(int8_head.metadata))
+                             .Add("total_bytes", int64_t(int8_head.total))
+                             .Add("paper_formula", PaperFormula(Method::kXpeftHard)));
+  }
   PrintBenchmarkReport("profile_bytes",
                        {{"shape", "L=12 d=768 b=48 N=100 k=50, 2 classes"},
                         {"note", "X-PEFT head_bytes include the per-profile LayerNorm (2*b*L fp16)"}},

@@ -47,9 +47,9 @@ AdapterStack ComposeXpeft(const at::Tensor& mask_a, const at::Tensor& mask_b,
   return s;
 }
 
-at::Tensor PropetlMask(const at::Tensor& scores, double keep_fraction) {
+at::Tensor PropetlMask(const at::Tensor& scores, double keep_fraction, int64_t slice_dims) {
   at::Tensor magnitude = scores.abs();
-  at::Tensor hard = TopFractionMask(scores, keep_fraction);
+  at::Tensor hard = TopFractionMask(scores, keep_fraction, slice_dims);
   return (hard - magnitude).detach() + magnitude;
 }
 

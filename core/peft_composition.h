@@ -47,8 +47,9 @@ AdapterStack ComposeXpeft(const at::Tensor& mask_a, const at::Tensor& mask_b,
                           const AdapterBank& bank);
 
 // Straight-through top-k% mask of `scores` (forward: exact top count of
-// |scores|; backward: grad * sign(scores)).
-at::Tensor PropetlMask(const at::Tensor& scores, double keep_fraction);
+// |scores| in each slice over the first `slice_dims` dimensions, see
+// TopFractionMask; backward: grad * sign(scores)).
+at::Tensor PropetlMask(const at::Tensor& scores, double keep_fraction, int64_t slice_dims = 0);
 
 // down_masks [L, P, d, b], up_masks [L, P, b, d] in {0,1} (or straight-
 // through) -> the masked prototype per layer and profile.

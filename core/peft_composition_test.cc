@@ -67,6 +67,18 @@ TEST(PropetlMaskTest, KeepsExactCountOfLargestMagnitudes) {
   EXPECT_EQ(TopFractionMask(at::randn({10, 10}), 0.5).sum().item<double>(), 50.0);
 }
 
+TEST(PropetlMaskTest, SliceDimsApplyTheRuleToEachSliceSeparately) {
+  // Layer 0 holds all the large scores: a joint top-50% would keep none of
+  // layer 1.
+  at::Tensor scores = at::stack({at::full({4, 5}, 10.0f) + at::rand({4, 5}), at::rand({4, 5})});
+  at::Tensor mask = TopFractionMask(scores, 0.5, 1);
+  EXPECT_EQ(mask[0].sum().item<double>(), 10.0);
+  EXPECT_EQ(mask[1].sum().item<double>(), 10.0);
+  EXPECT_EQ(TopFractionMask(scores, 0.5)[1].sum().item<double>(), 0.0);
+  EXPECT_TRUE(at::equal(PropetlMask(scores, 0.5, 1).detach(), mask));
+  EXPECT_THROW(TopFractionMask(scores, 0.5, 3), EngineError);
+}
+
 TEST(PropetlMaskTest, StraightThroughGradientIsMaskGradTimesSign) {
   at::Tensor scores = at::tensor({0.5f, -0.9f, 0.1f, -0.2f}, at::kFloat).set_requires_grad(true);
   at::Tensor mask = PropetlMask(scores, 0.5);

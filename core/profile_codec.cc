@@ -1,10 +1,12 @@
 #include "core/profile_codec.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/bit_packing.h"
 #include "core/crc32.h"
 #include "core/error.h"
+#include "core/fp16.h"
 
 namespace maskserve {
 
@@ -33,6 +35,8 @@ enum Tag : uint16_t {
   kTagHeadWeight = 10,
   kTagHeadBias = 11,
   kTagMetrics = 12,
+  kTagHeadWeightInt8 = 13,
+  kTagHeadWeightScale = 14,
 };
 
 // --- little-endian writer -------------------------------------------------
@@ -118,7 +122,7 @@ void WriteArray(Writer& w, uint16_t tag, const std::vector<T>& values) {
   if (values.empty()) return;
   size_t at = w.Begin(tag);
   for (T v : values) {
-    if constexpr (sizeof(T) == 1) w.U8(v); else w.U16(v);
+    if constexpr (sizeof(T) == 1) w.U8(uint8_t(v)); else w.U16(v);
   }
   w.End(at);
 }
@@ -132,7 +136,7 @@ std::vector<T> ReadArray(std::string_view value, const char* field) {
   std::vector<T> out(value.size() / sizeof(T));
   Reader r(value, field);
   for (T& v : out) {
-    if constexpr (sizeof(T) == 1) v = r.U8(); else v = r.U16();
+    if constexpr (sizeof(T) == 1) v = T(r.U8()); else v = r.U16();
   }
   return out;
 }
@@ -156,6 +160,36 @@ bool IsHexFingerprint(const std::string& s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+// Exactly one head weight form (fp16, or int8 with finite per-row scales)
+// and an fp16 bias.
+void ValidateHead(const ProfileData& p, uint64_t C, uint64_t d) {
+  const bool fp16 = !p.head_weight.empty();
+  const bool int8 = !p.head_weight_int8.empty() || !p.head_weight_scale.empty();
+  if (fp16 && int8) {
+    throw DataLoss(
+        "profile: head_weight (fp16) and head_weight_int8/head_weight_scale are both set; "
+        "expected one form");
+  }
+  if (!fp16 && !int8) {
+    throw DataLoss(
+        "profile: head_weight missing (neither fp16 head_weight nor head_weight_int8)");
+  }
+  if (fp16) {
+    ExpectSize("head_weight", p.head_weight.size(), C * d);
+  } else {
+    ExpectSize("head_weight_int8", p.head_weight_int8.size(), C * d);
+    ExpectSize("head_weight_scale", p.head_weight_scale.size(), C);
+    for (size_t row = 0; row < p.head_weight_scale.size(); ++row) {
+      const float scale = HalfToFloat(p.head_weight_scale[row]);
+      if (!std::isfinite(scale) || scale < 0) {
+        throw DataLoss("profile: head_weight_scale[" + std::to_string(row) +
+                       "] must be finite and non-negative");
+      }
+    }
+  }
+  ExpectSize("head_bias", p.head_bias.size(), C);
 }
 
 }  // namespace
@@ -193,8 +227,7 @@ void ValidateProfileData(const ProfileData& p) {
   }
   const uint64_t L = s.num_layers, d = s.hidden_size, b = s.bottleneck, N = s.num_adapters;
   const uint64_t C = p.labels.size();
-  ExpectSize("head_weight", p.head_weight.size(), C * d);
-  ExpectSize("head_bias", p.head_bias.size(), C);
+  ValidateHead(p, C, d);
 
   if (uses_bank || p.method == Method::kAdapter) {
     if (b == 0) throw DataLoss("profile: bottleneck must be positive");
@@ -294,6 +327,8 @@ std::string EncodeProfile(const ProfileData& p) {
   WriteArray(w, kTagNormParams, p.norm_params);
   WriteArray(w, kTagAdapterParams, p.adapter_params);
   WriteArray(w, kTagHeadWeight, p.head_weight);
+  WriteArray(w, kTagHeadWeightInt8, p.head_weight_int8);
+  WriteArray(w, kTagHeadWeightScale, p.head_weight_scale);
   WriteArray(w, kTagHeadBias, p.head_bias);
   at = w.Begin(kTagMetrics);
   w.F32(p.metrics.validation_accuracy);
@@ -372,6 +407,12 @@ ProfileData DecodeProfile(std::string_view bytes) {
       case kTagNormParams: p.norm_params = ReadArray<uint16_t>(value, "norm_params"); break;
       case kTagAdapterParams: p.adapter_params = ReadArray<uint16_t>(value, "adapter_params"); break;
       case kTagHeadWeight: p.head_weight = ReadArray<uint16_t>(value, "head_weight"); break;
+      case kTagHeadWeightInt8:
+        p.head_weight_int8 = ReadArray<int8_t>(value, "head_weight_int8");
+        break;
+      case kTagHeadWeightScale:
+        p.head_weight_scale = ReadArray<uint16_t>(value, "head_weight_scale");
+        break;
       case kTagHeadBias: p.head_bias = ReadArray<uint16_t>(value, "head_bias"); break;
       case kTagMetrics: {
         Reader v(value, "metrics");
@@ -397,7 +438,8 @@ ProfileData DecodeProfile(std::string_view bytes) {
 ProfileBytes MeasureProfile(const ProfileData& p) {
   ProfileBytes size;
   size.masks = p.mask_bits.size() + 2 * (p.mask_weights.size() + p.adapter_params.size());
-  size.head = 2 * (p.head_weight.size() + p.head_bias.size() + p.norm_params.size());
+  size.head = 2 * (p.head_weight.size() + p.head_bias.size() + p.norm_params.size()) +
+              p.head_weight_int8.size() + 2 * p.head_weight_scale.size();
   size.total = EncodeProfile(p).size();
   size.metadata = size.total - size.masks - size.head;
   return size;

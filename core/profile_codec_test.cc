@@ -1,10 +1,14 @@
 #include "core/profile_codec.h"
 
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <random>
 
 #include <gtest/gtest.h>
 
 #include "core/bit_packing.h"
+#include "core/crc32.h"
 #include "core/error.h"
 #include "core/fp16.h"
 
@@ -34,6 +38,38 @@ ProfileData XpeftHardBase(size_t num_labels = 2) {
   return p;
 }
 
+// The same profile with its head weight stored as int8 + per-row scales.
+ProfileData WithInt8Head(ProfileData p) {
+  const size_t C = p.labels.size(), d = p.shape.hidden_size;
+  p.head_weight.clear();
+  p.head_weight_int8.resize(C * d);
+  for (size_t i = 0; i < p.head_weight_int8.size(); ++i) {
+    p.head_weight_int8[i] = int8_t(int(i % 255) - 127);
+  }
+  p.head_weight_scale.assign(C, FloatToHalf(0.01f));
+  return p;
+}
+
+// The DataLoss message of encoding `p` ("" when it encodes).
+std::string EncodeError(const ProfileData& p) {
+  try {
+    EncodeProfile(p);
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDataLoss) << e.what();
+    return e.what();
+  }
+  return "";
+}
+
+// One encoded record: u16 tag, u32 length, value.
+std::string Record(uint16_t tag, const std::string& value) {
+  std::string out;
+  for (int i = 0; i < 2; ++i) out.push_back(char((tag >> (8 * i)) & 0xff));
+  const uint32_t length = uint32_t(value.size());
+  for (int i = 0; i < 4; ++i) out.push_back(char((length >> (8 * i)) & 0xff));
+  return out + value;
+}
+
 void ExpectEqual(const ProfileData& a, const ProfileData& b) {
   EXPECT_EQ(a.method, b.method);
   EXPECT_EQ(a.backbone_fingerprint, b.backbone_fingerprint);
@@ -45,6 +81,8 @@ void ExpectEqual(const ProfileData& a, const ProfileData& b) {
   EXPECT_EQ(a.norm_params, b.norm_params);
   EXPECT_EQ(a.adapter_params, b.adapter_params);
   EXPECT_EQ(a.head_weight, b.head_weight);
+  EXPECT_EQ(a.head_weight_int8, b.head_weight_int8);
+  EXPECT_EQ(a.head_weight_scale, b.head_weight_scale);
   EXPECT_EQ(a.head_bias, b.head_bias);
   EXPECT_EQ(a.metrics.validation_accuracy, b.metrics.validation_accuracy);
   EXPECT_EQ(a.metrics.train_examples, b.metrics.train_examples);
@@ -94,6 +132,138 @@ TEST(ProfileCodecTest, RoundTripsEveryMethod) {
   head.method = Method::kHeadOnly;
   head.adapter_params.clear();
   ExpectEqual(DecodeProfile(EncodeProfile(head)), head);
+}
+
+TEST(ProfileCodecTest, Int8HeadRoundTripsForEveryMethod) {
+  ProfileData hard = WithInt8Head(XpeftHardBase(3));
+  hard.head_weight_scale[1] = FloatToHalf(0.0f);  // an all-zero row
+  ProfileData back = DecodeProfile(EncodeProfile(hard));
+  ExpectEqual(back, hard);
+  EXPECT_TRUE(back.has_int8_head());
+  EXPECT_TRUE(back.head_weight.empty());
+
+  ProfileData head = XpeftHardBase();
+  head.method = Method::kHeadOnly;
+  head.bank_fingerprint.clear();
+  head.mask_bits.clear();
+  head = WithInt8Head(head);
+  ExpectEqual(DecodeProfile(EncodeProfile(head)), head);
+}
+
+TEST(ProfileCodecTest, Int8HeadBytesAreOneBytePerWeightPlusScalesAndBias) {
+  const size_t C = 3, d = 768;
+  ProfileData p = WithInt8Head(XpeftHardBase(C));
+  ProfileBytes size = MeasureProfile(p);
+  EXPECT_EQ(size.head, C * d + 2 * C + 2 * C);  // int8 weight, fp16 scales, fp16 bias
+  EXPECT_EQ(size.masks, 312u);
+  EXPECT_EQ(size.total, size.masks + size.head + size.metadata);
+  EXPECT_EQ(size.total, EncodeProfile(p).size());
+  // The framing of the extra record is metadata, not head.
+  EXPECT_LT(size.metadata, MeasureProfile(XpeftHardBase(C)).metadata + 16);
+}
+
+TEST(ProfileCodecTest, HeadMustHaveExactlyOneWeightFormOfTheRightSize) {
+  ProfileData both = WithInt8Head(XpeftHardBase());
+  both.head_weight.assign(2 * 768, 0);
+  EXPECT_NE(EncodeError(both).find("both set"), std::string::npos) << EncodeError(both);
+
+  ProfileData neither = XpeftHardBase();
+  neither.head_weight.clear();
+  EXPECT_NE(EncodeError(neither).find("head_weight missing"), std::string::npos)
+      << EncodeError(neither);
+
+  ProfileData short_weight = WithInt8Head(XpeftHardBase());
+  short_weight.head_weight_int8.pop_back();
+  EXPECT_NE(EncodeError(short_weight).find("head_weight_int8 has 1535 elements, expected 1536"),
+            std::string::npos)
+      << EncodeError(short_weight);
+
+  ProfileData no_scales = WithInt8Head(XpeftHardBase());
+  no_scales.head_weight_scale.clear();
+  EXPECT_NE(EncodeError(no_scales).find("head_weight_scale has 0 elements, expected 2"),
+            std::string::npos)
+      << EncodeError(no_scales);
+
+  ProfileData scales_only = XpeftHardBase();
+  scales_only.head_weight.clear();
+  scales_only.head_weight_scale.assign(2, FloatToHalf(1.0f));
+  EXPECT_NE(EncodeError(scales_only).find("head_weight_int8 has 0 elements"), std::string::npos)
+      << EncodeError(scales_only);
+
+  for (float bad : {std::numeric_limits<float>::infinity(), std::nanf(""), -0.5f}) {
+    ProfileData p = WithInt8Head(XpeftHardBase());
+    p.head_weight_scale[1] = FloatToHalf(bad);
+    EXPECT_NE(EncodeError(p).find("head_weight_scale[1]"), std::string::npos) << bad;
+  }
+  ProfileData wrong_bias = WithInt8Head(XpeftHardBase());
+  wrong_bias.head_bias.push_back(0);
+  EXPECT_NE(EncodeError(wrong_bias).find("head_bias"), std::string::npos);
+}
+
+// `good` with its records rewritten by `edit(tag, value)` (false drops the
+// record) and `extra` (whole records) appended; the checksum is recomputed,
+// so only the payload is hostile.
+std::string RewriteRecords(const std::string& good,
+                           const std::function<bool(uint16_t, std::string*)>& edit,
+                           const std::string& extra = "") {
+  auto read = [&](size_t at, int bytes) {
+    uint32_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | uint8_t(good[at + size_t(i)]);
+    return v;
+  };
+  std::string out = good.substr(0, 6);  // magic, version
+  for (size_t at = 6; at < good.size();) {
+    const uint16_t tag = uint16_t(read(at, 2));
+    const uint32_t length = read(at + 2, 4);
+    std::string value = good.substr(at + 6, length);
+    at += 6 + length;
+    if (tag == 0xffff || !edit(tag, &value)) continue;
+    out += Record(tag, value);
+  }
+  out += extra;
+  const uint32_t crc = Crc32(out.data(), out.size());
+  std::string crc_bytes;
+  for (int i = 0; i < 4; ++i) crc_bytes.push_back(char((crc >> (8 * i)) & 0xff));
+  return out + Record(0xffff, crc_bytes);
+}
+
+TEST(ProfileCodecTest, HostileInt8HeadRecordsAreDataLoss) {
+  constexpr uint16_t kInt8Tag = 13, kScaleTag = 14;  // profile_codec.cc
+  const std::string good = EncodeProfile(WithInt8Head(XpeftHardBase()));
+  auto keep = [](uint16_t, std::string*) { return true; };
+  ASSERT_EQ(RewriteRecords(good, keep), good);
+  const std::vector<std::function<bool(uint16_t, std::string*)>> edits = {
+      [](uint16_t tag, std::string*) { return tag != kInt8Tag; },
+      [](uint16_t tag, std::string*) { return tag != kScaleTag; },
+      [](uint16_t tag, std::string* v) {
+        if (tag == kInt8Tag) v->pop_back();
+        return true;
+      },
+      [](uint16_t tag, std::string* v) {
+        if (tag == kScaleTag) v->pop_back();  // odd length
+        return true;
+      },
+      [](uint16_t tag, std::string* v) {
+        if (tag == kScaleTag) (*v)[1] = char(0x7c);  // scale[0] becomes NaN
+        return true;
+      },
+      [](uint16_t tag, std::string* v) {
+        if (tag == kInt8Tag) v->append(size_t(1) << 16, 'x');
+        return true;
+      },
+  };
+  for (size_t i = 0; i < edits.size(); ++i) {
+    try {
+      DecodeProfile(RewriteRecords(good, edits[i]));
+      ADD_FAILURE() << "edit " << i << " was accepted";
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kDataLoss) << "edit " << i << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("head_weight"), std::string::npos) << e.what();
+    }
+  }
+  // An fp16 weight record next to the int8 one: two forms.
+  const std::string fp16_weight = Record(10, std::string(2 * 768 * 2, '\0'));
+  EXPECT_THROW(DecodeProfile(RewriteRecords(good, keep, fp16_weight)), EngineError);
 }
 
 TEST(ProfileCodecTest, LabelsKeepUtf8AndOrder) {
@@ -150,15 +320,17 @@ TEST(ProfileCodecTest, UnknownVersionAndMagicAreNamed) {
 }
 
 TEST(ProfileCodecTest, SurvivesRandomMutation) {
-  const std::string good = EncodeProfile(XpeftHardBase());
-  std::mt19937 rng(7);
-  for (int round = 0; round < 2000; ++round) {
-    std::string bytes = good;
-    for (int f = 0; f < 1 + round % 5; ++f) bytes[rng() % bytes.size()] = char(rng());
-    if (round % 3 == 0) bytes.resize(rng() % bytes.size());
-    try {
-      DecodeProfile(bytes);
-    } catch (const EngineError&) {
+  for (const ProfileData& profile : {XpeftHardBase(), WithInt8Head(XpeftHardBase())}) {
+    const std::string good = EncodeProfile(profile);
+    std::mt19937 rng(7);
+    for (int round = 0; round < 2000; ++round) {
+      std::string bytes = good;
+      for (int f = 0; f < 1 + round % 5; ++f) bytes[rng() % bytes.size()] = char(rng());
+      if (round % 3 == 0) bytes.resize(rng() % bytes.size());
+      try {
+        DecodeProfile(bytes);
+      } catch (const EngineError&) {
+      }
     }
   }
 }

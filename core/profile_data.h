@@ -2,7 +2,8 @@
 //
 // A trained profile in its stored, device-independent form: which PEFT
 // method, the shapes and fingerprints it was trained against, its packed
-// masks / fp16 weights, its head and label names, and training metrics.
+// masks / fp16 weights, its head (fp16, or int8 with per-row scales) and
+// label names, and training metrics.
 // Standard library only, so the codec (core/profile_codec.h) and its fuzzer
 // need no LibTorch. core/profile_composer.h turns it into device tensors.
 //
@@ -19,7 +20,12 @@
 //                  with the prototype's shared layer masks at composition.
 //   ADAPTER        adapter_params: per layer down [d*b], down_bias [b],
 //                  up [b*d], up_bias [d].
-//   all            head_weight [C, d] and head_bias [C] (C = labels.size()).
+//   all            head_bias [C] (C = labels.size()) and the head weight
+//                  [C, d] in exactly one of two forms: head_weight (fp16), or
+//                  head_weight_int8 with head_weight_scale [C] (fp16), one
+//                  symmetric scale per row (class): w[c, j] ~= q[c, j] *
+//                  scale[c], scale[c] = max_j |w[c, j]| / 127 (0 for an
+//                  all-zero row), |q| <= 127.
 //
 // Thread safety: plain value type.
 #ifndef MASKSERVE_CORE_PROFILE_DATA_H_
@@ -90,11 +96,14 @@ struct ProfileData {
   std::vector<uint16_t> mask_weights;
   std::vector<uint16_t> norm_params;
   std::vector<uint16_t> adapter_params;
-  std::vector<uint16_t> head_weight;
+  std::vector<uint16_t> head_weight;        // fp16 head; empty when int8
+  std::vector<int8_t> head_weight_int8;     // int8 head; empty when fp16
+  std::vector<uint16_t> head_weight_scale;  // with head_weight_int8
   std::vector<uint16_t> head_bias;
   ProfileMetrics metrics;
 
   size_t num_labels() const { return labels.size(); }
+  bool has_int8_head() const { return !head_weight_int8.empty(); }
 };
 
 }  // namespace maskserve

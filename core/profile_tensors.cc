@@ -2,10 +2,13 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/bit_packing.h"
 #include "core/error.h"
+#include "core/fp16.h"
 
 namespace maskserve {
 
@@ -21,6 +24,67 @@ std::vector<uint16_t> TensorToHalves(const at::Tensor& t) {
   std::vector<uint16_t> out(size_t(h.numel()));
   if (!out.empty()) std::memcpy(out.data(), h.data_ptr(), out.size() * 2);
   return out;
+}
+
+Int8Rows QuantizeInt8Rows(const at::Tensor& matrix) {
+  if (matrix.dim() != 2) throw Internal("QuantizeInt8Rows: expected a matrix");
+  at::Tensor m = matrix.detach().to(at::kCPU, at::kFloat).contiguous();
+  const int64_t rows = m.size(0), n = m.size(1);
+  const float* data = m.data_ptr<float>();
+  Int8Rows out;
+  out.values.resize(size_t(rows * n));
+  out.scales.resize(size_t(rows));
+  constexpr uint16_t kMaxFiniteHalf = 0x7bff;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = data + r * n;
+    float max_abs = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (std::isnan(row[j])) throw Internal("QuantizeInt8Rows: NaN in row " + std::to_string(r));
+      max_abs = std::max(max_abs, std::abs(row[j]));
+    }
+    // Round the scale up so that no value needs more than 127 steps; a
+    // row too large for fp16 saturates at the largest finite half.
+    const float wanted = max_abs / 127.0f;
+    uint16_t bits = FloatToHalf(wanted);
+    if (HalfToFloat(bits) < wanted && bits < kMaxFiniteHalf) ++bits;
+    if (bits > kMaxFiniteHalf) bits = kMaxFiniteHalf;
+    out.scales[size_t(r)] = bits;
+    const float scale = HalfToFloat(bits);
+    int8_t* q = out.values.data() + r * n;
+    for (int64_t j = 0; j < n; ++j) {
+      const float steps = scale > 0 ? std::nearbyint(row[j] / scale) : 0.0f;
+      q[j] = int8_t(std::clamp(steps, -127.0f, 127.0f));
+    }
+  }
+  return out;
+}
+
+at::Tensor DequantizeInt8Rows(const std::vector<int8_t>& values,
+                              const std::vector<uint16_t>& scales, int64_t n) {
+  const int64_t rows = int64_t(scales.size());
+  if (int64_t(values.size()) != rows * n) throw Internal("int8 array does not match its shape");
+  at::Tensor q = at::empty({rows, n}, at::TensorOptions().dtype(at::kChar));
+  if (!values.empty()) std::memcpy(q.data_ptr(), values.data(), values.size());
+  return q.to(at::kFloat) * HalvesToTensor(scales, {rows, 1});
+}
+
+at::Tensor HeadWeightTensor(const ProfileData& p) {
+  const int64_t C = int64_t(p.labels.size()), d = p.shape.hidden_size;
+  if (p.has_int8_head()) return DequantizeInt8Rows(p.head_weight_int8, p.head_weight_scale, d);
+  return HalvesToTensor(p.head_weight, {C, d});
+}
+
+void StoreHeadWeight(const at::Tensor& weight, bool int8, ProfileData* p) {
+  if (int8) {
+    Int8Rows q = QuantizeInt8Rows(weight);
+    p->head_weight_int8 = std::move(q.values);
+    p->head_weight_scale = std::move(q.scales);
+    p->head_weight.clear();
+  } else {
+    p->head_weight = TensorToHalves(weight);
+    p->head_weight_int8.clear();
+    p->head_weight_scale.clear();
+  }
 }
 
 namespace {

@@ -321,12 +321,14 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   profile.labels = labels;
   trainable->Export(&profile);
   // Fold the standardisation into the served linear head:
-  // W ((x - mu) * s) + b = (W * s) x + (b - (W * s) mu).
+  // W ((x - mu) * s) + b = (W * s) x + (b - (W * s) mu). The bias is folded
+  // with the weight as stored (fp16 or int8), so that its rounding error
+  // multiplies the centred features x - mu rather than x.
   {
     at::NoGradGuard no_grad;
-    at::Tensor weight = head_weight * feature_scale;
-    profile.head_weight = TensorToHalves(weight);
-    profile.head_bias = TensorToHalves(head_bias - at::mv(weight, feature_mean));
+    StoreHeadWeight(head_weight * feature_scale, options.head_int8, &profile);
+    at::Tensor stored = HeadWeightTensor(profile).to(feature_mean.device());
+    profile.head_bias = TensorToHalves(head_bias - at::mv(stored, feature_mean));
   }
   profile.metrics.validation_accuracy = float(progress.best_validation.accuracy);
   profile.metrics.validation_loss = float(progress.best_validation.loss);

@@ -15,6 +15,9 @@
 //   `early_stopping_patience` epochs without improvement.
 // - HEAD_ONLY computes the frozen pooled features once and trains the head
 //   on them.
+// - The head is exported with the standardisation folded in, as fp16 or,
+//   with `head_int8`, as int8 with one fp16 scale per class
+//   (core/profile_tensors.h StoreHeadWeight).
 // - Deterministic for a given seed on CPU. Progress is reported after every
 //   step and epoch; `cancelled()` is polled every step (throws Cancelled).
 //
@@ -32,8 +35,10 @@
 #include <vector>
 
 #include "core/backbone.h"
+#include "core/classification_metrics.h"
 #include "core/composed_profile.h"
 #include "core/profile_data.h"
+#include "core/training_example.h"
 
 namespace maskserve {
 
@@ -52,6 +57,7 @@ struct TrainingOptions {
   double temperature_start = 1.0, temperature_end = 0.1;
   double propetl_keep_fraction = 0;     // 0: 0.3 for hybrid, 0.5 for layer masks
   bool xpeft_layer_norm = true;
+  bool head_int8 = false;               // store the head weight as int8 + per-row scale
   double validation_fraction = 0.2;
   uint64_t seed = 0;
 
@@ -59,19 +65,6 @@ struct TrainingOptions {
   void ResolveDefaults(const ServingBanks& banks);
   // Throws InvalidArgument naming the field ("hyper_parameters.epochs: ...").
   void Validate() const;
-};
-
-struct TrainingExample {
-  std::string text;
-  std::string text_pair;  // empty for single texts
-  int64_t label = 0;      // index into the label names
-};
-
-struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-  double macro_f1 = 0;
-  int64_t examples = 0;
 };
 
 struct TrainingProgress {

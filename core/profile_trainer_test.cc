@@ -46,8 +46,9 @@ class ProfileTrainerTest : public ::testing::TestWithParam<Method> {
     return out;
   }
 
-  // Accuracy of `profile` on `test` through the serving path.
-  static double ServeAccuracy(const ProfileData& profile, const std::vector<SyntheticExample>& test) {
+  // Logits [n, C] of `profile` on `test` through the serving path (codec ->
+  // ComposeProfile -> ClassifyMixedBatch).
+  static at::Tensor ServeLogits(const ProfileData& profile, const std::vector<SyntheticExample>& test) {
     ComposedProfile composed =
         ComposeProfile(DecodeProfile(EncodeProfile(profile)), *backbone_->model, *banks_);
     std::vector<std::string_view> texts;
@@ -56,10 +57,14 @@ class ProfileTrainerTest : public ::testing::TestWithParam<Method> {
     auto tensor = [&](std::vector<int64_t>& v) {
       return at::from_blob(v.data(), {enc.batch_size, enc.seq_len}, at::kLong).clone();
     };
-    std::vector<at::Tensor> logits =
-        ClassifyMixedBatch(*backbone_->model, {&composed}, std::vector<int64_t>(test.size(), 0),
-                           tensor(enc.input_ids), tensor(enc.attention_mask),
-                           tensor(enc.token_type_ids));
+    return at::stack(ClassifyMixedBatch(*backbone_->model, {&composed},
+                                        std::vector<int64_t>(test.size(), 0), tensor(enc.input_ids),
+                                        tensor(enc.attention_mask), tensor(enc.token_type_ids)));
+  }
+
+  // Accuracy of `profile` on `test` through the serving path.
+  static double ServeAccuracy(const ProfileData& profile, const std::vector<SyntheticExample>& test) {
+    at::Tensor logits = ServeLogits(profile, test);
     int correct = 0;
     for (size_t i = 0; i < test.size(); ++i) correct += logits[i].argmax().item<int64_t>() == test[i].label;
     return double(correct) / double(test.size());
@@ -103,6 +108,37 @@ INSTANTIATE_TEST_SUITE_P(AllMethods, ProfileTrainerTest,
                                            Method::kPropetlLayer, Method::kPropetlHybrid,
                                            Method::kHeadOnly, Method::kAdapter),
                          [](const auto& info) { return std::string(MethodName(info.param)); });
+
+TEST_F(ProfileTrainerTest, Int8HeadServesLikeTheFp16Head) {
+  const std::vector<SyntheticExample> data = SyntheticTask(200, 2, 42);
+  std::vector<SyntheticExample> train(data.begin(), data.begin() + 100), test(data.begin() + 100, data.end());
+  ProfileTrainer trainer(*backbone_, *banks_);
+  for (Method method : {Method::kXpeftHard, Method::kHeadOnly}) {
+    TrainingOptions options;
+    options.method = method;
+    options.seed = 3;
+    const std::vector<std::string> labels = {"positive", "negative"};
+    const ProfileData fp16 = trainer.Train(ToExamples(train), labels, options, nullptr, nullptr);
+    options.head_int8 = true;
+    const ProfileData int8 = trainer.Train(ToExamples(train), labels, options, nullptr, nullptr);
+
+    ASSERT_TRUE(int8.has_int8_head());
+    EXPECT_TRUE(int8.head_weight.empty());
+    EXPECT_EQ(int8.mask_bits, fp16.mask_bits);  // only the head's storage differs
+    // int8: C*d weights + 2*C scale + 2*C bias bytes; fp16: 2*C*d + 2*C.
+    const uint64_t C = 2, d = fp16.shape.hidden_size;
+    EXPECT_EQ(MeasureProfile(int8).head + C * d, MeasureProfile(fp16).head + 2 * C);
+
+    const at::Tensor a = ServeLogits(fp16, test), b = ServeLogits(int8, test);
+    const double range = a.abs().max().item<double>();
+    const double error = (a - b).abs().max().item<double>();
+    EXPECT_LT(error, 0.02 * range) << MethodName(method) << ": logits up to " << range;
+    EXPECT_TRUE(at::equal(a.argmax(1), b.argmax(1))) << MethodName(method);
+    EXPECT_GT(ServeAccuracy(int8, test), 0.9) << MethodName(method);
+    RecordProperty(std::string(MethodName(method)) + "_max_logit_error", std::to_string(error));
+    RecordProperty(std::string(MethodName(method)) + "_max_logit", std::to_string(range));
+  }
+}
 
 TEST_F(ProfileTrainerTest, DeterministicForASeedOnCpu) {
   const auto examples = ToExamples(SyntheticTask(24, 2, 5));

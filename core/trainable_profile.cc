@@ -138,19 +138,23 @@ class PropetlProfile : public TrainableProfile {
     p->bank_fingerprint = proto_->fingerprint();
     p->shape.bottleneck = uint32_t(proto_->config().bottleneck);
     p->shape.keep_fraction = float(keep_);
-    StorePropetlMasks(TopFractionMask(down_scores_, keep_), TopFractionMask(up_scores_, keep_), p);
+    StorePropetlMasks(TopFractionMask(down_scores_, keep_, slice_dims()),
+                      TopFractionMask(up_scores_, keep_, slice_dims()), p);
   }
 
  private:
   std::vector<AdapterWeights> Compose() {
-    at::Tensor down = PropetlMask(down_scores_, keep_);
-    at::Tensor up = PropetlMask(up_scores_, keep_);
+    at::Tensor down = PropetlMask(down_scores_, keep_, slice_dims());
+    at::Tensor up = PropetlMask(up_scores_, keep_, slice_dims());
     if (hybrid_) {
       down = MaskOr(proto_->layer_down_masks().to(at::kFloat), down.unsqueeze(0));
       up = MaskOr(proto_->layer_up_masks().to(at::kFloat), up.unsqueeze(0));
     }
     return Unstack(ComposePropetl(down.unsqueeze(1), up.unsqueeze(1), *proto_), dtype_);
   }
+
+  // Per-layer masks ([L, ...] scores) keep the top fraction of each layer.
+  int64_t slice_dims() const { return hybrid_ ? 0 : 1; }
 
   bool hybrid_;
   double keep_;

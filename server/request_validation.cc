@@ -127,6 +127,11 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
     return absl::InvalidArgumentError("validation_fraction: must be in [0, 0.5]");
   }
   const v1::HyperParameters& h = request.hyper_parameters();
+  if (!v1::HeadPrecision_IsValid(h.head_precision())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hyper_parameters.head_precision: unknown value ", h.head_precision(),
+                     "; expected HEAD_PRECISION_FP16 or HEAD_PRECISION_INT8"));
+  }
   if (h.has_max_sequence_length() && h.max_sequence_length() > limits.max_sequence_length) {
     return absl::InvalidArgumentError(absl::StrCat("hyper_parameters.max_sequence_length: the limit is ",
                                                    limits.max_sequence_length));
@@ -164,6 +169,7 @@ TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
   if (h.has_temperature_start()) o.temperature_start = h.temperature_start();
   if (h.has_temperature_end()) o.temperature_end = h.temperature_end();
   if (h.has_propetl_keep_fraction()) o.propetl_keep_fraction = h.propetl_keep_fraction();
+  o.head_int8 = h.head_precision() == v1::HEAD_PRECISION_INT8;
   if (request.has_validation_fraction()) o.validation_fraction = request.validation_fraction();
   o.seed = request.seed();
   return o;
@@ -198,6 +204,7 @@ v1::HyperParameters ToHyperParameters(const TrainingOptions& o) {
     h.set_temperature_end(float(o.temperature_end));
   }
   if (IsPropetl(o.method)) h.set_propetl_keep_fraction(float(o.propetl_keep_fraction));
+  h.set_head_precision(o.head_int8 ? v1::HEAD_PRECISION_INT8 : v1::HEAD_PRECISION_FP16);
   return h;
 }
 

@@ -65,6 +65,45 @@ TEST_F(ServingTest, TrainWatchPredictReturnsTheTrainedLabels) {
   EXPECT_EQ(profile.training_job_id(), job.job_id());
 }
 
+TEST_F(ServingTest, Int8HeadIsReportedInTheSizeAndServes) {
+  // Built-in backbone: d=128, L=4; random bank: b=d/16=8.
+  constexpr uint64_t C = 2, d = 128, L = 4, b = 8;
+  v1::TrainProfileRequest request =
+      TestClient::SyntheticTrainRequest("int8-alice", v1::XPEFT_HARD, 80);
+  request.mutable_hyper_parameters()->set_head_precision(v1::HEAD_PRECISION_INT8);
+  v1::TrainingJob job = client_->Train(request);
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.error();
+  EXPECT_EQ(job.hyper_parameters().head_precision(), v1::HEAD_PRECISION_INT8);
+
+  v1::GetProfileRequest get;
+  get.set_profile_id("int8-alice");
+  v1::Profile profile;
+  ASSERT_TRUE(client_->stub().GetProfile(client_->Context().get(), get, &profile).ok());
+  // int8 weight, fp16 scale per label, fp16 bias, fp16 LayerNorm [2, L, b].
+  EXPECT_EQ(profile.size().head_bytes(), C * d + 2 * C + 2 * C + 2 * 2 * L * b);
+  EXPECT_EQ(profile.size().mask_bytes(), 2u * 13 * L);
+  EXPECT_EQ(profile.size().total_bytes(), profile.size().mask_bytes() +
+                                              profile.size().head_bytes() +
+                                              profile.size().metadata_bytes());
+
+  v1::PredictResponse response;
+  grpc::Status status = client_->Predict(
+      "int8-alice", {"the film was great wonderful and fun", "the worst boring ugly story"},
+      &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.predictions_size(), 2);
+  EXPECT_EQ(response.predictions(0).label(), "positive") << response.DebugString();
+  EXPECT_EQ(response.predictions(1).label(), "negative");
+
+  // The default stays fp16: 2 bytes per weight, and the job says so.
+  v1::TrainingJob fp16 = client_->Train("fp16-alice", v1::XPEFT_HARD, 80);
+  ASSERT_EQ(fp16.state(), v1::SUCCEEDED) << fp16.error();
+  EXPECT_EQ(fp16.hyper_parameters().head_precision(), v1::HEAD_PRECISION_FP16);
+  get.set_profile_id("fp16-alice");
+  ASSERT_TRUE(client_->stub().GetProfile(client_->Context().get(), get, &profile).ok());
+  EXPECT_EQ(profile.size().head_bytes(), 2 * C * d + 2 * C + 2 * 2 * L * b);
+}
+
 TEST_F(ServingTest, ExportDeleteImportRoundTripAndRestartKeepResults) {
   ASSERT_EQ(client_->Train("bob", v1::PROPETL_HYBRID).state(), v1::SUCCEEDED);
   const std::vector<std::string> texts = {"perfect fun", "dull waste", "it was a film"};
@@ -160,6 +199,13 @@ TEST_F(ServingTest, BadRequestsNameTheField) {
   status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("hyper_parameters.epochs"), std::string::npos) << status.error_message();
+
+  train.mutable_hyper_parameters()->clear_epochs();
+  train.mutable_hyper_parameters()->set_head_precision(static_cast<v1::HeadPrecision>(9));
+  status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("hyper_parameters.head_precision"), std::string::npos)
+      << status.error_message();
 
   v1::GetTrainingJobRequest get_job;
   get_job.set_job_id("nope");

@@ -44,6 +44,20 @@ absl::StatusOr<v1::Method> ParseMethod(absl::string_view name) {
                                                  absl::StrJoin(valid, ", ")));
 }
 
+absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name) {
+  const std::string normalized = Normalize(name);
+  if (normalized.empty()) return v1::HEAD_PRECISION_UNSPECIFIED;
+  v1::HeadPrecision precision;
+  for (const std::string& spelling : {normalized, "HEAD_PRECISION_" + normalized}) {
+    if (v1::HeadPrecision_Parse(spelling, &precision) &&
+        precision != v1::HEAD_PRECISION_UNSPECIFIED) {
+      return precision;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("head_precision: unknown precision '", name,
+                                                 "'; expected fp16 or int8"));
+}
+
 absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list) {
   std::vector<v1::JobState> states;
   for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipWhitespace())) {

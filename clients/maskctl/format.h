@@ -25,6 +25,11 @@ namespace maskctl {
 // METHOD_UNSPECIFIED and unknown names, listing the valid ones.
 absl::StatusOr<v1::Method> ParseMethod(absl::string_view name);
 
+// "int8", "FP16" or "HEAD_PRECISION_INT8" -> the HeadPrecision; empty ->
+// HEAD_PRECISION_UNSPECIFIED (the server's default). Refuses unknown names,
+// listing the valid ones.
+absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name);
+
 // "running,queued" -> {RUNNING, QUEUED}; empty -> {}.
 absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list);
 

@@ -16,6 +16,18 @@ TEST(ParseMethodTest, AcceptsSpellingsAndListsValidNames) {
   EXPECT_FALSE(ParseMethod("METHOD_UNSPECIFIED").ok());
 }
 
+TEST(ParseHeadPrecisionTest, AcceptsShortAndFullNames) {
+  EXPECT_EQ(*ParseHeadPrecision("int8"), v1::HEAD_PRECISION_INT8);
+  EXPECT_EQ(*ParseHeadPrecision("FP16"), v1::HEAD_PRECISION_FP16);
+  EXPECT_EQ(*ParseHeadPrecision("HEAD_PRECISION_INT8"), v1::HEAD_PRECISION_INT8);
+  EXPECT_EQ(*ParseHeadPrecision(""), v1::HEAD_PRECISION_UNSPECIFIED);
+  absl::StatusOr<v1::HeadPrecision> bad = ParseHeadPrecision("int4");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("head_precision"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("int8"), std::string::npos);
+  EXPECT_FALSE(ParseHeadPrecision("unspecified").ok());
+}
+
 TEST(ParseJobStatesTest, ParsesLists) {
   auto states = ParseJobStates("running, queued");
   ASSERT_TRUE(states.ok());

@@ -50,10 +50,10 @@ ABSL_FLAG(std::string, label_column, "label", "train: column / JSON key of the l
 ABSL_FLAG(uint64_t, limit, 0, "train: use only the first N examples (0 = all)");
 ABSL_FLAG(bool, wait, false, "train: watch the job until it finishes");
 ABSL_FLAG(std::optional<uint32_t>, epochs, std::nullopt, "train: passes over the data [20]");
-ABSL_FLAG(std::optional<uint32_t>, batch_size, std::nullopt, "train: examples per step [16]");
+ABSL_FLAG(std::optional<uint32_t>, batch_size, std::nullopt, "train: examples per step [8]");
 ABSL_FLAG(std::optional<float>, mask_learning_rate, std::nullopt, "train: mask learning rate");
 ABSL_FLAG(std::optional<float>, head_learning_rate, std::nullopt,
-          "train: head / adapter learning rate [1e-3]");
+          "train: head / adapter learning rate [1e-2]");
 ABSL_FLAG(std::optional<float>, weight_decay, std::nullopt, "train: AdamW weight decay [0.01]");
 ABSL_FLAG(std::optional<float>, warmup_fraction, std::nullopt, "train: warm-up fraction [0.1]");
 ABSL_FLAG(std::optional<uint32_t>, max_sequence_length, std::nullopt,
@@ -67,6 +67,9 @@ ABSL_FLAG(std::optional<float>, temperature_start, std::nullopt, "train: X-PEFT 
 ABSL_FLAG(std::optional<float>, temperature_end, std::nullopt, "train: X-PEFT hard tau end");
 ABSL_FLAG(std::optional<float>, propetl_keep_fraction, std::nullopt,
           "train: ProPETL fraction of weights kept");
+ABSL_FLAG(std::string, head_precision, "",
+          "train: how the head's weight is stored: fp16 (2 bytes per weight) or int8 (1 byte "
+          "per weight plus a scale per label) [fp16]");
 ABSL_FLAG(std::optional<float>, validation_fraction, std::nullopt,
           "train: fraction held out for validation, in [0, 0.5] [0.2]");
 ABSL_FLAG(uint64_t, seed, 0, "train: random seed");
@@ -180,6 +183,10 @@ std::string OptionsFromFlags(CliOptions* options) {
   if (auto v = absl::GetFlag(FLAGS_temperature_start)) h.set_temperature_start(*v);
   if (auto v = absl::GetFlag(FLAGS_temperature_end)) h.set_temperature_end(*v);
   if (auto v = absl::GetFlag(FLAGS_propetl_keep_fraction)) h.set_propetl_keep_fraction(*v);
+  absl::StatusOr<v1::HeadPrecision> head_precision =
+      ParseHeadPrecision(absl::GetFlag(FLAGS_head_precision));
+  if (!head_precision.ok()) return std::string(head_precision.status().message());
+  h.set_head_precision(*head_precision);
   train.validation_fraction = absl::GetFlag(FLAGS_validation_fraction);
   train.seed = absl::GetFlag(FLAGS_seed);
   train.description = absl::GetFlag(FLAGS_description);

@@ -140,6 +140,8 @@ grep -q 'unknown flag --no_such_flag' "$work/err" || fail "$(cat "$work/err")"
 expect_rc 2 m --epochs=many train x "$work/train.csv"
 expect_rc 2 m train x "$work/train.csv" --method=LORA
 grep -q 'unknown method' "$work/err" || fail "$(cat "$work/err")"
+expect_rc 2 m train x "$work/train.csv" --head_precision=int4
+grep -q 'head_precision: unknown precision' "$work/err" || fail "$(cat "$work/err")"
 expect_rc 2 m train x "$work/missing.csv"
 expect_rc 2 m train x
 printf 'text,label\n"open,pos\n' >"$work/bad.csv"
@@ -180,8 +182,12 @@ else
   [ "$rc" = 0 ] || fail "real list exited $rc: $(cat "$work/err")"
   expect_rc 0 r train real-movies "$work/train.csv" --method=XPEFT_HARD --epochs=3 --wait
   tail -n1 "$work/out" | grep -q '^SUCCEEDED' || fail "real train: $(cat "$work/out")"
-  expect_rc 0 r train real-head "$work/train.jsonl" --method=HEAD_ONLY --epochs=2 --wait
+  expect_rc 0 r train real-head "$work/train.jsonl" --method=HEAD_ONLY --epochs=2 \
+    --head_precision=int8 --wait
   tail -n1 "$work/out" | grep -q '^SUCCEEDED' || fail "real HEAD_ONLY train: $(cat "$work/out")"
+  # int8 head of 2 labels over d=128: 2*128 weights + 2 fp16 scales + 2 fp16 biases.
+  expect_rc 0 r get real-head
+  grep -q ', head 264 B,' "$work/out" || fail "real int8 head size: $(cat "$work/out")"
   expect_rc 0 r predict real-movies "a wonderful, moving film" "a terrible film"
   [ "$(wc -l <"$work/out")" = 2 ] || fail "real predict: $(cat "$work/out")"
   cut -f1 "$work/out" | grep -qvx 'pos\|neg' && fail "real predict labels: $(cat "$work/out")"

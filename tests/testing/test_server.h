@@ -54,14 +54,13 @@ class TestClient {
   }
   v1::Maskserve::Stub& stub() { return *stub_; }
 
-  // Trains `profile_id` on the synthetic task and waits for the job (via
-  // WatchTrainingJob). Returns the final job.
-  v1::TrainingJob Train(const std::string& profile_id, v1::Method method, int examples = 60,
-                        unsigned seed = 1, int labels = 2) {
+  // A request to train `profile_id` on the synthetic task.
+  static v1::TrainProfileRequest SyntheticTrainRequest(const std::string& profile_id,
+                                                       v1::Method method, int examples = 60,
+                                                       unsigned seed = 1, int labels = 2) {
     v1::TrainProfileRequest request;
     request.set_profile_id(profile_id);
     request.set_method(method);
-    const auto cues = SyntheticCueWords();
     const std::vector<std::string> names = {"positive", "negative", "music"};
     for (int i = 0; i < labels; ++i) request.add_label_names(names[size_t(i)]);
     for (const auto& e : SyntheticTask(examples, labels, seed)) {
@@ -70,6 +69,18 @@ class TestClient {
       ex->set_label(names[size_t(e.label)]);
     }
     request.set_seed(seed);
+    return request;
+  }
+
+  // Trains `profile_id` on the synthetic task and waits for the job (via
+  // WatchTrainingJob). Returns the final job.
+  v1::TrainingJob Train(const std::string& profile_id, v1::Method method, int examples = 60,
+                        unsigned seed = 1, int labels = 2) {
+    return Train(SyntheticTrainRequest(profile_id, method, examples, seed, labels));
+  }
+
+  // Starts `request` and waits for its job.
+  v1::TrainingJob Train(const v1::TrainProfileRequest& request) {
     v1::TrainProfileResponse response;
     grpc::Status status = stub_->TrainProfile(Context().get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();

@@ -61,6 +61,17 @@ def _method(method: Union[str, int]) -> int:
         raise ValueError(f"unknown method {method!r}; expected one of {valid}") from None
 
 
+def _head_precision(precision: Union[str, int]) -> int:
+    """``"int8"``, ``"fp16"``, ``"HEAD_PRECISION_INT8"`` or an enum value."""
+    if isinstance(precision, int):
+        return precision
+    name = precision.upper().replace("-", "_")
+    for candidate in (name, "HEAD_PRECISION_" + name):
+        if candidate in pb.HeadPrecision.keys() and candidate != "HEAD_PRECISION_UNSPECIFIED":
+            return pb.HeadPrecision.Value(candidate)
+    raise ValueError(f"unknown head precision {precision!r}; expected 'fp16' or 'int8'")
+
+
 def _example(item: ExampleLike) -> Example:
     if isinstance(item, Example):
         return item
@@ -189,12 +200,17 @@ class Client:
         ``labels`` default to the examples' labels in first-seen order.
         ``hyper_parameters`` are fields of HyperParameters (``epochs=5``,
         ``batch_size=8``, ``head_learning_rate=1e-3``, ...); unset ones take
-        the server's defaults.
+        the server's defaults. ``head_precision`` takes ``"fp16"`` (the
+        default) or ``"int8"`` (1 byte per head weight plus a scale per
+        label).
         """
         unknown = sorted(set(hyper_parameters) - _HYPER_PARAMETERS)
         if unknown:
             raise TypeError(f"unknown hyper-parameters {unknown}; expected some of "
                             f"{sorted(_HYPER_PARAMETERS)}")
+        if "head_precision" in hyper_parameters:
+            hyper_parameters["head_precision"] = _head_precision(
+                hyper_parameters["head_precision"])
         items = [_example(e) for e in examples]
         if labels is None:
             labels = list(dict.fromkeys(e.label for e in items))

@@ -105,6 +105,15 @@ class EvalMetrics:
         return cls(m.loss, m.accuracy, m.macro_f1, m.num_examples)
 
 
+def _field_value(field, value):
+    """An enum field's value as its name (the number if this client does not
+    know it); other fields' values as they are."""
+    if field.enum_type is None:
+        return value
+    known = field.enum_type.values_by_number.get(value)
+    return known.name if known is not None else value
+
+
 @dataclass(frozen=True)
 class TrainingJob:
     """A training job's state and progress (see maskserve.proto)."""
@@ -130,7 +139,7 @@ class TrainingJob:
 
     @classmethod
     def from_proto(cls, j) -> "TrainingJob":
-        hyper = {f.name: value for f, value in j.hyper_parameters.ListFields()}
+        hyper = {f.name: _field_value(f, value) for f, value in j.hyper_parameters.ListFields()}
         return cls(
             job_id=j.job_id,
             profile_id=j.profile_id,

@@ -262,6 +262,13 @@ class ClientContract:
         self.assertIn("inputs[1]", raised.exception.message)
 
     @skip_if_unimplemented
+    @skip_if_unimplemented
+    def test_train_with_int8_head(self):
+        job = self.train_and_wait("py-int8", head_precision="int8")
+        self.assertEqual(job.hyper_parameters.get("head_precision"), "HEAD_PRECISION_INT8")
+        result = self.client.predict("py-int8", [POSITIVE[0], NEGATIVE[0]])
+        self.assertEqual(len(result), 2)
+
     def test_cancel_finished_job_is_failed_precondition(self):
         job = self.train_and_wait("py-cancel")
         with self.assertRaises(MaskserveError) as raised:
@@ -274,6 +281,8 @@ class LocalValidationTest(unittest.TestCase):
 
     def test_rejects_unknown_hyper_parameters_and_methods(self):
         with Client("127.0.0.1:1") as client:
+            with self.assertRaises(ValueError):
+                client.train("p", EXAMPLES, head_precision="int4")
             with self.assertRaises(TypeError):
                 client.train("p", EXAMPLES, epochz=3)
             with self.assertRaises(ValueError):
@@ -365,6 +374,15 @@ class RealServerTest(ClientContract, unittest.TestCase):
         cls.client.close()
         cls.server.stop()
         shutil.rmtree(cls.data_dir, ignore_errors=True)
+
+    def test_int8_head_bytes_are_reported(self):
+        self.train_and_wait("py-int8-size", head_precision="int8")
+        info = self.client.info()
+        d, layers = info.backbone.hidden_size, info.backbone.num_layers
+        bottleneck = d // 16  # the server's default random bank
+        # int8 weight [2, d], fp16 scale and bias per label, fp16 LayerNorm [2, L, b].
+        self.assertEqual(self.client.get_profile("py-int8-size").size.head_bytes,
+                         2 * d + 2 * 2 + 2 * 2 + 2 * 2 * layers * bottleneck)
 
     def test_info_reports_the_builtin_backbone(self):
         info = self.client.info()
