@@ -28,12 +28,13 @@ RUN export CCACHE_DISABLE=1 \
       -DCMAKE_BUILD_TYPE=Release \
       -DMASKSERVE_BUILD_TESTS=OFF \
       -DMASKSERVE_BUILD_BENCHMARKS=OFF \
- && cmake --build /build --target maskserve maskctl -j"${MASKSERVE_JOBS:-$(nproc)}" \
+ && cmake --build /build --target maskserve maskctl maskserve_build_bank -j"${MASKSERVE_JOBS:-$(nproc)}" \
  && install -D -m 0755 /build/server/maskserve /out/usr/local/bin/maskserve \
- && install -D -m 0755 /build/clients/maskctl/maskctl /out/usr/local/bin/maskctl
+ && install -D -m 0755 /build/clients/maskctl/maskctl /out/usr/local/bin/maskctl \
+ && install -D -m 0755 /build/core/maskserve_build_bank /out/usr/local/bin/maskserve_build_bank
 
 FROM debian:12 AS runtime
-# Runtime libraries of the two binaries (checked with ldd / objdump -p and
+# Runtime libraries of the binaries (checked with ldd / objdump -p and
 # dpkg -S against builds on Debian 12):
 #   libtorch1.13          libtorch.so.1.13, libtorch_cpu.so.1.13, libc10.so.1.13
 #                         (its dependencies bring glog, gflags, gomp, ...)
@@ -67,7 +68,7 @@ RUN apt-get update \
  && install -d -m 0755 /models
 COPY --from=build /out/ /
 # Fail the build, not the first start, when a shared library is missing.
-RUN ! ldd /usr/local/bin/maskserve /usr/local/bin/maskctl | grep 'not found'
+RUN ! ldd /usr/local/bin/maskserve /usr/local/bin/maskctl /usr/local/bin/maskserve_build_bank | grep 'not found'
 
 LABEL org.opencontainers.image.title="maskserve" \
       org.opencontainers.image.description="Multi-tenant gRPC personalisation server (CPU)"

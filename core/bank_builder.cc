@@ -1,7 +1,6 @@
 #include "core/bank_builder.h"
 
 #include <ATen/ATen.h>
-#include <torch/optim/adamw.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,7 +13,7 @@
 
 #include "core/encoded_examples.h"
 #include "core/error.h"
-#include "core/lr_schedule.h"
+#include "core/scheduled_adamw.h"
 #include "core/peft_composition.h"
 #include "core/standardized_head.h"
 
@@ -245,27 +244,6 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
     head = std::make_unique<StandardizedHead>(at::cat(features), num_labels, gen);
   }
 
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  std::vector<at::Tensor> masks = adapters.mask_parameters();
-  if (!masks.empty()) {
-    groups.emplace_back(masks, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(options.mask_learning_rate)
-                                       .weight_decay(0.0)));
-  }
-  groups.emplace_back(adapters.weight_parameters(),
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(options.weight_learning_rate)
-                              .weight_decay(options.weight_decay)));
-  groups.emplace_back(head->parameters(),
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(options.head_learning_rate)
-                              .weight_decay(options.weight_decay)));
-  torch::optim::AdamW optimizer(std::move(groups));
-  std::vector<double> base_lrs;
-  for (auto& group : optimizer.param_groups()) {
-    base_lrs.push_back(static_cast<torch::optim::AdamWOptions&>(group.options()).lr());
-  }
-
   BankBuildProgress progress;
   progress.total_epochs = options.epochs;
   const int64_t steps_per_epoch =
@@ -274,6 +252,11 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
   progress.has_validation = !val_rows.empty();
   const int64_t warmup_steps =
       int64_t(std::llround(options.warmup_fraction * double(progress.total_steps)));
+  ScheduledAdamW optimizer(warmup_steps, progress.total_steps);
+  optimizer.AddGroup(adapters.mask_parameters(), options.mask_learning_rate, 0.0);
+  optimizer.AddGroup(adapters.weight_parameters(), options.weight_learning_rate,
+                     options.weight_decay);
+  optimizer.AddGroup(head->parameters(), options.head_learning_rate, options.weight_decay);
   for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
     progress.epoch = epoch;
     std::shuffle(train_rows.begin(), train_rows.end(), rng);
@@ -281,16 +264,9 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
     int64_t loss_count = 0;
     for (const auto& rows : Chunks(train_rows, size_t(options.batch_size))) {
       if (cancelled && cancelled()) throw Cancelled("bank building was cancelled");
-      const double factor = WarmupDecayFactor(progress.step, warmup_steps, progress.total_steps);
-      for (size_t g = 0; g < optimizer.param_groups().size(); ++g) {
-        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
-            .lr(base_lrs[g] * factor);
-      }
       const ExampleBatch batch = set.Batch(rows, device);
       at::Tensor loss = at::cross_entropy_loss(head->Logits(pooled(rows, batch)), batch.labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
+      optimizer.Step(loss, progress.step);
       loss_sum += loss.item<double>() * double(rows.size());
       loss_count += int64_t(rows.size());
       ++progress.step;
@@ -316,8 +292,8 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
   report->validation_examples = int64_t(val_rows.size());
   report->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  auto [weight, bias] = head->Folded();
-  return BuiltHead{corpus.labels, weight.to(at::kCPU), bias.to(at::kCPU)};
+  at::Tensor weight = head->FoldedWeight();
+  return BuiltHead{corpus.labels, weight.to(at::kCPU), head->FoldedBias(weight).to(at::kCPU)};
 }
 
 }  // namespace

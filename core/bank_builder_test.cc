@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include "core/encoded_examples.h"
 #include "core/error.h"
+#include "core/profile_codec.h"
 #include "core/profile_trainer.h"
+#include "core/shared_heads.h"
 #include "core/testing/synthetic_task.h"
 
 namespace maskserve {
@@ -104,6 +107,105 @@ TEST_F(BankBuilderTest, WarmAdapterBankTrainsOneAdapterPerTaskAndLeavesTheRestRa
   AdapterBank loaded = AdapterBank::Load(path, DeviceSpec());
   EXPECT_EQ(loaded.fingerprint(), built.bank.fingerprint());
   EXPECT_TRUE(loaded.warm());
+}
+
+// X-PEFT "warm": a new profile fits only its masks over the built bank and
+// reuses the head trained with it; it stores no head and serves through the
+// shared head's tensors.
+TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
+  const std::vector<std::string> labels = {"positive", "negative", "music"};
+  BuiltAdapterBank built =
+      BuildWarmAdapterBank(*backbone_, Corpus(3, 60), BankConfig(4), Options(), nullptr, nullptr);
+  auto heads = std::make_shared<SharedHeadSet>(backbone_->model->fingerprint());
+  heads->Add("synthetic", built.head.labels, built.head.weight, built.head.bias);
+  const std::string path = (std::filesystem::path(::testing::TempDir()) / "heads.safetensors").string();
+  heads->Save(path);
+  auto loaded = std::make_shared<SharedHeadSet>(SharedHeadSet::Load(path));
+  loaded->Place(DeviceSpec());
+
+  ServingBanks banks;
+  banks.adapters = std::make_shared<AdapterBank>(built.bank);
+  banks.heads = loaded;
+  ProfileTrainer trainer(*backbone_, banks);
+  TrainingOptions options;
+  options.method = Method::kXpeftHard;
+  options.xpeft_top_k = 2;
+  options.epochs = 20;
+  options.seed = 4;
+  options.shared_head = "synthetic";
+  const std::vector<TrainingExample> train = Examples(60, 901);
+  ProfileData profile = trainer.Train(train, labels, options, nullptr, nullptr);
+  EXPECT_EQ(profile.shared_head, "synthetic");
+  EXPECT_EQ(profile.shared_head_fingerprint, loaded->Find("synthetic")->fingerprint);
+  EXPECT_TRUE(profile.head_weight.empty());
+  EXPECT_EQ(MeasureProfile(profile).head, 0u);
+  EXPECT_GT(profile.metrics.validation_accuracy, 0.9);
+
+  ComposedProfile composed = ComposeProfile(DecodeProfile(EncodeProfile(profile)),
+                                            *backbone_->model, banks);
+  EXPECT_TRUE(composed.head_is_shared);
+  EXPECT_TRUE(composed.head_weight.is_same(loaded->Find("synthetic")->weight));
+  const std::vector<TrainingExample> test = Examples(60, 902);
+  EncodedExamples set(*backbone_->tokenizer, test, 3, 128);
+  std::vector<int64_t> rows(test.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = int64_t(i);
+  ExampleBatch batch = set.Batch(rows, at::kCPU);
+  std::vector<at::Tensor> logits =
+      ClassifyMixedBatch(*backbone_->model, {&composed}, std::vector<int64_t>(rows.size(), 0),
+                         batch.ids, batch.mask, batch.types);
+  int correct = 0;
+  for (size_t i = 0; i < logits.size(); ++i) correct += logits[i].argmax().item<int64_t>() == test[i].label;
+  EXPECT_GT(double(correct) / double(test.size()), 0.9) << "validation " << profile.metrics.validation_accuracy << ", bank validation "
+      << built.report.validation->accuracy;
+
+  // Served elsewhere without the head, or with another head of that name.
+  ServingBanks without = banks;
+  without.heads = nullptr;
+  try {
+    ComposeProfile(profile, *backbone_->model, without);
+    FAIL() << "served without its shared head";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(std::string(e.what()).find("synthetic"), std::string::npos) << e.what();
+  }
+  ServingBanks changed = banks;
+  auto other = std::make_shared<SharedHeadSet>(backbone_->model->fingerprint());
+  other->Add("synthetic", labels, built.head.weight + 1, built.head.bias);
+  changed.heads = other;
+  try {
+    ComposeProfile(profile, *backbone_->model, changed);
+    FAIL() << "served with a changed shared head";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  }
+}
+
+TEST_F(BankBuilderTest, SharedHeadTrainingRefusesUnknownHeadsOtherLabelsAndHeadOnly) {
+  ServingBanks banks;
+  banks.adapters = std::make_shared<AdapterBank>(AdapterBank::Random(BankConfig(4), DeviceSpec(), 1));
+  auto heads = std::make_shared<SharedHeadSet>(backbone_->model->fingerprint());
+  heads->Add("h", {"positive", "negative", "music"},
+             at::zeros({3, backbone_->model->config().hidden_size}), at::zeros({3}));
+  banks.heads = heads;
+  ProfileTrainer trainer(*backbone_, banks);
+  TrainingOptions options;
+  options.xpeft_top_k = 2;
+  options.epochs = 1;
+  auto error_of = [&](const std::vector<std::string>& labels, TrainingOptions o) {
+    try {
+      trainer.Train(Examples(12, 903), labels, o, nullptr, nullptr);
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  options.shared_head = "missing";
+  EXPECT_EQ(error_of({"positive", "negative", "music"}, options).rfind("shared_head:", 0), 0u);
+  options.shared_head = "h";
+  EXPECT_EQ(error_of({"negative", "positive", "music"}, options).rfind("label_names:", 0), 0u);
+  options.method = Method::kHeadOnly;
+  EXPECT_EQ(error_of({"positive", "negative", "music"}, options).rfind("shared_head:", 0), 0u);
 }
 
 TEST_F(BankBuilderTest, MoreTasksThanAdaptersShareAdapters) {

@@ -28,9 +28,12 @@ void RequireShape(const ProfileData& p, int64_t layers, int64_t hidden, int64_t 
 
 int64_t ComposedProfile::device_bytes() const {
   int64_t bytes = 0;
-  for (const at::Tensor* t :
-       {&down, &down_bias, &up, &up_bias, &norm_weight, &norm_bias, &head_weight, &head_bias}) {
+  for (const at::Tensor* t : {&down, &down_bias, &up, &up_bias, &norm_weight, &norm_bias}) {
     if (t->defined()) bytes += t->numel() * t->element_size();
+  }
+  if (!head_is_shared) {
+    bytes += head_weight.numel() * head_weight.element_size() +
+             head_bias.numel() * head_bias.element_size();
   }
   return bytes;
 }
@@ -51,8 +54,28 @@ ComposedProfile ComposeProfile(const ProfileData& p, const BertModel& backbone,
   out.labels = p.labels;
   const int64_t C = int64_t(p.labels.size()), d = config.hidden_size;
   const int64_t L = config.num_hidden_layers, b = p.shape.bottleneck;
-  out.head_weight = place(HeadWeightTensor(p));  // fp16 or dequantised int8
-  out.head_bias = place(HalvesToTensor(p.head_bias, {C}));
+  if (p.has_shared_head()) {
+    const SharedHead* head = banks.heads ? banks.heads->Find(p.shared_head) : nullptr;
+    if (head == nullptr) {
+      throw FailedPrecondition("profile uses shared head '" + p.shared_head +
+                               "', which this server has not loaded");
+    }
+    if (head->fingerprint != p.shared_head_fingerprint) {
+      throw FailedPrecondition("profile was trained with shared head '" + p.shared_head + "' " +
+                               Short(p.shared_head_fingerprint) + "..., this server has " +
+                               Short(head->fingerprint) + "...");
+    }
+    if (head->labels != p.labels || head->weight.size(1) != d) {
+      throw FailedPrecondition("shared head '" + p.shared_head +
+                               "' does not match the profile's labels or hidden size");
+    }
+    out.head_weight = place(head->weight);  // no copy once the set is placed
+    out.head_bias = place(head->bias);
+    out.head_is_shared = true;
+  } else {
+    out.head_weight = place(HeadWeightTensor(p));  // fp16 or dequantised int8
+    out.head_bias = place(HalvesToTensor(p.head_bias, {C}));
+  }
 
   AdapterStack stack;
   if (IsXpeft(p.method)) {

@@ -3,7 +3,8 @@
 // A profile ready to serve: its per-layer adapter (composed once from the
 // bank and its masks), its head and label names, as tensors on the serving
 // device in the serving dtype. Built from the stored ProfileData by
-// ComposeProfile(), which refuses profiles trained for another backbone or
+// ComposeProfile(), which refuses profiles whose shared head is not loaded
+// or has changed, and profiles trained for another backbone or
 // bank (FAILED_PRECONDITION) or with other shapes.
 //
 // ClassifyMixedBatch() runs ONE backbone forward for sequences that belong
@@ -28,6 +29,7 @@
 #include "core/adapter_bank.h"
 #include "core/bert_model.h"
 #include "core/profile_data.h"
+#include "core/shared_heads.h"
 
 namespace maskserve {
 
@@ -35,6 +37,7 @@ namespace maskserve {
 struct ServingBanks {
   std::shared_ptr<const AdapterBank> adapters;    // X-PEFT
   std::shared_ptr<const PrototypeBank> prototype; // ProPETL
+  std::shared_ptr<const SharedHeadSet> heads;     // shared heads (may be null)
 };
 
 struct ComposedProfile {
@@ -43,12 +46,15 @@ struct ComposedProfile {
   at::Tensor down, down_bias, up, up_bias;
   // [L, b] X-PEFT LayerNorm after the down projection, or undefined.
   at::Tensor norm_weight, norm_bias;
-  // [C, d] (an int8 head is dequantised), [C].
+  // [C, d] (an int8 head is dequantised), [C]. A shared head's tensors are
+  // those of the SharedHeadSet (no copy per profile).
   at::Tensor head_weight, head_bias;
+  bool head_is_shared = false;
   std::vector<std::string> labels;
 
   bool has_adapter() const { return down.defined(); }
-  // Bytes held on the device (for cache accounting).
+  // Bytes held on the device by this profile alone (for cache accounting;
+  // a shared head is not counted).
   int64_t device_bytes() const;
 };
 

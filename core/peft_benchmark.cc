@@ -101,6 +101,21 @@ int Run(int argc, char** argv) {
                              .Add("total_bytes", int64_t(int8_head.total))
                              .Add("paper_formula", PaperFormula(Method::kXpeftHard)));
   }
+  {
+    ProfileData p = BaseShapeProfile(Method::kXpeftHard);
+    p.head_weight.clear();
+    p.head_bias.clear();
+    p.shared_head = "reviews.1";  // a 9-character name
+    p.shared_head_fingerprint = std::string(64, '2');
+    ProfileBytes shared = MeasureProfile(p);
+    bytes_rows.push_back(BenchmarkRow()
+                             .Add("method", "XPEFT_HARD, shared head")
+                             .Add("mask_bytes", int64_t(shared.masks))
+                             .Add("head_bytes", int64_t(shared.head))
+                             .Add("metadata_bytes", int64_t(shared.metadata))
+                             .Add("total_bytes", int64_t(shared.total))
+                             .Add("paper_formula", PaperFormula(Method::kXpeftHard)));
+  }
   PrintBenchmarkReport("profile_bytes",
                        {{"shape", "L=12 d=768 b=48 N=100 k=50, 2 classes"},
                         {"note", "X-PEFT head_bytes include the per-profile LayerNorm (2*b*L fp16)"}},

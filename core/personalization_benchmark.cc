@@ -10,7 +10,7 @@
 //   personalization_benchmark [--huffpost=PATH] [--min_articles=20]
 //       [--max_profiles=0] [--bank_epochs=5] [--profile_epochs=20]
 //       [--num_adapters=0 (= bank authors, at most 100)] [--device=auto]
-//       [--model_dir=]
+//       [--model_dir=] [--max_train_examples=0 (all)]
 #include <ATen/ATen.h>
 
 #include <iostream>
@@ -25,6 +25,7 @@
 #include "core/encoded_examples.h"
 #include "core/profile_codec.h"
 #include "core/profile_trainer.h"
+#include "core/shared_heads.h"
 
 namespace maskserve {
 namespace {
@@ -32,7 +33,8 @@ namespace {
 struct Config {
   std::string name;
   Method method;
-  bool warm = false;  // use the built bank / prototype
+  bool warm = false;         // use the built bank / prototype
+  bool shared_head = false;  // reuse the head trained with the bank, frozen
 };
 
 struct Totals {
@@ -67,10 +69,11 @@ int Run(int argc, char** argv) {
       {{"huffpost", std::string(MASKSERVE_SHARED_DIR) + "/data/huffpost/news_category_10k.jsonl"},
        {"min_articles", "20"}, {"max_profiles", "0"}, {"bank_epochs", "5"},
        {"profile_epochs", "20"}, {"num_adapters", "0"}, {"device", "auto"}, {"model_dir", ""},
-       {"seed", "0"}},
+       {"seed", "0"}, {"max_train_examples", "0"}},
       "personalization_benchmark [--huffpost=PATH] [--min_articles=20] [--max_profiles=0] "
       "[--bank_epochs=5] [--profile_epochs=20] [--num_adapters=0] [--device=auto] "
-      "[--model_dir=] [--seed=0]");
+      "[--model_dir=] [--seed=0] [--max_train_examples=0 (all; else each author's earliest n "
+      "training articles only)]");
   const SplitCorpus corpus = ReadHuffPostAuthors(args.Get("huffpost"), args.GetInt("min_articles"));
   const DeviceSpec device = ResolveDevice(args.Get("device"), "auto");
   const Backbone backbone = args.Get("model_dir").empty()
@@ -129,6 +132,10 @@ int Run(int argc, char** argv) {
   random_banks.prototype = std::make_shared<PrototypeBank>(PrototypeBank::Random(proto_config, device, 1235));
   ServingBanks warm_banks;
   warm_banks.adapters = std::make_shared<AdapterBank>(warm.bank);
+  auto heads = std::make_shared<SharedHeadSet>(backbone.model->fingerprint());
+  heads->Add("bank_head", warm.head.labels, warm.head.weight, warm.head.bias);
+  heads->Place(device);
+  warm_banks.heads = heads;
   warm_banks.prototype = std::make_shared<PrototypeBank>(proto.prototype);
 
   const std::vector<Config> configs = {
@@ -136,6 +143,7 @@ int Run(int argc, char** argv) {
       {"adapter", Method::kAdapter},
       {"xpeft_hard_random", Method::kXpeftHard},
       {"xpeft_hard_warm", Method::kXpeftHard, true},
+      {"xpeft_hard_warm_shared_head", Method::kXpeftHard, true, true},
       {"xpeft_soft_warm", Method::kXpeftSoft, true},
       {"propetl_hybrid_random", Method::kPropetlHybrid},
       {"propetl_hybrid_built", Method::kPropetlHybrid, true},
@@ -143,6 +151,7 @@ int Run(int argc, char** argv) {
   };
   std::map<std::string, Totals> totals;
   const int64_t max_profiles = args.GetInt("max_profiles");
+  const int64_t max_train = args.GetInt("max_train_examples");
   int64_t evaluated = 0;
   for (size_t a = 1; a < corpus.profiles.size(); a += 2) {
     if (max_profiles > 0 && evaluated >= max_profiles) break;
@@ -156,8 +165,11 @@ int Run(int argc, char** argv) {
       options.method = config.method;
       options.epochs = args.GetInt("profile_epochs");
       options.seed = uint64_t(args.GetInt("seed"));
+      if (config.shared_head) options.shared_head = "bank_head";
+      std::vector<TrainingExample> train = author.train;
+      if (max_train > 0 && int64_t(train.size()) > max_train) train.resize(size_t(max_train));
       const double start = NowSeconds();
-      ProfileData profile = trainer.Train(author.train, corpus.labels, options, nullptr, nullptr);
+      ProfileData profile = trainer.Train(train, corpus.labels, options, nullptr, nullptr);
       Totals& t = totals[config.name];
       t.seconds += NowSeconds() - start;
       const EvalResult r = Score(backbone, banks, profile, author.test, options.max_sequence_length);
@@ -188,7 +200,8 @@ int Run(int argc, char** argv) {
                         {"bank_profiles", std::to_string(bank_corpus.tasks.size())},
                         {"N", std::to_string(n)},
                         {"k", std::to_string(bank_config.top_k)},
-                        {"profile_epochs", args.Get("profile_epochs")}},
+                        {"profile_epochs", args.Get("profile_epochs")},
+                        {"max_train_examples", args.Get("max_train_examples")}},
                        rows);
   return 0;
 }

@@ -37,6 +37,8 @@ enum Tag : uint16_t {
   kTagMetrics = 12,
   kTagHeadWeightInt8 = 13,
   kTagHeadWeightScale = 14,
+  kTagSharedHead = 15,
+  kTagSharedHeadFingerprint = 16,
 };
 
 // --- little-endian writer -------------------------------------------------
@@ -162,9 +164,41 @@ bool IsHexFingerprint(const std::string& s) {
   return true;
 }
 
+bool IsSharedHeadName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A reference to a shared head and no head of its own.
+void ValidateSharedHeadReference(const ProfileData& p) {
+  if (!IsSharedHeadName(p.shared_head)) {
+    throw DataLoss("profile: shared_head must be 1-64 of [A-Za-z0-9_.-]");
+  }
+  if (!IsHexFingerprint(p.shared_head_fingerprint)) {
+    throw DataLoss("profile: shared_head_fingerprint must be 64 lowercase hex digits");
+  }
+  if (p.method == Method::kHeadOnly) {
+    throw DataLoss("profile: a HEAD_ONLY profile cannot use a shared head");
+  }
+  if (!p.head_weight.empty() || !p.head_weight_int8.empty() || !p.head_weight_scale.empty() ||
+      !p.head_bias.empty()) {
+    throw DataLoss("profile: a profile with a shared head stores no head weights");
+  }
+}
+
 // Exactly one head weight form (fp16, or int8 with finite per-row scales)
-// and an fp16 bias.
+// and an fp16 bias, or a shared head reference.
 void ValidateHead(const ProfileData& p, uint64_t C, uint64_t d) {
+  if (p.has_shared_head() || !p.shared_head_fingerprint.empty()) {
+    ValidateSharedHeadReference(p);
+    return;
+  }
   const bool fp16 = !p.head_weight.empty();
   const bool int8 = !p.head_weight_int8.empty() || !p.head_weight_scale.empty();
   if (fp16 && int8) {
@@ -330,6 +364,14 @@ std::string EncodeProfile(const ProfileData& p) {
   WriteArray(w, kTagHeadWeightInt8, p.head_weight_int8);
   WriteArray(w, kTagHeadWeightScale, p.head_weight_scale);
   WriteArray(w, kTagHeadBias, p.head_bias);
+  if (p.has_shared_head()) {
+    at = w.Begin(kTagSharedHead);
+    w.Bytes(p.shared_head.data(), p.shared_head.size());
+    w.End(at);
+    at = w.Begin(kTagSharedHeadFingerprint);
+    w.Bytes(p.shared_head_fingerprint.data(), p.shared_head_fingerprint.size());
+    w.End(at);
+  }
   at = w.Begin(kTagMetrics);
   w.F32(p.metrics.validation_accuracy);
   w.F32(p.metrics.validation_loss);
@@ -414,6 +456,8 @@ ProfileData DecodeProfile(std::string_view bytes) {
         p.head_weight_scale = ReadArray<uint16_t>(value, "head_weight_scale");
         break;
       case kTagHeadBias: p.head_bias = ReadArray<uint16_t>(value, "head_bias"); break;
+      case kTagSharedHead: p.shared_head = std::string(value); break;
+      case kTagSharedHeadFingerprint: p.shared_head_fingerprint = std::string(value); break;
       case kTagMetrics: {
         Reader v(value, "metrics");
         p.metrics.validation_accuracy = v.F32();

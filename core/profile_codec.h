@@ -32,7 +32,8 @@ inline constexpr uint16_t kProfileFormatVersion = 1;
 // Checks that `profile`'s payload sizes agree with its method and shapes
 // (and, for XPEFT_HARD, that every mask row has exactly top_k ones), and
 // that it has exactly one head weight form (fp16, or int8 with finite,
-// non-negative scales). Throws DataLoss naming the field otherwise.
+// non-negative scales) or a well-formed shared head reference and no head
+// weights. Throws DataLoss naming the field otherwise.
 void ValidateProfileData(const ProfileData& profile);
 
 std::string EncodeProfile(const ProfileData& profile);
@@ -40,8 +41,8 @@ ProfileData DecodeProfile(std::string_view bytes);
 
 // The encoded size, split into masks (packed masks, soft weights or adapter
 // weights), head (head weight, in fp16 or int8 with its per-row scales, and
-// bias, plus per-profile LayerNorms) and metadata (labels, fingerprints,
-// shapes, metrics, framing).
+// bias, plus per-profile LayerNorms; a shared head counts 0) and metadata
+// (labels, fingerprints, a shared head reference, shapes, metrics, framing).
 ProfileBytes MeasureProfile(const ProfileData& profile);
 
 }  // namespace maskserve

@@ -266,6 +266,51 @@ TEST(ProfileCodecTest, HostileInt8HeadRecordsAreDataLoss) {
   EXPECT_THROW(DecodeProfile(RewriteRecords(good, keep, fp16_weight)), EngineError);
 }
 
+// The same profile referencing a shared head instead of storing one.
+ProfileData WithSharedHead(ProfileData p) {
+  p.head_weight.clear();
+  p.head_bias.clear();
+  p.shared_head = "news.v1";
+  p.shared_head_fingerprint = std::string(64, 'c');
+  return p;
+}
+
+TEST(ProfileCodecTest, SharedHeadReferenceRoundTripsAndTakesNoHeadBytes) {
+  const ProfileData p = WithSharedHead(XpeftHardBase(29));
+  const ProfileData back = DecodeProfile(EncodeProfile(p));
+  EXPECT_EQ(back.shared_head, "news.v1");
+  EXPECT_EQ(back.shared_head_fingerprint, std::string(64, 'c'));
+  EXPECT_TRUE(back.has_shared_head());
+  EXPECT_TRUE(back.head_weight.empty() && back.head_bias.empty());
+  EXPECT_EQ(back.labels, p.labels);
+  const ProfileBytes size = MeasureProfile(p);
+  EXPECT_EQ(size.head, 0u);
+  EXPECT_EQ(size.masks, 312u);
+  EXPECT_EQ(size.total, size.masks + size.metadata);
+}
+
+TEST(ProfileCodecTest, SharedHeadReferenceMustBeWellFormedAndAlone) {
+  ProfileData with_weights = WithSharedHead(XpeftHardBase());
+  with_weights.head_bias.assign(2, 0);
+  EXPECT_NE(EncodeError(with_weights).find("stores no head weights"), std::string::npos)
+      << EncodeError(with_weights);
+  ProfileData bad_name = WithSharedHead(XpeftHardBase());
+  bad_name.shared_head = "has space";
+  EXPECT_NE(EncodeError(bad_name).find("shared_head must be"), std::string::npos);
+  ProfileData bad_fingerprint = WithSharedHead(XpeftHardBase());
+  bad_fingerprint.shared_head_fingerprint = "abc";
+  EXPECT_NE(EncodeError(bad_fingerprint).find("shared_head_fingerprint"), std::string::npos);
+  ProfileData fingerprint_only = XpeftHardBase();
+  fingerprint_only.shared_head_fingerprint = std::string(64, 'c');
+  EXPECT_NE(EncodeError(fingerprint_only).find("shared_head must be"), std::string::npos);
+  ProfileData head_only = WithSharedHead(XpeftHardBase());
+  head_only.method = Method::kHeadOnly;
+  head_only.bank_fingerprint.clear();
+  head_only.mask_bits.clear();
+  head_only.shape = {12, 768, 0, 0, 0, 0};
+  EXPECT_NE(EncodeError(head_only).find("HEAD_ONLY"), std::string::npos) << EncodeError(head_only);
+}
+
 TEST(ProfileCodecTest, LabelsKeepUtf8AndOrder) {
   ProfileData p = XpeftHardBase(3);
   p.labels = {"négatif", "中立", "positive \"quoted\""};

@@ -25,7 +25,10 @@
 //                  head_weight_int8 with head_weight_scale [C] (fp16), one
 //                  symmetric scale per row (class): w[c, j] ~= q[c, j] *
 //                  scale[c], scale[c] = max_j |w[c, j]| / 127 (0 for an
-//                  all-zero row), |q| <= 127.
+//                  all-zero row), |q| <= 127;
+//                  or no head at all but a reference to a shared head
+//                  (shared_head name + shared_head_fingerprint, see
+//                  core/shared_heads.h) whose labels equal `labels`.
 //
 // Thread safety: plain value type.
 #ifndef MASKSERVE_CORE_PROFILE_DATA_H_
@@ -100,10 +103,14 @@ struct ProfileData {
   std::vector<int8_t> head_weight_int8;     // int8 head; empty when fp16
   std::vector<uint16_t> head_weight_scale;  // with head_weight_int8
   std::vector<uint16_t> head_bias;
+  // Set instead of the head fields when the profile uses a shared head.
+  std::string shared_head;
+  std::string shared_head_fingerprint;
   ProfileMetrics metrics;
 
   size_t num_labels() const { return labels.size(); }
   bool has_int8_head() const { return !head_weight_int8.empty(); }
+  bool has_shared_head() const { return !shared_head.empty(); }
 };
 
 }  // namespace maskserve

@@ -18,6 +18,9 @@
 // - The head is exported with the standardisation folded in, as fp16 or,
 //   with `head_int8`, as int8 with one fp16 scale per class
 //   (core/profile_tensors.h StoreHeadWeight).
+// - With `shared_head` set, the named head of banks.heads is used frozen
+//   (its labels must equal the given ones; HEAD_ONLY is refused) and the
+//   profile stores only a reference to it.
 // - Deterministic for a given seed on CPU. Progress is reported after every
 //   step and epoch; `cancelled()` is polled every step (throws Cancelled).
 //
@@ -56,8 +59,9 @@ struct TrainingOptions {
   double gumbel_noise_start = 1.0, gumbel_noise_end = 0.0;
   double temperature_start = 1.0, temperature_end = 0.1;
   double propetl_keep_fraction = 0;     // 0: 0.3 for hybrid, 0.5 for layer masks
-  bool xpeft_layer_norm = true;
+  bool xpeft_layer_norm = true;         // off with a shared head (trained without one)
   bool head_int8 = false;               // store the head weight as int8 + per-row scale
+  std::string shared_head;              // name of a frozen shared head; "" = own head
   double validation_fraction = 0.2;
   uint64_t seed = 0;
 
@@ -82,8 +86,10 @@ class ProfileTrainer {
  public:
   ProfileTrainer(Backbone backbone, ServingBanks banks);
 
-  // Throws InvalidArgument (bad options or examples, naming the field),
-  // FailedPrecondition (the method's bank is not loaded) or Cancelled.
+  // Throws InvalidArgument (bad options or examples, naming the field; an
+  // unknown shared head or one with other labels names "shared_head" /
+  // "label_names"), FailedPrecondition (the method's bank is not loaded) or
+  // Cancelled.
   ProfileData Train(const std::vector<TrainingExample>& examples,
                     const std::vector<std::string>& labels, TrainingOptions options,
                     const std::function<void(const TrainingProgress&)>& on_progress,

@@ -95,6 +95,13 @@ const SharedHead& SharedHeadSet::Add(const std::string& name,
   return heads_.back();
 }
 
+void SharedHeadSet::Place(const DeviceSpec& device) {
+  for (SharedHead& h : heads_) {
+    h.weight = h.weight.to(device.device, device.dtype).contiguous();
+    h.bias = h.bias.to(device.device, device.dtype).contiguous();
+  }
+}
+
 const SharedHead* SharedHeadSet::Find(const std::string& name) const {
   for (const SharedHead& h : heads_) {
     if (h.name == name) return &h;
@@ -115,8 +122,8 @@ void SharedHeadSet::Save(const std::string& path) const {
     for (size_t j = 0; j < h.labels.size(); ++j) {
       meta[prefix + "label." + std::to_string(j)] = h.labels[j];
     }
-    tensors[prefix + "weight"] = h.weight;
-    tensors[prefix + "bias"] = h.bias;
+    tensors[prefix + "weight"] = h.weight.to(at::kCPU, at::kFloat);
+    tensors[prefix + "bias"] = h.bias.to(at::kCPU, at::kFloat);
   }
   WriteSafetensors(path, tensors, meta);
 }

@@ -26,14 +26,16 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/device.h"
+
 namespace maskserve {
 
 struct SharedHead {
   std::string name;
   std::vector<std::string> labels;
-  at::Tensor weight;  // float [C, d], CPU
-  at::Tensor bias;    // float [C], CPU
-  std::string fingerprint;
+  at::Tensor weight;  // [C, d]: float on the CPU until the set is placed
+  at::Tensor bias;    // [C]
+  std::string fingerprint;  // over the float values as added or loaded
 };
 
 class SharedHeadSet {
@@ -49,6 +51,10 @@ class SharedHeadSet {
   // shapes) or AlreadyExists-like InvalidArgument for a taken name.
   const SharedHead& Add(const std::string& name, const std::vector<std::string>& labels,
                         const at::Tensor& weight, const at::Tensor& bias);
+
+  // Moves every head to the serving device and dtype, so that profiles
+  // share these tensors (call once, before sharing the set).
+  void Place(const DeviceSpec& device);
 
   // nullptr when absent.
   const SharedHead* Find(const std::string& name) const;

@@ -39,10 +39,14 @@ void StandardizedHead::RestoreRemembered() {
   bias_.copy_(remembered_bias_);
 }
 
-std::pair<at::Tensor, at::Tensor> StandardizedHead::Folded() const {
+at::Tensor StandardizedHead::FoldedWeight() const {
   at::NoGradGuard no_grad;
-  at::Tensor weight = weight_.detach() * scale_;
-  return {weight, bias_.detach() - at::mv(weight, mean_)};
+  return weight_.detach() * scale_;
+}
+
+at::Tensor StandardizedHead::FoldedBias(const at::Tensor& weight_as_stored) const {
+  at::NoGradGuard no_grad;
+  return bias_.detach() - at::mv(weight_as_stored.to(mean_.device(), at::kFloat), mean_);
 }
 
 }  // namespace maskserve

@@ -8,15 +8,14 @@
 //
 // A reparameterisation of a plain linear head that keeps optimisation
 // well-conditioned whatever the backbone's feature scale and offset;
-// Folded() returns the equivalent plain head (W * s, b - (W * s) mu) that
-// profiles store and serving applies.
+// FoldedWeight() / FoldedBias() give the equivalent plain head
+// (W * s, b - (W * s) mu) that profiles store and serving applies.
 //
 // Not thread-safe: one trainer owns it.
 #ifndef MASKSERVE_CORE_STANDARDIZED_HEAD_H_
 #define MASKSERVE_CORE_STANDARDIZED_HEAD_H_
 
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -39,8 +38,12 @@ class StandardizedHead {
   void Remember();
   void RestoreRemembered();
 
-  // The equivalent head over raw pooled features: float [C, d] and [C].
-  std::pair<at::Tensor, at::Tensor> Folded() const;
+  // The equivalent head over raw pooled features: weight W * s (float
+  // [C, d]) and bias b - weight_as_stored * mu (float [C]), where
+  // `weight_as_stored` is FoldedWeight() after any rounding for storage, so
+  // that the rounding error multiplies the centred features only.
+  at::Tensor FoldedWeight() const;
+  at::Tensor FoldedBias(const at::Tensor& weight_as_stored) const;
 
  private:
   at::Tensor mean_, scale_, weight_, bias_;

@@ -48,6 +48,9 @@ ABSL_FLAG(int64_t, store_block_cache_bytes, int64_t{256} << 20, "RocksDB block c
 ABSL_FLAG(int32_t, training_workers, 1, "Training jobs run at the same time");
 ABSL_FLAG(std::string, adapter_bank, "", "Trained X-PEFT adapter bank (safetensors); empty = random");
 ABSL_FLAG(std::string, prototype, "", "Trained ProPETL prototype (safetensors); empty = random");
+ABSL_FLAG(std::string, shared_heads, "",
+          "Shared classification heads (safetensors from maskserve_build_bank "
+          "--shared_heads_out) for the loaded backbone; empty = none");
 ABSL_FLAG(int64_t, num_adapters, 100, "N, adapters per layer of a random X-PEFT bank");
 ABSL_FLAG(int64_t, top_k, 50, "Default k of X-PEFT hard profiles");
 ABSL_FLAG(int64_t, bottleneck, 0, "Bottleneck b of random banks; 0 = hidden size / 16");
@@ -75,8 +78,8 @@ const char* const kEnvFlags[] = {
     "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
     "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
     "profile_cache_bytes", "store_block_cache_bytes", "training_workers", "adapter_bank",
-    "prototype", "num_adapters", "top_k", "bottleneck", "bank_seed", "max_batch_sequences",
-    "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences",
+    "prototype", "shared_heads", "num_adapters", "top_k", "bottleneck", "bank_seed",
+    "max_batch_sequences", "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences",
     "max_queued_sequences_per_tenant", "max_unfinished_jobs_per_tenant", "tls_cert", "tls_key",
     "tls_client_ca",
 };
@@ -148,6 +151,7 @@ ServerOptions OptionsFromFlags() {
   options.training_workers = absl::GetFlag(FLAGS_training_workers);
   options.banks.adapter_bank_path = absl::GetFlag(FLAGS_adapter_bank);
   options.banks.prototype_path = absl::GetFlag(FLAGS_prototype);
+  options.banks.shared_heads_path = absl::GetFlag(FLAGS_shared_heads);
   options.banks.num_adapters = absl::GetFlag(FLAGS_num_adapters);
   options.banks.top_k = absl::GetFlag(FLAGS_top_k);
   options.banks.bottleneck = absl::GetFlag(FLAGS_bottleneck);

@@ -15,6 +15,8 @@
 #include "core/adapter_bank.h"
 #include "core/backbone.h"
 #include "core/device.h"
+#include "core/error.h"
+#include "core/shared_heads.h"
 #include "server/auth.h"
 #include "server/instrumented_store.h"
 #include "server/log.h"
@@ -77,6 +79,36 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsOp
   return grpc::SslServerCredentials(ssl);
 }
 
+// The shared heads of `path` placed on the serving device, or null when no
+// path is configured. Throws (naming the flag) when the file cannot be read
+// or was built for another backbone.
+std::shared_ptr<const SharedHeadSet> LoadSharedHeads(const std::string& path,
+                                                     const BertModel& model) {
+  if (path.empty()) return nullptr;
+  std::shared_ptr<SharedHeadSet> heads;
+  try {
+    heads = std::make_shared<SharedHeadSet>(SharedHeadSet::Load(path));
+  } catch (const EngineError& e) {
+    throw EngineError(e.code(), std::string("shared_heads: ") + e.what());
+  }
+  if (heads->backbone_fingerprint() != model.fingerprint()) {
+    throw FailedPrecondition(absl::StrCat(
+        "shared_heads: '", path, "' was built for another backbone (",
+        heads->backbone_fingerprint().substr(0, 16), "...), not the loaded ",
+        model.config().name, " (", model.fingerprint().substr(0, 16),
+        "...); rebuild the heads with maskserve_build_bank for this backbone"));
+  }
+  for (const SharedHead& head : heads->heads()) {
+    if (head.weight.size(1) != model.config().hidden_size) {
+      throw InvalidArgument(absl::StrCat("shared_heads: head '", head.name, "' has d=",
+                                         head.weight.size(1), ", the backbone's is ",
+                                         model.config().hidden_size));
+    }
+  }
+  heads->Place(model.device());
+  return heads;
+}
+
 ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
   const BertConfig& c = model.config();
   const int64_t bottleneck =
@@ -114,6 +146,7 @@ ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
                           std::to_string(c.num_hidden_layers) + ", d=" +
                           std::to_string(c.hidden_size) + ")");
   }
+  banks.heads = LoadSharedHeads(options.shared_heads_path, model);
   return banks;
 }
 
@@ -328,7 +361,9 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
                       << " params=" << model.num_parameters() << " fingerprint "
                       << model.fingerprint().substr(0, 16) << "; adapter bank N="
                       << deps->banks.adapters->config().num_adapters << " b="
-                      << deps->banks.adapters->config().bottleneck << "; store " << options.data_dir
+                      << deps->banks.adapters->config().bottleneck << "; "
+                      << (deps->banks.heads ? deps->banks.heads->heads().size() : 0)
+                      << " shared heads; store " << options.data_dir
                       << (parts.exposer ? absl::StrCat("; metrics on port ", parts.exposer->port()) : "")
                       << " (" << absl::FormatDuration(absl::Now() - load_start) << ")";
   SetServing(server->server_.get(), true);

@@ -38,7 +38,8 @@ class MaskserveServer {
   // and store, re-queues unfinished training jobs, then reports SERVING.
   // Fails with INVALID_ARGUMENT for bad options, UNAVAILABLE when an address
   // cannot be bound, and the loaders' errors (NOT_FOUND, DATA_LOSS naming
-  // the file, FAILED_PRECONDITION for a store of another backbone or bank).
+  // the file, FAILED_PRECONDITION for a store of another backbone or bank
+  // and for shared heads built for another backbone).
   static absl::StatusOr<std::unique_ptr<MaskserveServer>> Start(const ServerOptions& options);
 
   ~MaskserveServer();

@@ -136,6 +136,13 @@ grpc::Status MaskserveService::TrainProfile(grpc::ServerContext* context,
                                             const v1::TrainProfileRequest* request,
                                             v1::TrainProfileResponse* response) {
   return Serve(Rpc::kTrainProfile, context, [&](const ServiceDependencies& deps, const std::string& tenant) -> absl::Status {
+    // With a shared head, train the request with the head's labels filled in.
+    v1::TrainProfileRequest with_head;
+    if (!request->shared_head().empty()) {
+      with_head = *request;
+      MASKSERVE_RETURN_IF_ERROR(ResolveSharedHead(deps.banks.heads.get(), &with_head));
+      request = &with_head;
+    }
     MASKSERVE_RETURN_IF_ERROR(ValidateTrainRequest(*request, deps.limits));
     const Method method = static_cast<Method>(request->method());
     if (IsXpeft(method) && deps.banks.adapters == nullptr) {

@@ -43,6 +43,14 @@ v1::ModelInfo BuildModelInfo(const BertModel& model, const ServingBanks& banks,
     bank->add_methods(v1::PROPETL_LAYER);
     bank->add_methods(v1::PROPETL_HYBRID);
   }
+  if (banks.heads) {
+    for (const SharedHead& head : banks.heads->heads()) {
+      v1::SharedHeadInfo* h = info.add_shared_heads();
+      h->set_name(head.name);
+      for (const std::string& label : head.labels) h->add_label_names(label);
+      h->set_fingerprint(head.fingerprint);
+    }
+  }
   v1::Limits* l = info.mutable_limits();
   l->set_max_inputs_per_request(limits.max_inputs_per_request);
   l->set_max_text_bytes(limits.max_text_bytes);

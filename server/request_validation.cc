@@ -1,8 +1,10 @@
 #include "server/request_validation.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "storage/ids.h"
 
 namespace maskserve {
@@ -37,6 +39,14 @@ size_t InvalidUtf8At(absl::string_view s) {
 }
 
 std::string Index(absl::string_view field, int i) { return absl::StrCat(field, "[", i, "]"); }
+
+// "loaded: a, b" or "this server has none", for error messages.
+std::string LoadedHeadNames(const SharedHeadSet* heads) {
+  if (heads == nullptr || heads->heads().empty()) return "this server has none";
+  std::vector<std::string> names;
+  for (const SharedHead& head : heads->heads()) names.push_back(head.name);
+  return absl::StrCat("loaded: ", absl::StrJoin(names, ", "));
+}
 
 }  // namespace
 
@@ -151,6 +161,36 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
   return absl::OkStatus();
 }
 
+absl::Status ResolveSharedHead(const SharedHeadSet* heads, v1::TrainProfileRequest* request) {
+  const std::string& name = request->shared_head();
+  if (name.empty()) return absl::OkStatus();
+  try {
+    ValidateSharedHeadName(name, "shared_head");
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (request->method() == v1::HEAD_ONLY) {
+    return absl::InvalidArgumentError(
+        "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+  }
+  const SharedHead* head = heads != nullptr ? heads->Find(name) : nullptr;
+  if (head == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("shared_head: no shared head '", name,
+                                                   "' is loaded (", LoadedHeadNames(heads), ")"));
+  }
+  if (request->label_names().empty()) {
+    for (const std::string& label : head->labels) request->add_label_names(label);
+    return absl::OkStatus();
+  }
+  if (!std::equal(request->label_names().begin(), request->label_names().end(),
+                  head->labels.begin(), head->labels.end())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("label_names: must equal the labels of shared head '", name, "' in order (",
+                     absl::StrJoin(head->labels, ", "), ") or be left empty"));
+  }
+  return absl::OkStatus();
+}
+
 TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
   TrainingOptions o;
   o.method = static_cast<Method>(request.method());
@@ -170,6 +210,7 @@ TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
   if (h.has_temperature_end()) o.temperature_end = h.temperature_end();
   if (h.has_propetl_keep_fraction()) o.propetl_keep_fraction = h.propetl_keep_fraction();
   o.head_int8 = h.head_precision() == v1::HEAD_PRECISION_INT8;
+  o.shared_head = request.shared_head();
   if (request.has_validation_fraction()) o.validation_fraction = request.validation_fraction();
   o.seed = request.seed();
   return o;

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/profile_trainer.h"
+#include "core/shared_heads.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 
@@ -27,6 +28,14 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
 absl::Status ValidatePredictRequest(const v1::PredictRequest& request, const LimitsOptions& limits);
 absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
                                   const LimitsOptions& limits);
+
+// Resolves `request->shared_head` (if set) against the loaded `heads` (null:
+// none is loaded), before ValidateTrainRequest: checks the name, that such a
+// head is loaded and that the method can use one (not HEAD_ONLY); fills in
+// the head's labels when label_names is empty, and otherwise requires them
+// to equal the head's, in order. INVALID_ARGUMENT naming "shared_head" or
+// "label_names".
+absl::Status ResolveSharedHead(const SharedHeadSet* heads, v1::TrainProfileRequest* request);
 
 // The engine's options for a validated request (defaults for unset
 // hyper-parameters; method-dependent defaults are resolved by the trainer).

@@ -1,5 +1,7 @@
 #include "server/request_validation.h"
 
+#include <ATen/ATen.h>
+
 #include <gtest/gtest.h>
 
 namespace maskserve {
@@ -72,6 +74,108 @@ TEST(RequestValidationTest, HyperParametersRoundTripThroughTheEngineOptions) {
   EXPECT_EQ(used.head_learning_rate(), 0.5f);
   EXPECT_EQ(used.xpeft_top_k(), 7u);
   EXPECT_EQ(used.head_precision(), v1::HEAD_PRECISION_INT8);
+}
+
+// Heads "sentiment" {neg, pos} and "topics" {sports, music, news}, d=8.
+SharedHeadSet TestHeads() {
+  SharedHeadSet heads("backbone-fp");
+  heads.Add("sentiment", {"neg", "pos"}, at::randn({2, 8}), at::zeros({2}));
+  heads.Add("topics", {"sports", "music", "news"}, at::randn({3, 8}), at::zeros({3}));
+  return heads;
+}
+
+// A request for the "sentiment" head with its labels left to the server.
+v1::TrainProfileRequest SharedHeadRequest() {
+  v1::TrainProfileRequest request = TrainRequest();
+  request.clear_label_names();
+  request.mutable_examples(0)->set_label("pos");
+  request.mutable_examples(1)->set_label("neg");
+  request.set_shared_head("sentiment");
+  return request;
+}
+
+void ExpectInvalidNaming(const absl::Status& status, const std::string& field) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(status.message().rfind(field + ":", 0), 0u) << status;
+}
+
+TEST(RequestValidationTest, WithoutSharedHeadTheRequestIsUntouched) {
+  v1::TrainProfileRequest request = TrainRequest();
+  ASSERT_TRUE(ResolveSharedHead(nullptr, &request).ok());
+  EXPECT_EQ(request.label_names_size(), 2);
+  EXPECT_EQ(ToTrainingOptions(request).shared_head, "");
+}
+
+TEST(RequestValidationTest, SharedHeadFillsInItsLabelsAndMapsToTheEngine) {
+  const SharedHeadSet heads = TestHeads();
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  ASSERT_TRUE(ResolveSharedHead(&heads, &request).ok());
+  EXPECT_EQ(std::vector<std::string>(request.label_names().begin(), request.label_names().end()),
+            (std::vector<std::string>{"neg", "pos"}));
+  ASSERT_TRUE(ValidateTrainRequest(request, LimitsOptions()).ok());
+  EXPECT_EQ(ToTrainingOptions(request).shared_head, "sentiment");
+  // Example labels index into the head's labels.
+  const std::vector<TrainingExample> examples = ToTrainingExamples(request);
+  EXPECT_EQ(examples[0].label, 1);
+  EXPECT_EQ(examples[1].label, 0);
+}
+
+TEST(RequestValidationTest, SharedHeadAcceptsItsExactLabels) {
+  const SharedHeadSet heads = TestHeads();
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  request.add_label_names("neg");
+  request.add_label_names("pos");
+  ASSERT_TRUE(ResolveSharedHead(&heads, &request).ok());
+  EXPECT_EQ(request.label_names_size(), 2);
+}
+
+TEST(RequestValidationTest, SharedHeadRefusesOtherLabelsNamingLabelNames) {
+  const SharedHeadSet heads = TestHeads();
+  for (const std::vector<std::string>& labels :
+       std::vector<std::vector<std::string>>{{"pos", "neg"}, {"neg"}, {"neg", "pos", "meh"}}) {
+    v1::TrainProfileRequest request = SharedHeadRequest();
+    for (const std::string& label : labels) request.add_label_names(label);
+    const absl::Status status = ResolveSharedHead(&heads, &request);
+    ExpectInvalidNaming(status, "label_names");
+    EXPECT_NE(status.message().find("sentiment"), std::string::npos) << status;
+  }
+}
+
+TEST(RequestValidationTest, ExampleLabelsMustBeAmongTheSharedHeadsLabels) {
+  const SharedHeadSet heads = TestHeads();
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  request.mutable_examples(1)->set_label("spam");
+  ASSERT_TRUE(ResolveSharedHead(&heads, &request).ok());
+  ExpectInvalidNaming(ValidateTrainRequest(request, LimitsOptions()), "examples[1].label");
+}
+
+TEST(RequestValidationTest, UnknownOrMalformedSharedHeadIsInvalidArgument) {
+  const SharedHeadSet heads = TestHeads();
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  request.set_shared_head("news");
+  absl::Status status = ResolveSharedHead(&heads, &request);
+  ExpectInvalidNaming(status, "shared_head");
+  EXPECT_NE(status.message().find("no shared head 'news' is loaded"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("sentiment, topics"), std::string::npos) << status;
+
+  status = ResolveSharedHead(nullptr, &request);
+  ExpectInvalidNaming(status, "shared_head");
+  EXPECT_NE(status.message().find("no shared head 'news' is loaded"), std::string::npos) << status;
+
+  request.set_shared_head("bad name!");
+  ExpectInvalidNaming(ResolveSharedHead(&heads, &request), "shared_head");
+  request.set_shared_head(std::string(65, 'a'));
+  ExpectInvalidNaming(ResolveSharedHead(&heads, &request), "shared_head");
+  EXPECT_EQ(request.label_names_size(), 0);
+}
+
+TEST(RequestValidationTest, HeadOnlyCannotUseASharedHead) {
+  const SharedHeadSet heads = TestHeads();
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  request.set_method(v1::HEAD_ONLY);
+  const absl::Status status = ResolveSharedHead(&heads, &request);
+  ExpectInvalidNaming(status, "shared_head");
+  EXPECT_NE(status.message().find("HEAD_ONLY"), std::string::npos) << status;
 }
 
 }  // namespace

@@ -21,11 +21,16 @@ struct LimitsOptions {
   uint64_t max_profiles_per_tenant = 1000000;
 };
 
-// The shared PEFT banks. Paths load trained ("warm") banks; otherwise they
-// are random from the seeds (deterministic, so restarts and replicas agree).
+// The shared PEFT banks and heads. Paths load trained ("warm") banks;
+// otherwise they are random from the seeds (deterministic, so restarts and
+// replicas agree).
 struct BankOptions {
   std::string adapter_bank_path;  // X-PEFT bank (safetensors), or random
   std::string prototype_path;     // ProPETL prototype (safetensors), or random
+  // Shared classification heads (safetensors written by maskserve_build_bank
+  // --shared_heads_out or SharedHeadSet::Save); empty = none. They must have
+  // been built for the loaded backbone (its fingerprint).
+  std::string shared_heads_path;
   int64_t num_adapters = 100;     // N of a random bank
   int64_t top_k = 50;             // default k of X-PEFT hard profiles
   int64_t bottleneck = 0;         // b of random banks; 0 = d/16

@@ -386,6 +386,7 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
   meta.mutable_metrics()->set_num_examples(profile.metrics.validation_examples);
   meta.set_training_job_id(job_id);
   meta.set_bank_fingerprint(profile.bank_fingerprint);
+  meta.set_shared_head(profile.shared_head);
   meta.set_description(request.description());
   publish.payload = payload;
   if (request.has_expected_version()) publish.expected_version = request.expected_version();

@@ -25,6 +25,7 @@ v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& reques
   job.set_method(request.method());
   job.set_state(v1::QUEUED);
   job.set_num_examples(static_cast<uint32_t>(request.examples_size()));
+  job.set_shared_head(request.shared_head());
   job.set_total_epochs(initial.total_epochs());
   *job.mutable_hyper_parameters() = initial.has_hyper_parameters()
                                         ? initial.hyper_parameters()
@@ -77,6 +78,7 @@ void ApplyJobUpdate(const v1::TrainingJob& update, v1::JobState state, absl::Tim
   job.set_job_id(stored.job_id());
   job.set_profile_id(stored.profile_id());
   job.set_method(stored.method());
+  job.set_shared_head(stored.shared_head());
   job.set_num_examples(stored.num_examples());
   *job.mutable_create_time() = stored.create_time();
   if (!job.has_start_time() && stored.has_start_time()) {

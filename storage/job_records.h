@@ -30,8 +30,9 @@ namespace maskserve {
 
 bool IsFinalJobState(v1::JobState state);
 
-// A QUEUED job for `request`: id, profile_id, method, num_examples and
-// create_time derived; hyper_parameters and total_epochs taken from `initial`.
+// A QUEUED job for `request`: id, profile_id, method, shared_head,
+// num_examples and create_time derived; hyper_parameters and total_epochs
+// taken from `initial`.
 v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& request,
                        const v1::TrainingJob& initial, absl::Time now);
 
@@ -43,9 +44,10 @@ absl::Status CheckJobUpdate(const v1::TrainingJob& stored, const v1::TrainingJob
 absl::Status CheckJobCanFinish(const v1::TrainingJob& stored, std::string_view profile_id);
 
 // Replaces record->job with `update` in state `state`, keeping the fields
-// fixed at creation (job_id, profile_id, method, num_examples, create_time)
-// and any start_time/hyper_parameters the update leaves unset. A final state
-// sets end_time (if unset) and drops record->request's examples.
+// fixed at creation (job_id, profile_id, method, shared_head, num_examples,
+// create_time) and any start_time/hyper_parameters the update leaves unset.
+// A final state sets end_time (if unset) and drops record->request's
+// examples.
 void ApplyJobUpdate(const v1::TrainingJob& update, v1::JobState state, absl::Time now,
                     storage::v1::JobRecord* record);
 

@@ -20,6 +20,11 @@ TEST(JobRecordsTest, NewJobIsQueuedWithDerivedFields) {
   EXPECT_EQ(job.total_epochs(), 20u);
   EXPECT_EQ(job.hyper_parameters().epochs(), 20u);
   EXPECT_EQ(job.create_time().seconds(), 100);
+  EXPECT_EQ(job.shared_head(), "");
+
+  v1::TrainProfileRequest with_head = TestTrainRequest("p", 5);
+  with_head.set_shared_head("news");
+  EXPECT_EQ(NewJob("J2", with_head, initial, absl::FromUnixSeconds(100)).shared_head(), "news");
 }
 
 TEST(JobRecordsTest, TransitionRules) {
@@ -49,6 +54,7 @@ TEST(JobRecordsTest, TransitionRules) {
 TEST(JobRecordsTest, ApplyKeepsFixedFieldsAndFinalDropsExamples) {
   storage::v1::JobRecord record;
   *record.mutable_request() = TestTrainRequest("p", 4);
+  record.mutable_request()->set_shared_head("news");
   *record.mutable_job() = NewJob("J1", record.request(), {}, absl::FromUnixSeconds(10));
   v1::TrainingJob update;
   update.set_job_id("J1");
@@ -56,6 +62,7 @@ TEST(JobRecordsTest, ApplyKeepsFixedFieldsAndFinalDropsExamples) {
   update.set_step(7);
   ApplyJobUpdate(update, v1::RUNNING, absl::FromUnixSeconds(20), &record);
   EXPECT_EQ(record.job().profile_id(), "p");
+  EXPECT_EQ(record.job().shared_head(), "news");
   EXPECT_EQ(record.job().step(), 7u);
   EXPECT_EQ(record.job().start_time().seconds(), 20);
   EXPECT_EQ(record.job().create_time().seconds(), 10);

@@ -5,21 +5,9 @@
 set -euo pipefail
 server_bin=$1
 maskctl=$2
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$work/server.log" ] && cat "$work/server.log" >&2; exit 1; }
+source "$(dirname "$0")/testing/smoke_lib.sh"
 
-MASKSERVE_DEVICE=cpu "$server_bin" --address=127.0.0.1:0 --port_file="$work/port" \
-  --data_dir="$work/data" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.1; done
-[ -s "$work/port" ] || fail "server did not write its port"
-address=127.0.0.1:$(cat "$work/port")
+start_server "$server_bin"
 
 out=$("$maskctl" --address="$address" health) || fail "health exited $?"
 [ "$out" = SERVING ] || fail "health printed '$out'"
@@ -46,10 +34,15 @@ set -e
 [ $rc = 2 ] || fail "bad env value should exit 2, got $rc"
 grep -q MASKSERVE_MAX_LABELS "$work/err" || fail "bad env value not named: $(cat "$work/err")"
 
-kill -TERM "$server_pid"
-for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$server_pid" 2>/dev/null; then fail "server ignored SIGTERM"; fi
-wait "$server_pid" || fail "server exited non-zero after SIGTERM"
-server_pid=
+stop_server
 grep -q "shutting down" "$work/server.log" || fail "no shutdown logged"
+
+# A shared-heads file that cannot be read stops the server, naming the flag
+# (given here as its environment variable).
+set +e
+MASKSERVE_DEVICE=cpu MASKSERVE_SHARED_HEADS="$work/missing.safetensors" "$server_bin" \
+  --address=127.0.0.1:0 --data_dir="$work/data2" --metrics_address= 2>"$work/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "unreadable shared heads should exit 1, got $rc"
+grep -q "shared_heads: .*missing.safetensors" "$work/err" || fail "not named: $(cat "$work/err")"
 echo "cli smoke test passed"

@@ -45,8 +45,11 @@ constexpr int kExitOutputError = 4;
 // `train` options.
 struct TrainOptions {
   v1::Method method = v1::XPEFT_HARD;
-  // Label names in index order; empty = inferred in first-seen order.
+  // Label names in index order; empty = inferred in first-seen order, or
+  // the shared head's labels when `shared_head` is set.
   std::vector<std::string> labels;
+  // A shared head (ModelInfo.shared_heads) to reuse; empty = own head.
+  std::string shared_head;
   ExampleReadOptions read;
   // Only the fields the user set; the server fills in the rest.
   v1::HyperParameters hyper_parameters;

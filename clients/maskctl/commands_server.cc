@@ -1,6 +1,7 @@
 // health and info.
 #include <ostream>
 
+#include "absl/strings/str_join.h"
 #include "clients/maskctl/commands.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
@@ -56,6 +57,10 @@ int RunInfo(const CommandContext& ctx) {
     }
   }
   if (info.banks().empty()) out << "bank        (none loaded)\n";
+  for (const v1::SharedHeadInfo& head : info.shared_heads()) {
+    out << "shared_head " << head.name() << ": labels " << absl::StrJoin(head.label_names(), ",")
+        << " fingerprint " << head.fingerprint() << "\n";
+  }
   const v1::Limits& l = info.limits();
   out << "limits      inputs/request=" << l.max_inputs_per_request()
       << " text_bytes=" << l.max_text_bytes() << " examples/job=" << l.max_examples_per_job()

@@ -155,6 +155,41 @@ TEST_F(CommandsTest, TrainUsesGivenLabelOrderAndHyperParameters) {
   EXPECT_TRUE(absl::StrContains(get.out, "\"label_names\": [\n  \"neg\",\n  \"pos\"\n ]")) << get.out;
 }
 
+TEST_F(CommandsTest, TrainWithASharedHeadTakesItsLabels) {
+  Result info = Run("info", {});
+  EXPECT_TRUE(absl::StrContains(info.out, "shared_head sentiment: labels neg,pos fingerprint "))
+      << info.out;
+
+  // Examples in pos-first order: without --labels, the head's order wins.
+  const std::string csv = WriteFile("shared.csv", "text,label\nlovely,pos\nawful,neg\n");
+  options_.train.method = v1::XPEFT_HARD;
+  options_.train.shared_head = "sentiment";
+  options_.train.wait = true;
+  Result train = Run("train", {"warm", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  Result get = Run("get", {"warm"});
+  EXPECT_TRUE(absl::StrContains(get.out, "labels        neg, pos\n")) << get.out;
+  EXPECT_TRUE(absl::StrContains(get.out, ", head 0 B,")) << get.out;
+  EXPECT_TRUE(absl::StrContains(get.out, "shared_head   sentiment\n")) << get.out;
+
+  // A single label is fine too: the head brings the label set.
+  const std::string one_label = WriteFile("shared-one.csv", "text,label\nlovely,pos\n");
+  EXPECT_EQ(Run("train", {"warm-one", one_label}).code, kExitOk);
+
+  options_.train.shared_head = "nope";
+  Result unknown = Run("train", {"warm-2", csv});
+  EXPECT_EQ(unknown.code, kExitRpcError);
+  EXPECT_TRUE(
+      absl::StrContains(unknown.err, "INVALID_ARGUMENT: shared_head: no shared head 'nope'"))
+      << unknown.err;
+
+  options_.train.shared_head = "sentiment";
+  options_.train.labels = {"pos", "neg"};
+  Result reordered = Run("train", {"warm-3", csv});
+  EXPECT_EQ(reordered.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(reordered.err, "INVALID_ARGUMENT: label_names:")) << reordered.err;
+}
+
 TEST_F(CommandsTest, TrainRefusesBadInputLocallyWithExit2) {
   const std::string one_label = WriteFile("one.csv", "text,label\na,pos\nb,pos\n");
   Result r = Run("train", {"p", one_label});

@@ -90,7 +90,9 @@ int RunTrain(const CommandContext& ctx) {
 
   const std::string source = path == "-" ? "<stdin>" : path;
   std::vector<std::string> labels = options.labels;
-  if (labels.empty()) {
+  if (labels.empty() && !options.shared_head.empty()) {
+    // The server uses the shared head's labels and checks the examples.
+  } else if (labels.empty()) {
     labels = InferLabels(*examples);
     if (labels.size() < 2) {
       return ReportUsageError(ctx, absl::StrCat(source, ": only the label '", labels[0],
@@ -104,6 +106,7 @@ int RunTrain(const CommandContext& ctx) {
   v1::TrainProfileRequest request;
   request.set_profile_id(profile_id);
   request.set_method(options.method);
+  request.set_shared_head(options.shared_head);
   for (const std::string& label : labels) request.add_label_names(label);
   for (const LabeledExample& example : *examples) {
     v1::TrainingExample* out = request.add_examples();

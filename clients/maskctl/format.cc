@@ -126,6 +126,7 @@ std::string ProfileDetails(const v1::Profile& profile) {
       {"validation", Metrics(profile.metrics())},
       {"training_job", profile.training_job_id().empty() ? "-" : profile.training_job_id()},
       {"bank", profile.bank_fingerprint().empty() ? "-" : profile.bank_fingerprint()},
+      {"shared_head", profile.shared_head().empty() ? "-" : profile.shared_head()},
       {"description", profile.description().empty() ? "-" : profile.description()},
       {"created", FormatTimestamp(profile.create_time())},
       {"updated", FormatTimestamp(profile.update_time())},

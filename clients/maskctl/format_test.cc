@@ -83,6 +83,9 @@ TEST(ProfileDetailsTest, ListsTheFields) {
   EXPECT_NE(text.find("version       3\n"), std::string::npos);
   EXPECT_NE(text.find("labels        neg, pos\n"), std::string::npos);
   EXPECT_NE(text.find("masks 312 B"), std::string::npos);
+  EXPECT_NE(text.find("shared_head   -\n"), std::string::npos) << text;
+  profile.set_shared_head("sentiment");
+  EXPECT_NE(ProfileDetails(profile).find("shared_head   sentiment\n"), std::string::npos);
 }
 
 }  // namespace

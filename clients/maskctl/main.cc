@@ -41,7 +41,11 @@ ABSL_FLAG(bool, json, false, "Print responses as JSON");
 ABSL_FLAG(std::string, method, "XPEFT_HARD",
           "train: XPEFT_HARD, XPEFT_SOFT, PROPETL_LAYER, PROPETL_HYBRID, HEAD_ONLY or ADAPTER");
 ABSL_FLAG(std::string, labels, "",
-          "train: comma-separated label names in index order (default: first-seen order)");
+          "train: comma-separated label names in index order (default: first-seen order; "
+          "with --shared_head, the head's labels)");
+ABSL_FLAG(std::string, shared_head, "",
+          "train: reuse this shared classification head (listed by `info`) instead of "
+          "training one; the profile then stores no head");
 ABSL_FLAG(std::string, format, "auto", "train: examples format: auto, csv, tsv or jsonl");
 ABSL_FLAG(std::string, text_column, "text", "train: column / JSON key of the text");
 ABSL_FLAG(std::string, text_pair_column, "text_pair",
@@ -155,6 +159,7 @@ std::string OptionsFromFlags(CliOptions* options) {
   absl::StatusOr<v1::Method> method = ParseMethod(absl::GetFlag(FLAGS_method));
   if (!method.ok()) return std::string(method.status().message());
   train.method = *method;
+  train.shared_head = absl::GetFlag(FLAGS_shared_head);
   if (!absl::GetFlag(FLAGS_labels).empty()) {
     absl::StatusOr<std::vector<std::string>> labels = ParseLabelList(absl::GetFlag(FLAGS_labels));
     if (!labels.ok()) return std::string(labels.status().message());

@@ -128,6 +128,19 @@ grep -q '^maskctl: import failed: ALREADY_EXISTS: ' "$work/err" || fail "$(cat "
 expect_rc 0 m import movies "$work/movies.profile" --overwrite
 grep -q 'version 2' "$work/out" || fail "import --overwrite: $(cat "$work/out")"
 
+# A shared head (the fake has "sentiment" over neg,pos): --labels may be left out.
+expect_rc 0 m info
+grep -q '^shared_head sentiment: labels neg,pos' "$work/out" || fail "info: $(cat "$work/out")"
+expect_rc 0 m train warm "$work/train.csv" --shared_head=sentiment --wait
+tail -n1 "$work/out" | grep -q '^SUCCEEDED' || fail "shared head train: $(cat "$work/out")"
+expect_rc 0 m get warm
+grep -q '^labels        neg, pos$' "$work/out" || fail "shared head get: $(cat "$work/out")"
+grep -q '^shared_head   sentiment$' "$work/out" || fail "shared head get: $(cat "$work/out")"
+expect_rc 1 m train warm2 "$work/train.csv" --shared_head=nope
+grep -q "train failed: INVALID_ARGUMENT: shared_head: no shared head 'nope'" "$work/err" ||
+  fail "$(cat "$work/err")"
+expect_rc 0 m delete warm
+
 # A failing job: watch exits 1 and says why.
 printf 'text,label\nFAIL,a\nok,b\n' >"$work/fail.csv"
 expect_rc 1 m train doomed "$work/fail.csv" --method=HEAD_ONLY --wait
@@ -206,5 +219,9 @@ else
   grep -q 'SUCCEEDED' "$work/out" || fail "real jobs: $(cat "$work/out")"
   expect_rc 0 r list
   grep -q '^2 profiles$' "$work/out" || fail "real list: $(cat "$work/out")"
+  # No --shared_heads: naming a shared head is refused, naming the field.
+  expect_rc 1 r train real-warm "$work/train.csv" --shared_head=sentiment
+  grep -q "train failed: INVALID_ARGUMENT: shared_head: no shared head 'sentiment' is loaded" \
+    "$work/err" || fail "real shared head: $(cat "$work/err")"
 fi
 echo "maskctl cli test passed"

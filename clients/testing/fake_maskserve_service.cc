@@ -77,12 +77,53 @@ bool ReadLengthPrefixed(absl::string_view* in, std::string* bytes) {
 void FillSize(v1::Profile* profile) {
   v1::ProfileSize* size = profile->mutable_size();
   size->set_mask_bytes(profile->method() == v1::HEAD_ONLY ? 0 : 26);  // 2*ceil(100/8)*L, L=1
-  size->set_head_bytes(uint64_t(profile->label_names_size()) * 128 * 2);
+  size->set_head_bytes(profile->shared_head().empty()
+                           ? uint64_t(profile->label_names_size()) * 128 * 2
+                           : 0);
   size->set_metadata_bytes(64 + profile->description().size());
   size->set_total_bytes(size->mask_bytes() + size->head_bytes() + size->metadata_bytes());
 }
 
+// Checks request->shared_head against `heads` like the real server: fills in
+// the head's labels when label_names is empty, else requires them to match.
+grpc::Status ResolveSharedHead(const std::vector<v1::SharedHeadInfo>& heads,
+                               v1::TrainProfileRequest* request) {
+  const std::string& name = request->shared_head();
+  const bool well_formed =
+      !name.empty() && name.size() <= 64 &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+          std::string::npos;
+  if (!well_formed) {
+    return Invalid("shared_head: must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
+  }
+  if (request->method() == v1::HEAD_ONLY) {
+    return Invalid("shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+  }
+  auto head = std::find_if(heads.begin(), heads.end(),
+                           [&](const v1::SharedHeadInfo& h) { return h.name() == name; });
+  if (head == heads.end()) return Invalid("shared_head: no shared head '" + name + "' is loaded");
+  if (request->label_names().empty()) {
+    *request->mutable_label_names() = head->label_names();
+    return grpc::Status::OK;
+  }
+  if (!std::equal(request->label_names().begin(), request->label_names().end(),
+                  head->label_names().begin(), head->label_names().end())) {
+    return Invalid("label_names: must equal the labels of shared head '" + name +
+                   "' in order, or be left empty");
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace
+
+std::vector<v1::SharedHeadInfo> DefaultFakeSharedHeads() {
+  v1::SharedHeadInfo sentiment;
+  sentiment.set_name("sentiment");
+  sentiment.add_label_names("neg");
+  sentiment.add_label_names("pos");
+  sentiment.set_fingerprint("fake-head-0000");
+  return {sentiment};
+}
 
 FakeMaskserveService::FakeMaskserveService(Options options) : options_(std::move(options)) {
   trainer_ = std::thread([this] { TrainerLoop(); });
@@ -194,6 +235,13 @@ grpc::Status FakeMaskserveService::TrainProfile(grpc::ServerContext* context,
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   if (request->method() == v1::METHOD_UNSPECIFIED) return Invalid("method: unspecified");
+  v1::TrainProfileRequest with_head;  // with the shared head's labels filled in
+  if (!request->shared_head().empty()) {
+    with_head = *request;
+    status = ResolveSharedHead(options_.shared_heads, &with_head);
+    if (!status.ok()) return status;
+    request = &with_head;
+  }
   if (request->label_names_size() < 2 || uint32_t(request->label_names_size()) > kMaxLabels) {
     return Invalid(absl::StrCat("label_names: need 2..", kMaxLabels, " labels"));
   }
@@ -247,6 +295,7 @@ grpc::Status FakeMaskserveService::TrainProfile(grpc::ServerContext* context,
   j.set_job_id(job_id);
   j.set_profile_id(request->profile_id());
   j.set_method(request->method());
+  j.set_shared_head(request->shared_head());
   j.set_state(v1::QUEUED);
   j.set_num_examples(uint32_t(request->examples_size()));
   *j.mutable_hyper_parameters() = hyper;
@@ -342,6 +391,7 @@ void FakeMaskserveService::RunJob(const std::string& job_id) {
   *p.mutable_metrics() = job.job.best_validation();
   p.set_training_job_id(job_id);
   p.set_bank_fingerprint(kBankFingerprint);
+  p.set_shared_head(job.request.shared_head());
   p.set_description(job.request.description());
   if (created) *p.mutable_create_time() = Now();
   *p.mutable_update_time() = Now();
@@ -570,6 +620,14 @@ grpc::Status FakeMaskserveService::ImportProfile(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "data: exported for bank " + imported.profile.bank_fingerprint());
   }
+  const std::string& head = imported.profile.shared_head();
+  if (!head.empty() &&
+      std::none_of(options_.shared_heads.begin(), options_.shared_heads.end(),
+                   [&](const v1::SharedHeadInfo& h) { return h.name() == head; })) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "data: profile uses shared head '" + head +
+                            "', which this server has not loaded");
+  }
   absl::MutexLock lock(&mu_);
   auto& profiles = tenants_[tenant].profiles;
   auto it = profiles.find(request->profile_id());
@@ -613,6 +671,7 @@ grpc::Status FakeMaskserveService::GetModelInfo(grpc::ServerContext* context,
   bank->set_top_k(50);
   bank->set_fingerprint(kBankFingerprint);
   for (int m = v1::XPEFT_HARD; m <= v1::ADAPTER; ++m) bank->add_methods(static_cast<v1::Method>(m));
+  for (const v1::SharedHeadInfo& head : options_.shared_heads) *response->add_shared_heads() = head;
   v1::Limits* limits = response->mutable_limits();
   limits->set_max_inputs_per_request(kMaxInputs);
   limits->set_max_text_bytes(kMaxTextBytes);

@@ -5,9 +5,11 @@
 // or beside the real server. It follows the API contract of
 // proto/maskserve/v1/maskserve.proto closely enough for client tests:
 // tenants by API key, INVALID_ARGUMENT naming the field, NOT_FOUND,
-// ALREADY_EXISTS, FAILED_PRECONDITION on version mismatches, paging, and
+// ALREADY_EXISTS, FAILED_PRECONDITION on version mismatches, paging,
 // training jobs that run in the background (QUEUED -> RUNNING with epochs
-// and steps -> SUCCEEDED) with Watch streams and cancellation.
+// and steps -> SUCCEEDED) with Watch streams and cancellation, and shared
+// heads (listed by GetModelInfo; a profile trained with one takes its labels
+// and stores no head bytes).
 //
 // What it does not do: any machine learning. A "trained" profile remembers
 // its training examples; Predict returns the remembered label of a known text
@@ -42,6 +44,9 @@
 namespace maskserve {
 namespace testing {
 
+// The fake's default shared heads: "sentiment" over {"neg", "pos"}.
+std::vector<v1::SharedHeadInfo> DefaultFakeSharedHeads();
+
 class FakeMaskserveService final : public v1::Maskserve::Service {
  public:
   struct Options {
@@ -54,6 +59,8 @@ class FakeMaskserveService final : public v1::Maskserve::Service {
     uint32_t default_epochs = 3;
     // Server-side delay of every Predict (to make latencies measurable).
     absl::Duration predict_delay = absl::ZeroDuration();
+    // Shared heads that TrainProfileRequest.shared_head may name.
+    std::vector<v1::SharedHeadInfo> shared_heads = DefaultFakeSharedHeads();
   };
 
   explicit FakeMaskserveService(Options options);

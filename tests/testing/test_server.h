@@ -3,7 +3,8 @@
 // Starts a real MaskserveServer on a free loopback port with its store in a
 // fresh temporary directory, and makes stubs that talk to it over a real
 // gRPC channel (optionally with an API key). Helpers train a profile and
-// wait for its job.
+// wait for its job, and write shared-heads files for the built-in backbone
+// (set ServerOptions.banks.shared_heads_path to serve one).
 #ifndef MASKSERVE_TESTS_TESTING_TEST_SERVER_H_
 #define MASKSERVE_TESTS_TESTING_TEST_SERVER_H_
 
@@ -13,9 +14,12 @@
 #include <string>
 #include <vector>
 
+#include <ATen/ATen.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "core/backbone.h"
+#include "core/shared_heads.h"
 #include "core/testing/synthetic_task.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 #include "server/maskserve_server.h"
@@ -38,6 +42,27 @@ inline ServerOptions TestServerOptions(const std::string& data_dir) {
   options.metrics_address = "";
   options.drain_timeout_seconds = 2;
   return options;
+}
+
+// The built-in backbone the test servers load (built once, on the CPU).
+inline const BertModel& BuiltinTestBackbone() {
+  static const Backbone* const backbone = new Backbone(BuiltinBackbone(DeviceSpec()));
+  return *backbone->model;
+}
+
+// Writes `path`: a shared-heads file with one head `name` over `labels`
+// (small random weights from `seed`) for the backbone with
+// `backbone_fingerprint` (default: the built-in one).
+inline void WriteSharedHeads(const std::string& path, const std::string& name,
+                             const std::vector<std::string>& labels, uint64_t seed = 1,
+                             const std::string& backbone_fingerprint = "") {
+  const BertModel& backbone = BuiltinTestBackbone();
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const int64_t C = int64_t(labels.size()), d = backbone.config().hidden_size;
+  SharedHeadSet heads(backbone_fingerprint.empty() ? backbone.fingerprint()
+                                                   : backbone_fingerprint);
+  heads.Add(name, labels, at::normal(0.0, 0.02, {C, d}, gen), at::zeros({C}));
+  heads.Save(path);
 }
 
 class TestClient {

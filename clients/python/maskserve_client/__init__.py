@@ -31,6 +31,7 @@ from maskserve_client.types import (
     PredictResult,
     Profile,
     ProfileSize,
+    SharedHeadInfo,
     TrainingJob,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "PredictResult",
     "Profile",
     "ProfileSize",
+    "SharedHeadInfo",
     "TlsConfig",
     "TrainingJob",
 ]

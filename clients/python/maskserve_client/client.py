@@ -171,7 +171,7 @@ class Client:
             time.sleep(0.1)
 
     def info(self, timeout: Optional[float] = None) -> ModelInfo:
-        """The backbone, banks and limits of the server."""
+        """The backbone, banks, shared heads and limits of the server."""
         return ModelInfo.from_proto(
             self._call("GetModelInfo", self._stub.GetModelInfo, pb.GetModelInfoRequest(), timeout))
 
@@ -194,10 +194,14 @@ class Client:
               labels: Optional[Sequence[str]] = None, method: Union[str, int] = "XPEFT_HARD",
               validation_fraction: Optional[float] = None, seed: int = 0,
               expected_version: Optional[int] = None, description: str = "",
-              timeout: Optional[float] = None, **hyper_parameters) -> str:
+              shared_head: str = "", timeout: Optional[float] = None,
+              **hyper_parameters) -> str:
         """Starts a training job and returns its id at once.
 
-        ``labels`` default to the examples' labels in first-seen order.
+        ``labels`` default to the examples' labels in first-seen order, or,
+        with ``shared_head`` (the name of a head listed by :meth:`info`), to
+        the head's labels: the profile then reuses that frozen head and
+        stores none of its own (given ``labels`` must equal the head's).
         ``hyper_parameters`` are fields of HyperParameters (``epochs=5``,
         ``batch_size=8``, ``head_learning_rate=1e-3``, ...); unset ones take
         the server's defaults. ``head_precision`` takes ``"fp16"`` (the
@@ -213,13 +217,14 @@ class Client:
                 hyper_parameters["head_precision"])
         items = [_example(e) for e in examples]
         if labels is None:
-            labels = list(dict.fromkeys(e.label for e in items))
+            # With a shared head the server fills in the head's labels.
+            labels = [] if shared_head else list(dict.fromkeys(e.label for e in items))
         request = pb.TrainProfileRequest(
             profile_id=profile_id, method=_method(method), label_names=list(labels),
             examples=[pb.TrainingExample(text=e.text, text_pair=e.text_pair, label=e.label)
                       for e in items],
             hyper_parameters=pb.HyperParameters(**hyper_parameters),
-            seed=seed, description=description)
+            seed=seed, description=description, shared_head=shared_head)
         if validation_fraction is not None:
             request.validation_fraction = validation_fraction
         if expected_version is not None:

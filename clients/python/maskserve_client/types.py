@@ -136,6 +136,8 @@ class TrainingJob:
     create_time: Optional[datetime.datetime]
     start_time: Optional[datetime.datetime]
     end_time: Optional[datetime.datetime]
+    # The shared head the job trains with; "" = the profile's own head.
+    shared_head: str = ""
 
     @classmethod
     def from_proto(cls, j) -> "TrainingJob":
@@ -159,6 +161,7 @@ class TrainingJob:
             create_time=_time(j.create_time),
             start_time=_time(j.start_time),
             end_time=_time(j.end_time),
+            shared_head=j.shared_head,
         )
 
     @property
@@ -190,6 +193,8 @@ class Profile:
     description: str
     create_time: Optional[datetime.datetime]
     update_time: Optional[datetime.datetime]
+    # The shared head the profile uses; "" = its own head.
+    shared_head: str = ""
 
     @classmethod
     def from_proto(cls, p) -> "Profile":
@@ -206,6 +211,7 @@ class Profile:
             description=p.description,
             create_time=_time(p.create_time),
             update_time=_time(p.update_time),
+            shared_head=p.shared_head,
         )
 
 
@@ -236,6 +242,15 @@ class BankInfo:
 
 
 @dataclass(frozen=True)
+class SharedHeadInfo:
+    """A classification head profiles with its labels may share."""
+
+    name: str
+    label_names: List[str]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Limits:
     max_inputs_per_request: int
     max_text_bytes: int
@@ -247,12 +262,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """The server's backbone, banks and limits."""
+    """The server's backbone, banks, shared heads and limits."""
 
     backbone: BackboneInfo
     banks: List[BankInfo]
     limits: Limits
     server_version: str
+    shared_heads: List[SharedHeadInfo] = field(default_factory=list)
 
     @classmethod
     def from_proto(cls, m) -> "ModelInfo":
@@ -269,4 +285,6 @@ class ModelInfo:
         lim = m.limits
         limits = Limits(lim.max_inputs_per_request, lim.max_text_bytes, lim.max_examples_per_job,
                         lim.max_labels, lim.max_sequence_length, lim.max_profiles_per_tenant)
-        return cls(backbone, banks, limits, m.server_version)
+        shared_heads = [SharedHeadInfo(h.name, list(h.label_names), h.fingerprint)
+                        for h in m.shared_heads]
+        return cls(backbone, banks, limits, m.server_version, shared_heads)

@@ -7,15 +7,20 @@ Two servers:
 - ``fake_maskserve`` (env FAKE_MASKSERVE_BINARY), the clients' in-memory fake,
   which implements the whole API, so every client method is exercised today.
 
+A third real server serves a shared head made with ``maskserve_build_bank``
+(env MASKSERVE_BUILD_BANK_BINARY).
+
 Run through CTest (python_client_test), or by hand:
   PYTHONPATH=clients/python:build/clients/python/gen \
   MASKSERVE_BINARY=build/server/maskserve \
   FAKE_MASKSERVE_BINARY=build/clients/testing/fake_maskserve \
+  MASKSERVE_BUILD_BANK_BINARY=build/core/maskserve_build_bank \
   /usr/bin/python3 -m unittest discover -s clients/python/tests -t clients/python -v
 """
 
 import functools
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -34,6 +39,7 @@ from maskserve_client import (
 
 MASKSERVE_BINARY = os.environ.get("MASKSERVE_BINARY", "")
 FAKE_MASKSERVE_BINARY = os.environ.get("FAKE_MASKSERVE_BINARY", "")
+BUILD_BANK_BINARY = os.environ.get("MASKSERVE_BUILD_BANK_BINARY", "")
 
 POSITIVE = ["a wonderful film", "great acting and a moving story", "i loved every minute",
             "brilliant and funny", "a joy to watch", "superb music and direction",
@@ -262,13 +268,21 @@ class ClientContract:
         self.assertIn("inputs[1]", raised.exception.message)
 
     @skip_if_unimplemented
-    @skip_if_unimplemented
     def test_train_with_int8_head(self):
         job = self.train_and_wait("py-int8", head_precision="int8")
         self.assertEqual(job.hyper_parameters.get("head_precision"), "HEAD_PRECISION_INT8")
         result = self.client.predict("py-int8", [POSITIVE[0], NEGATIVE[0]])
         self.assertEqual(len(result), 2)
 
+    @skip_if_unimplemented
+    def test_unknown_shared_head_is_invalid_argument(self):
+        with self.assertRaises(MaskserveError) as raised:
+            self.client.train("py-no-head", EXAMPLES, method="XPEFT_HARD",
+                              shared_head="no-such-head")
+        self.assertEqual(raised.exception.code, "INVALID_ARGUMENT")
+        self.assertIn("shared_head: no shared head 'no-such-head'", raised.exception.message)
+
+    @skip_if_unimplemented
     def test_cancel_finished_job_is_failed_precondition(self):
         job = self.train_and_wait("py-cancel")
         with self.assertRaises(MaskserveError) as raised:
@@ -336,6 +350,18 @@ class FakeServerTest(ClientContract, unittest.TestCase):
         self.assertEqual(job.state, "FAILED")
         self.assertIn(job_id, [j.job_id for j in self.client.list_jobs(states=["FAILED"])])
 
+    def test_shared_head_gives_its_labels_and_no_head_bytes(self):
+        heads = self.client.info().shared_heads
+        self.assertEqual([(h.name, h.label_names) for h in heads], [("sentiment", ["neg", "pos"])])
+        # The examples list "pos" first; the head's label order wins.
+        job = self.client.wait(self.client.train("py-warm", EXAMPLES, method="XPEFT_HARD",
+                                                 shared_head="sentiment", epochs=1))
+        self.assertEqual(job.shared_head, "sentiment")
+        profile = self.client.get_profile("py-warm")
+        self.assertEqual(profile.shared_head, "sentiment")
+        self.assertEqual(profile.label_names, ["neg", "pos"])
+        self.assertEqual(profile.size.head_bytes, 0)
+
     def test_api_keys_are_sent_as_bearer_tokens(self):
         secured = ServerProcess(FAKE_MASKSERVE_BINARY, ["--api_keys=alpha,beta"])
         try:
@@ -391,6 +417,70 @@ class RealServerTest(ClientContract, unittest.TestCase):
         self.assertTrue(info.banks)
         self.assertTrue(all(len(b.fingerprint) > 0 for b in info.banks))
         self.assertEqual(self.client.health("maskserve.v1.Maskserve"), "SERVING")
+
+
+class RealServerSharedHeadTest(unittest.TestCase):
+    """A shared head built with maskserve_build_bank and served by the real
+    server (--shared_heads): profiles reuse it and store no head."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not BUILD_BANK_BINARY or not os.path.exists(BUILD_BANK_BINARY):
+            raise unittest.SkipTest(f"maskserve_build_bank not found: {BUILD_BANK_BINARY!r}")
+        cls.dir = tempfile.mkdtemp(prefix="maskserve_pytest_heads_")
+        corpus = os.path.join(cls.dir, "corpus.jsonl")
+        with open(corpus, "w") as f:
+            for profile in ("ann", "bob"):
+                for example in EXAMPLES:
+                    f.write(json.dumps({"profile": profile, "text": example.text,
+                                        "label": example.label}) + "\n")
+        heads = os.path.join(cls.dir, "heads.safetensors")
+        subprocess.run([BUILD_BANK_BINARY, "--kind=xpeft", f"--corpus={corpus}", "--device=cpu",
+                        "--num_adapters=8", "--top_k=4", "--epochs=1",
+                        f"--out={os.path.join(cls.dir, 'bank.safetensors')}",
+                        f"--shared_heads_out={heads}", "--head_name=reviews"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.server = ServerProcess(MASKSERVE_BINARY, real_server_args(
+            os.path.join(cls.dir, "data"), f"--shared_heads={heads}"))
+        cls.client = Client(cls.server.address, timeout=30)
+        cls.client.wait_until_serving(timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_profile_reuses_the_shared_head(self):
+        heads = self.client.info().shared_heads
+        self.assertEqual([h.name for h in heads], ["reviews"])
+        self.assertEqual(heads[0].label_names, ["neg", "pos"])  # the corpus's, sorted
+        self.assertEqual(len(heads[0].fingerprint), 64)
+
+        job = self.client.wait(self.client.train("py-reviews", EXAMPLES, method="XPEFT_HARD",
+                                                 shared_head="reviews", epochs=2), timeout=240)
+        self.assertEqual(job.shared_head, "reviews")
+        profile = self.client.get_profile("py-reviews")
+        self.assertEqual(profile.shared_head, "reviews")
+        self.assertEqual(profile.label_names, ["neg", "pos"])
+        self.assertEqual(profile.size.head_bytes, 0)
+        result = self.client.predict("py-reviews", [POSITIVE[0], NEGATIVE[0]])
+        self.assertEqual(result.label_names, ["neg", "pos"])
+        self.assertTrue(all(label in ("neg", "pos") for label in result.labels))
+
+    def test_shared_head_errors_name_the_field(self):
+        with self.assertRaises(MaskserveError) as raised:
+            self.client.train("py-reviews-2", EXAMPLES, labels=["pos", "neg"],
+                              method="XPEFT_HARD", shared_head="reviews")
+        self.assertEqual(raised.exception.code, "INVALID_ARGUMENT")
+        self.assertTrue(raised.exception.message.startswith("label_names:"),
+                        raised.exception.message)
+        with self.assertRaises(MaskserveError) as raised:
+            self.client.train("py-reviews-3", EXAMPLES, method="HEAD_ONLY",
+                              shared_head="reviews")
+        self.assertEqual(raised.exception.code, "INVALID_ARGUMENT")
+        self.assertTrue(raised.exception.message.startswith("shared_head:"),
+                        raised.exception.message)
 
 
 def _openssl(*args, cwd):
