@@ -1,10 +1,16 @@
 // Backbone forward throughput (sequences/s) for several batch sizes and
-// sequence lengths, with no adapters and with a per-sequence adapter in every
-// layer. CPU here; CUDA when run on a GPU host (--device=cuda).
+// sequence lengths: bare (no adapters), with a per-sequence adapter in every
+// layer, and the serving path of a mixed stream -- ClassifyMixedBatch over
+// sequences drawn at random from --profiles distinct composed X-PEFT hard
+// profiles (heads and logits to the CPU included) -- with its ratio to the
+// bare forward measured in the same run (SPEC section 9: >= 0.92 at batch 64
+// and 256). CPU here; CUDA when run on a GPU host (--device=cuda).
 //
 //   backbone_benchmark [--shape=builtin|base] [--model_dir=DIR] [--device=auto]
-//                      [--dtype=auto] [--batches=1,8,32,128] [--seq_lens=64,128]
+//                      [--dtype=auto] [--batches=1,8,64,256] [--seq_lens=64,128]
 //                      [--min_seconds=1.0] [--bottleneck=0 (d/16)]
+//                      [--profiles=1000] [--num_adapters=100] [--top_k=50]
+//                      [--rounds=3 (best of, variants taking turns)]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -12,10 +18,17 @@
 #include <c10/core/InferenceMode.h>
 
 #include <iostream>
+#include <numeric>
 
+#include <random>
+
+#include "core/adapter_bank.h"
 #include "core/backbone.h"
 #include "core/benchmark_util.h"
+#include "core/bit_packing.h"
+#include "core/composed_profile.h"
 #include "core/error.h"
+#include "core/fp16.h"
 
 namespace maskserve {
 namespace {
@@ -58,14 +71,49 @@ double CallsPerSecond(const DeviceSpec& device, double min_seconds, Fn&& forward
   return double(calls) / elapsed;
 }
 
+// `count` X-PEFT hard profiles with random k-hot masks and heads, composed
+// through the serving path (ProfileData -> ComposeProfile).
+std::vector<ComposedProfile> RandomProfiles(const BertModel& model, const ServingBanks& banks,
+                                            int64_t count) {
+  const AdapterBankConfig& c = banks.adapters->config();
+  const uint32_t L = uint32_t(c.num_layers), N = uint32_t(c.num_adapters), k = uint32_t(c.top_k);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> weight(0.0f, 0.02f);
+  std::vector<ComposedProfile> out;
+  out.reserve(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    ProfileData p;
+    p.method = Method::kXpeftHard;
+    p.backbone_fingerprint = model.fingerprint();
+    p.bank_fingerprint = banks.adapters->fingerprint();
+    p.shape = {L, uint32_t(c.hidden_size), uint32_t(c.bottleneck), N, k, 0};
+    p.labels = {"negative", "positive"};
+    std::vector<uint8_t> mask(size_t(2 * L * N), 0);
+    std::vector<uint32_t> order(N);
+    for (uint32_t row = 0; row < 2 * L; ++row) {
+      std::iota(order.begin(), order.end(), 0u);
+      std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t j = 0; j < k; ++j) mask[row * N + order[j]] = 1;
+    }
+    p.mask_bits = PackBitRows(mask.data(), 2 * L, N);
+    for (int64_t j = 0; j < 2 * c.hidden_size; ++j) p.head_weight.push_back(FloatToHalf(weight(rng)));
+    p.head_bias.assign(2, FloatToHalf(0.0f));
+    out.push_back(ComposeProfile(p, model, banks));
+  }
+  return out;
+}
+
 int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
                      {{"shape", "builtin"}, {"model_dir", ""}, {"device", "auto"},
-                      {"dtype", "auto"}, {"batches", "1,8,32,128"}, {"seq_lens", "64,128"},
-                      {"min_seconds", "1.0"}, {"bottleneck", "0"}},
+                      {"dtype", "auto"}, {"batches", "1,8,64,256"}, {"seq_lens", "64,128"},
+                      {"min_seconds", "1.0"}, {"bottleneck", "0"}, {"profiles", "1000"},
+                      {"num_adapters", "100"}, {"top_k", "50"}, {"rounds", "3"}},
                      "backbone_benchmark [--shape=builtin|base] [--model_dir=DIR] "
-                     "[--device=auto] [--dtype=auto] [--batches=1,8,32,128] "
-                     "[--seq_lens=64,128] [--min_seconds=1.0] [--bottleneck=0]");
+                     "[--device=auto] [--dtype=auto] [--batches=1,8,64,256] "
+                     "[--seq_lens=64,128] [--min_seconds=1.0] [--bottleneck=0] "
+                     "[--profiles=1000 (0 = skip the mixed stream)] [--num_adapters=100] "
+                     "[--top_k=50] [--rounds=3]");
   const DeviceSpec device = ResolveDevice(args.Get("device"), args.Get("dtype"));
   BertModel model = !args.Get("model_dir").empty()
                         ? *LoadHfBackbone(args.Get("model_dir"), device).model
@@ -75,6 +123,23 @@ int Run(int argc, char** argv) {
   const int64_t d = model.config().hidden_size;
   const int64_t bottleneck = args.GetInt("bottleneck") > 0 ? args.GetInt("bottleneck") : d / 16;
   c10::InferenceMode inference;
+
+  const int64_t num_profiles = args.GetInt("profiles");
+  ServingBanks banks;
+  std::vector<ComposedProfile> profiles;
+  std::vector<const ComposedProfile*> profile_ptrs;
+  if (num_profiles > 0) {
+    AdapterBankConfig bank;
+    bank.num_layers = model.config().num_hidden_layers;
+    bank.hidden_size = d;
+    bank.bottleneck = bottleneck;
+    bank.num_adapters = args.GetInt("num_adapters");
+    bank.top_k = args.GetInt("top_k");
+    banks.adapters = std::make_shared<AdapterBank>(AdapterBank::Random(bank, device, 3));
+    profiles = RandomProfiles(model, banks, num_profiles);
+    for (const ComposedProfile& p : profiles) profile_ptrs.push_back(&p);
+  }
+  std::mt19937 pick(11);
 
   std::vector<BenchmarkRow> rows;
   for (int64_t seq : args.GetIntList("seq_lens")) {
@@ -92,19 +157,36 @@ int Run(int argc, char** argv) {
         a.up_bias = at::zeros({batch, d}, w_opts);
       }
       const double min_seconds = args.GetDouble("min_seconds");
-      const double bare = CallsPerSecond(device, min_seconds, [&] {
-        model.Forward(ids, mask, types);
-      });
-      const double adapted = CallsPerSecond(device, min_seconds, [&] {
-        model.Forward(ids, mask, types, &adapters);
-      });
-      rows.push_back(BenchmarkRow()
-                         .Add("seq_len", seq)
-                         .Add("batch", batch)
-                         .Add("bare_seq_per_s", bare * double(batch), 1)
-                         .Add("adapter_seq_per_s", adapted * double(batch), 1)
-                         .Add("adapter_ratio", adapted / bare, 3)
-                         .Add("bare_ms_per_batch", 1000.0 / bare, 2));
+      // A new draw of profiles for every batch, as a mixed stream brings.
+      std::uniform_int_distribution<int64_t> any(0, std::max<int64_t>(0, num_profiles - 1));
+      std::vector<int64_t> profile_of(static_cast<size_t>(batch));
+      // The variants take turns for --rounds rounds and each keeps its best
+      // round, so that load drifting on a shared machine hits all alike.
+      double bare = 0, adapted = 0, mixed = 0;
+      for (int64_t round = 0; round < args.GetInt("rounds"); ++round) {
+        bare = std::max(bare, CallsPerSecond(device, min_seconds, [&] {
+                          model.Forward(ids, mask, types);
+                        }));
+        adapted = std::max(adapted, CallsPerSecond(device, min_seconds, [&] {
+                             model.Forward(ids, mask, types, &adapters);
+                           }));
+        if (profiles.empty()) continue;
+        mixed = std::max(mixed, CallsPerSecond(device, min_seconds, [&] {
+                           for (int64_t& p : profile_of) p = any(pick);
+                           ClassifyMixedBatch(model, profile_ptrs, profile_of, ids, mask, types);
+                         }));
+      }
+      BenchmarkRow row;
+      row.Add("seq_len", seq)
+          .Add("batch", batch)
+          .Add("bare_seq_per_s", bare * double(batch), 1)
+          .Add("adapter_seq_per_s", adapted * double(batch), 1)
+          .Add("adapter_ratio", adapted / bare, 3);
+      if (!profiles.empty()) {
+        row.Add("mixed_seq_per_s", mixed * double(batch), 1).Add("mixed_ratio", mixed / bare, 3);
+      }
+      row.Add("bare_ms_per_batch", 1000.0 / bare, 2);
+      rows.push_back(row);
     }
   }
   PrintBenchmarkReport("backbone_forward",
@@ -115,7 +197,8 @@ int Run(int argc, char** argv) {
                         {"device", DeviceName(device.device)},
                         {"dtype", DtypeName(device.dtype)},
                         {"torch", TORCH_VERSION},
-                        {"threads", std::to_string(at::get_num_threads())}},
+                        {"threads", std::to_string(at::get_num_threads())},
+                        {"mixed_profiles", std::to_string(num_profiles)}},
                        rows);
   return 0;
 }
