@@ -18,6 +18,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <iostream>
+#include <map>
 #include <numeric>
 
 #include <random>
@@ -127,7 +128,6 @@ int Run(int argc, char** argv) {
   const int64_t num_profiles = args.GetInt("profiles");
   ServingBanks banks;
   std::vector<ComposedProfile> profiles;
-  std::vector<const ComposedProfile*> profile_ptrs;
   if (num_profiles > 0) {
     AdapterBankConfig bank;
     bank.num_layers = model.config().num_hidden_layers;
@@ -137,7 +137,6 @@ int Run(int argc, char** argv) {
     bank.top_k = args.GetInt("top_k");
     banks.adapters = std::make_shared<AdapterBank>(AdapterBank::Random(bank, device, 3));
     profiles = RandomProfiles(model, banks, num_profiles);
-    for (const ComposedProfile& p : profiles) profile_ptrs.push_back(&p);
   }
   std::mt19937 pick(11);
 
@@ -172,8 +171,17 @@ int Run(int argc, char** argv) {
                            }));
         if (profiles.empty()) continue;
         mixed = std::max(mixed, CallsPerSecond(device, min_seconds, [&] {
-                           for (int64_t& p : profile_of) p = any(pick);
-                           ClassifyMixedBatch(model, profile_ptrs, profile_of, ids, mask, types);
+                           // As the server's batcher does: the batch's distinct
+                           // profiles, and each sequence's index among them.
+                           std::map<int64_t, int64_t> slot;
+                           std::vector<const ComposedProfile*> distinct;
+                           for (int64_t& p : profile_of) {
+                             const int64_t drawn = any(pick);
+                             auto [it, added] = slot.emplace(drawn, int64_t(distinct.size()));
+                             if (added) distinct.push_back(&profiles[size_t(drawn)]);
+                             p = it->second;
+                           }
+                           ClassifyMixedBatch(model, distinct, profile_of, ids, mask, types);
                          }));
       }
       BenchmarkRow row;
