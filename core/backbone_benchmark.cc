@@ -159,31 +159,36 @@ int Run(int argc, char** argv) {
       // A new draw of profiles for every batch, as a mixed stream brings.
       std::uniform_int_distribution<int64_t> any(0, std::max<int64_t>(0, num_profiles - 1));
       std::vector<int64_t> profile_of(static_cast<size_t>(batch));
-      // The variants take turns for --rounds rounds and each keeps its best
-      // round, so that load drifting on a shared machine hits all alike.
-      double bare = 0, adapted = 0, mixed = 0;
+      // The variants take turns for --rounds rounds, each round starting
+      // with the next variant, and each keeps its best round, so that load
+      // drifting on a shared machine and warm-up order hit all alike.
+      auto run_bare = [&] { model.Forward(ids, mask, types); };
+      auto run_adapted = [&] { model.Forward(ids, mask, types, &adapters); };
+      auto run_mixed = [&] {
+        // As the server's batcher does: the batch's distinct profiles, and
+        // each sequence's index among them.
+        std::map<int64_t, int64_t> slot;
+        std::vector<const ComposedProfile*> distinct;
+        for (int64_t& p : profile_of) {
+          const int64_t drawn = any(pick);
+          auto [it, added] = slot.emplace(drawn, int64_t(distinct.size()));
+          if (added) distinct.push_back(&profiles[size_t(drawn)]);
+          p = it->second;
+        }
+        ClassifyMixedBatch(model, distinct, profile_of, ids, mask, types);
+      };
+      const int variants = profiles.empty() ? 2 : 3;
+      double best[3] = {0, 0, 0};
       for (int64_t round = 0; round < args.GetInt("rounds"); ++round) {
-        bare = std::max(bare, CallsPerSecond(device, min_seconds, [&] {
-                          model.Forward(ids, mask, types);
-                        }));
-        adapted = std::max(adapted, CallsPerSecond(device, min_seconds, [&] {
-                             model.Forward(ids, mask, types, &adapters);
-                           }));
-        if (profiles.empty()) continue;
-        mixed = std::max(mixed, CallsPerSecond(device, min_seconds, [&] {
-                           // As the server's batcher does: the batch's distinct
-                           // profiles, and each sequence's index among them.
-                           std::map<int64_t, int64_t> slot;
-                           std::vector<const ComposedProfile*> distinct;
-                           for (int64_t& p : profile_of) {
-                             const int64_t drawn = any(pick);
-                             auto [it, added] = slot.emplace(drawn, int64_t(distinct.size()));
-                             if (added) distinct.push_back(&profiles[size_t(drawn)]);
-                             p = it->second;
-                           }
-                           ClassifyMixedBatch(model, distinct, profile_of, ids, mask, types);
-                         }));
+        for (int i = 0; i < variants; ++i) {
+          const int v = int((round + i) % variants);
+          const double rate = v == 0   ? CallsPerSecond(device, min_seconds, run_bare)
+                              : v == 1 ? CallsPerSecond(device, min_seconds, run_adapted)
+                                       : CallsPerSecond(device, min_seconds, run_mixed);
+          best[v] = std::max(best[v], rate);
+        }
       }
+      const double bare = best[0], adapted = best[1], mixed = best[2];
       BenchmarkRow row;
       row.Add("seq_len", seq)
           .Add("batch", batch)
