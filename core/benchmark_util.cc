@@ -6,6 +6,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/json.h"
+
 namespace maskserve {
 
 namespace {
@@ -16,16 +18,7 @@ bool IsNumber(const std::string& s) {
   return end == s.c_str() + s.size();
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string JsonValueOf(const std::string& s) { return IsNumber(s) ? s : JsonString(s); }
+std::string JsonValueOf(const std::string& s) { return IsNumber(s) ? s : JsonQuote(s); }
 }  // namespace
 
 BenchmarkArgs::BenchmarkArgs(int argc, char** argv, std::map<std::string, std::string> defaults,
@@ -86,15 +79,15 @@ BenchmarkRow& BenchmarkRow::Add(const std::string& name, int64_t value) {
 void PrintBenchmarkReport(const std::string& name,
                           const std::vector<std::pair<std::string, std::string>>& context,
                           const std::vector<BenchmarkRow>& rows) {
-  std::string json = "{\"benchmark\":" + JsonString(name) + ",\"context\":{";
+  std::string json = "{\"benchmark\":" + JsonQuote(name) + ",\"context\":{";
   for (size_t i = 0; i < context.size(); ++i) {
-    json += (i ? "," : "") + JsonString(context[i].first) + ":" + JsonValueOf(context[i].second);
+    json += (i ? "," : "") + JsonQuote(context[i].first) + ":" + JsonValueOf(context[i].second);
   }
   json += "},\"results\":[";
   for (size_t r = 0; r < rows.size(); ++r) {
     json += r ? ",{" : "{";
     for (size_t i = 0; i < rows[r].fields.size(); ++i) {
-      json += (i ? "," : "") + JsonString(rows[r].fields[i].first) + ":" +
+      json += (i ? "," : "") + JsonQuote(rows[r].fields[i].first) + ":" +
               JsonValueOf(rows[r].fields[i].second);
     }
     json += "}";

@@ -12,7 +12,6 @@
 // Progress goes to stderr; a JSON summary line goes to stdout.
 #include <ATen/ATen.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -21,6 +20,7 @@
 #include "core/bank_corpus.h"
 #include "core/benchmark_util.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/shared_heads.h"
 
 namespace maskserve {
@@ -40,24 +40,6 @@ constexpr char kUsage[] = R"(usage: maskserve_build_bank --kind=xpeft|propetl --
              --head_learning_rate=1e-2 --weight_decay=0.01 --warmup_fraction=0.1
              --max_sequence_length=128 --validation_fraction=0.1 --seed=0
   heads      --shared_heads_out=PATH --head_name=NAME)";
-
-// A JSON string literal.
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
@@ -174,8 +156,8 @@ int Run(int argc, char** argv) {
     heads.Save(path);
   }
 
-  std::cout << "{\"kind\": " << Quote(kind) << ", \"out\": " << Quote(args.Get("out"))
-            << ", \"fingerprint\": " << Quote(fingerprint) << ", \"profiles\": " << report.tasks
+  std::cout << "{\"kind\": " << JsonQuote(kind) << ", \"out\": " << JsonQuote(args.Get("out"))
+            << ", \"fingerprint\": " << JsonQuote(fingerprint) << ", \"profiles\": " << report.tasks
             << ", \"labels\": " << head.labels.size()
             << ", \"train_examples\": " << report.train_examples
             << ", \"validation_examples\": " << report.validation_examples;
@@ -185,8 +167,8 @@ int Run(int argc, char** argv) {
               << ", \"validation_macro_f1\": " << report.validation->macro_f1;
   }
   if (!head_fingerprint.empty()) {
-    std::cout << ", \"shared_head\": " << Quote(args.Get("head_name"))
-              << ", \"shared_head_fingerprint\": " << Quote(head_fingerprint);
+    std::cout << ", \"shared_head\": " << JsonQuote(args.Get("head_name"))
+              << ", \"shared_head_fingerprint\": " << JsonQuote(head_fingerprint);
   }
   std::cout << ", \"seconds\": " << report.seconds << "}\n";
   return 0;

@@ -664,6 +664,12 @@ void SerializeString(const std::string& s, std::string* out) {
 
 }  // namespace
 
+std::string JsonQuote(const std::string& text) {
+  std::string out;
+  SerializeString(text, &out);
+  return out;
+}
+
 std::string JsonValue::Serialize() const {
   std::string out;
   // Iterative over an explicit stack would avoid recursion, but parsed values

@@ -127,6 +127,10 @@ class JsonValue {
   std::shared_ptr<const std::string> source_;
 };
 
+// `text` as a JSON string literal, quotes included, escaped as Serialize()
+// escapes strings.
+std::string JsonQuote(const std::string& text);
+
 // Same as JsonValue::Parse.
 inline JsonValue ParseJson(std::string_view text,
                            std::string_view source_name) {

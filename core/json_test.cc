@@ -347,3 +347,16 @@ TEST(JsonTest, RealFilesFromSharedData) {
 
 }  // namespace
 }  // namespace maskserve
+
+namespace maskserve {
+namespace {
+
+TEST(JsonQuoteTest, EscapesLikeSerializeAndParsesBack) {
+  const std::string text = "say \"hi\"\\ \n\t\x01 caf\xc3\xa9";
+  const std::string quoted = JsonQuote(text);
+  EXPECT_EQ(quoted, "\"say \\\"hi\\\"\\\\ \\n\\t\\u0001 caf\xc3\xa9\"");
+  EXPECT_EQ(ParseJson(quoted, "test").AsString(), text);
+}
+
+}  // namespace
+}  // namespace maskserve
