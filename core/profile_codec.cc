@@ -164,20 +164,9 @@ bool IsHexFingerprint(const std::string& s) {
   return true;
 }
 
-bool IsSharedHeadName(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A reference to a shared head and no head of its own.
 void ValidateSharedHeadReference(const ProfileData& p) {
-  if (!IsSharedHeadName(p.shared_head)) {
+  if (!IsValidSharedHeadName(p.shared_head)) {
     throw DataLoss("profile: shared_head must be 1-64 of [A-Za-z0-9_.-]");
   }
   if (!IsHexFingerprint(p.shared_head_fingerprint)) {

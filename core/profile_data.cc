@@ -23,4 +23,15 @@ bool IsPropetl(Method method) {
   return method == Method::kPropetlLayer || method == Method::kPropetlHybrid;
 }
 
+bool IsValidSharedHeadName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace maskserve

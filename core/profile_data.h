@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace maskserve {
@@ -55,6 +56,8 @@ enum class Method : uint8_t {
 const char* MethodName(Method method);
 bool IsXpeft(Method method);
 bool IsPropetl(Method method);
+// The rule for shared head names: 1-64 of [A-Za-z0-9_.-].
+bool IsValidSharedHeadName(std::string_view name);
 
 // The shapes a profile was trained for.
 struct ProfileShape {

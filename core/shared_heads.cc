@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/profile_data.h"
 #include "core/safetensors.h"
 #include "core/sha256.h"
 
@@ -50,12 +51,9 @@ int64_t MetaCount(const std::map<std::string, std::string>& meta, const std::str
 }  // namespace
 
 void ValidateSharedHeadName(const std::string& name, const std::string& field) {
-  bool ok = !name.empty() && name.size() <= 64;
-  for (char c : name) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '_' || c == '.' || c == '-');
+  if (!IsValidSharedHeadName(name)) {
+    throw InvalidArgument(field + ": must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
   }
-  if (!ok) throw InvalidArgument(field + ": must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
 }
 
 SharedHeadSet::SharedHeadSet(std::string backbone_fingerprint)

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "core/profile_data.h"
 
 namespace maskserve {
 namespace testing {
@@ -89,11 +90,7 @@ void FillSize(v1::Profile* profile) {
 grpc::Status ResolveSharedHead(const std::vector<v1::SharedHeadInfo>& heads,
                                v1::TrainProfileRequest* request) {
   const std::string& name = request->shared_head();
-  const bool well_formed =
-      !name.empty() && name.size() <= 64 &&
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-          std::string::npos;
-  if (!well_formed) {
+  if (!IsValidSharedHeadName(name)) {
     return Invalid("shared_head: must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
   }
   if (request->method() == v1::HEAD_ONLY) {
