@@ -27,27 +27,37 @@ EncodedExamples::EncodedExamples(const WordPieceTokenizer& tokenizer,
   }
 }
 
-ExampleBatch EncodedExamples::Batch(const std::vector<int64_t>& rows,
-                                    const at::Device& device) const {
+ExampleBatch PadEncodings(const std::vector<const Encoding*>& rows, const at::Device& device) {
   int64_t seq = 0;
-  for (int64_t r : rows) {
-    seq = std::max<int64_t>(seq, int64_t(encodings_.at(size_t(r)).input_ids.size()));
-  }
+  for (const Encoding* e : rows) seq = std::max<int64_t>(seq, int64_t(e->input_ids.size()));
   const int64_t n = int64_t(rows.size());
   std::vector<int64_t> ids(size_t(n * seq), 0), mask(size_t(n * seq), 0),
-      types(size_t(n * seq), 0), labels;
-  labels.reserve(size_t(n));
+      types(size_t(n * seq), 0);
   for (int64_t i = 0; i < n; ++i) {
-    const Encoding& e = encodings_[size_t(rows[size_t(i)])];
+    const Encoding& e = *rows[size_t(i)];
     std::copy(e.input_ids.begin(), e.input_ids.end(), ids.begin() + i * seq);
     std::copy(e.attention_mask.begin(), e.attention_mask.end(), mask.begin() + i * seq);
     std::copy(e.token_type_ids.begin(), e.token_type_ids.end(), types.begin() + i * seq);
-    labels.push_back(labels_[size_t(rows[size_t(i)])]);
   }
-  auto make = [&](std::vector<int64_t>& v, std::vector<int64_t> shape) {
-    return at::from_blob(v.data(), shape, at::kLong).clone().to(device);
+  auto make = [&](std::vector<int64_t>& v) {
+    return at::from_blob(v.data(), {n, seq}, at::kLong).clone().to(device);
   };
-  return {make(ids, {n, seq}), make(mask, {n, seq}), make(types, {n, seq}), make(labels, {n})};
+  return {make(ids), make(mask), make(types), at::Tensor()};
+}
+
+ExampleBatch EncodedExamples::Batch(const std::vector<int64_t>& rows,
+                                    const at::Device& device) const {
+  std::vector<const Encoding*> encodings;
+  std::vector<int64_t> labels;
+  encodings.reserve(rows.size());
+  labels.reserve(rows.size());
+  for (int64_t r : rows) {
+    encodings.push_back(&encodings_.at(size_t(r)));
+    labels.push_back(labels_[size_t(r)]);
+  }
+  ExampleBatch batch = PadEncodings(encodings, device);
+  batch.labels = at::tensor(labels, at::kLong).to(device);
+  return batch;
 }
 
 std::vector<std::vector<int64_t>> Chunks(const std::vector<int64_t>& rows, size_t chunk) {

@@ -1,7 +1,8 @@
 // File: core/encoded_examples.h
 //
 // Labelled examples tokenized once and padded per batch, for the trainers
-// (per-profile training and bank building):
+// (per-profile training and bank building; PadEncodings also pads the
+// server's prediction batches):
 //
 //   EncodedExamples set(tokenizer, examples, num_labels, /*max_length=*/128);
 //   ExampleBatch batch = set.Batch({3, 0, 7}, device);  // padded to its longest row
@@ -41,6 +42,10 @@ class EncodedExamples {
   std::vector<Encoding> encodings_;
   std::vector<int64_t> labels_;
 };
+
+// `rows` padded to their longest row (id 0, type 0, attention mask 0) as
+// int64 [n, T] ids / mask / types on `device`; labels stay undefined.
+ExampleBatch PadEncodings(const std::vector<const Encoding*>& rows, const at::Device& device);
 
 // Splits [0, n) into consecutive chunks of at most `chunk` indices taken
 // from `rows` (for evaluation passes).

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/encoded_examples.h"
 #include "server/status_util.h"
 
 namespace maskserve {
@@ -181,44 +182,33 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
   std::vector<const ComposedProfile*> profiles;
   std::map<const ResidentProfile*, int64_t> slot;
   std::vector<int64_t> profile_of;
-  int64_t longest = 0;
+  std::vector<const Encoding*> sequences;
   for (const auto& task : live) {
     auto [it, added] = slot.emplace(task->profile().get(), int64_t(profiles.size()));
     if (added) profiles.push_back(task->profile()->composed.get());
     for (const Encoding& e : task->inputs()) {
       profile_of.push_back(it->second);
-      longest = std::max<int64_t>(longest, int64_t(e.input_ids.size()));
+      sequences.push_back(&e);
     }
   }
   const int64_t rows = int64_t(profile_of.size());
-  std::vector<int64_t> ids(size_t(rows * longest), 0), mask(size_t(rows * longest), 0),
-      types(size_t(rows * longest), 0);
-  int64_t row = 0;
-  for (const auto& task : live) {
-    for (const Encoding& e : task->inputs()) {
-      std::copy(e.input_ids.begin(), e.input_ids.end(), ids.begin() + row * longest);
-      std::copy(e.attention_mask.begin(), e.attention_mask.end(), mask.begin() + row * longest);
-      std::copy(e.token_type_ids.begin(), e.token_type_ids.end(), types.begin() + row * longest);
-      ++row;
-    }
-  }
-  auto tensor = [&](std::vector<int64_t>& v) {
-    return at::from_blob(v.data(), {rows, longest}, at::kLong).clone();
-  };
+  int64_t padded_length = 0;
   const absl::Time start = absl::Now();
   std::vector<at::Tensor> logits;
   absl::Status status = CatchEngineErrors([&] {
     c10::InferenceMode inference;
-    logits = ClassifyMixedBatch(*backbone_, profiles, profile_of, tensor(ids), tensor(mask),
-                                tensor(types));
+    ExampleBatch batch = PadEncodings(sequences, at::kCPU);
+    padded_length = batch.ids.size(1);
+    logits = ClassifyMixedBatch(*backbone_, profiles, profile_of, batch.ids, batch.mask,
+                                batch.types);
     return absl::OkStatus();
   });
   stats.forward_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   stats.sequences = rows;
-  stats.tokens = rows * longest;
+  stats.tokens = rows * padded_length;
   stats.profiles = int64_t(profiles.size());
 
-  row = 0;
+  int64_t row = 0;
   for (const auto& task : live) {
     const int64_t n = int64_t(task->inputs().size());
     if (!status.ok()) {
