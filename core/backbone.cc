@@ -22,9 +22,17 @@ std::string BaseName(std::string dir) {
   return slash == std::string::npos ? dir : dir.substr(slash + 1);
 }
 
+// The first line of `path`, or "" when there is no such file.
+std::string FirstLine(const std::string& path) {
+  if (!FileExists(path)) return "";
+  std::string text = ReadFileBytes(path);
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace
 
-Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device) {
+Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device,
+                        std::optional<Pooling> pooling) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     throw NotFound("model_dir: '" + dir + "' is not a directory");
@@ -40,6 +48,14 @@ Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device) {
     if (tc.is_object() && tc.Contains("do_lower_case")) {
       config.lowercase = tc.GetBool("do_lower_case");
     }
+  }
+
+  const std::string pooling_path = dir + "/1_Pooling/config.json";
+  if (pooling) {
+    config.pooling = *pooling;
+  } else if (FileExists(pooling_path)) {
+    config.pooling = ParseSentenceTransformersPooling(
+        JsonValue::Parse(ReadFileBytes(pooling_path), pooling_path), pooling_path);
   }
 
   const std::string vocab_path = dir + "/vocab.txt";
@@ -58,17 +74,30 @@ Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device) {
   WordPieceOptions options;
   options.do_lower_case = config.lowercase;
   backbone.tokenizer = std::make_shared<const WordPieceTokenizer>(std::move(vocab), options);
+  backbone.source = dir;
+  backbone.origin = FirstLine(dir + "/SOURCE");
   return backbone;
 }
 
-Backbone BuiltinBackbone(const DeviceSpec& device, uint64_t seed) {
+Backbone LoadBackbone(const std::string& dir, const DeviceSpec& device,
+                      std::optional<Pooling> pooling) {
+  if (dir.empty() || dir == kBuiltinModelDir) {
+    return BuiltinBackbone(device, kBuiltinBackboneSeed, pooling.value_or(Pooling::kPooler));
+  }
+  return LoadHfBackbone(dir, device, pooling);
+}
+
+Backbone BuiltinBackbone(const DeviceSpec& device, uint64_t seed, Pooling pooling) {
   BertConfig config = BuiltinTinyBertConfig();
+  config.pooling = pooling;
   Backbone backbone;
   backbone.model = std::make_shared<const BertModel>(BertModel::Random(config, device, seed));
   WordPieceOptions options;
   options.do_lower_case = true;
   backbone.tokenizer = std::make_shared<const WordPieceTokenizer>(
       Vocab::FromTokens(BuiltinVocabTokens(), "builtin vocabulary"), options);
+  backbone.source = kBuiltinModelDir;
+  backbone.origin = "built-in random tiny BERT (seed " + std::to_string(seed) + ")";
   return backbone;
 }
 

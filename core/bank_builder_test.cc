@@ -132,6 +132,7 @@ TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
   options.xpeft_top_k = 2;
   options.epochs = 20;
   options.seed = 4;
+  options.validation_fraction = 0.2;  // 60 examples: none held out by default
   options.shared_head = "synthetic";
   const std::vector<TrainingExample> train = Examples(60, 901);
   ProfileData profile = trainer.Train(train, labels, options, nullptr, nullptr);
@@ -254,6 +255,7 @@ TEST_F(BankBuilderTest, PrototypeLearnsTheCorpusWithExactLayerMaskDensity) {
   options.method = Method::kPropetlHybrid;
   options.epochs = 10;
   options.seed = 3;
+  options.validation_fraction = 0.2;  // 60 examples: none held out by default
   ProfileData profile = trainer.Train(Examples(60, 900), {"positive", "negative", "music"},
                                       options, nullptr, nullptr);
   EXPECT_EQ(profile.bank_fingerprint, built.prototype.fingerprint());

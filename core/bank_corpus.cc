@@ -109,28 +109,37 @@ BankCorpus SplitCorpus::TrainingCorpus(size_t first, size_t stride) const {
   return corpus;
 }
 
+std::vector<HuffPostArticle> ReadHuffPostArticles(const std::string& path) {
+  std::vector<HuffPostArticle> articles;
+  ForEachJsonLine(path, [&](const JsonValue& json, const std::string&) {
+    try {
+      articles.push_back({json.GetString("date"), json.GetString("authors"),
+                          json.GetString("headline") + " " + json.GetString("short_description"),
+                          json.GetString("category")});
+    } catch (const EngineError& e) {
+      throw DataLoss(e.what());  // names the file, line and key
+    }
+  });
+  return articles;
+}
+
 SplitCorpus ReadHuffPostAuthors(const std::string& path, int64_t min_articles,
                                 double test_fraction) {
   Check(test_fraction >= 0 && test_fraction < 1, "test_fraction", "must be in [0, 1)");
-  struct Article {
-    std::string date, text, category;
-  };
-  std::map<std::string, std::vector<Article>> by_author;
+  std::map<std::string, std::vector<HuffPostArticle>> by_author;
   std::set<std::string> categories;
-  ForEachJsonLine(path, [&](const JsonValue& json, const std::string&) {
-    Article a{json.GetString("date"),
-              json.GetString("headline") + " " + json.GetString("short_description"),
-              json.GetString("category")};
+  for (HuffPostArticle& a : ReadHuffPostArticles(path)) {
     categories.insert(a.category);
-    const std::string& author = json.GetString("authors");
-    if (!author.empty()) by_author[author].push_back(std::move(a));
-  });
+    if (!a.authors.empty()) by_author[a.authors].push_back(std::move(a));
+  }
   SplitCorpus corpus;
   corpus.labels = SortedLabels(categories);
   for (auto& [author, articles] : by_author) {
     if (int64_t(articles.size()) < min_articles) continue;
     std::stable_sort(articles.begin(), articles.end(),
-                     [](const Article& a, const Article& b) { return a.date < b.date; });
+                     [](const HuffPostArticle& a, const HuffPostArticle& b) {
+                       return a.date < b.date;
+                     });
     const size_t train = size_t(std::floor((1.0 - test_fraction) * double(articles.size())));
     ProfileSplit split;
     split.name = author;

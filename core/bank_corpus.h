@@ -13,7 +13,9 @@
 //   ordered by date and the latest `test_fraction` is held out as that
 //   author's test set. Authors with fewer than `min_articles` are dropped;
 //   the rest are ordered by article count (descending), then name. The
-//   label set is every category of the file, sorted.
+//   label set is every category of the file, sorted. ReadHuffPostArticles()
+//   gives the file's rows as they are, for other splits
+//   (core/eval_datasets.h).
 //
 // Readers throw NotFound (file) or DataLoss / InvalidArgument naming the
 // file, line and key. Standard library only. Plain value types.
@@ -57,6 +59,17 @@ struct SplitCorpus {
   // stride`, ... as a bank corpus.
   BankCorpus TrainingCorpus(size_t first = 0, size_t stride = 1) const;
 };
+
+// One row of the HuffPost file: `text` is headline + " " + short_description,
+// `authors` may be empty.
+struct HuffPostArticle {
+  std::string date, authors, text, category;
+};
+
+// Every article of the file, in file order (blank lines skipped). A missing
+// key or a value of the wrong type throws DataLoss naming the file, line and
+// key.
+std::vector<HuffPostArticle> ReadHuffPostArticles(const std::string& path);
 
 SplitCorpus ReadHuffPostAuthors(const std::string& path, int64_t min_articles,
                                 double test_fraction = 0.3);

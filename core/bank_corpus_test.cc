@@ -1,20 +1,14 @@
 #include "core/bank_corpus.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/testing/temp_file.h"
 
 namespace maskserve {
 namespace {
 
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / name).string();
-  std::ofstream(path, std::ios::trunc) << text;
-  return path;
-}
+using testing::WriteTempFile;
 
 std::string HuffPostRow(const std::string& author, const std::string& date,
                         const std::string& category, const std::string& headline) {
@@ -24,7 +18,7 @@ std::string HuffPostRow(const std::string& author, const std::string& date,
 }
 
 TEST(BankCorpusTest, ReadsJsonLinesGroupingByProfileWithSortedLabels) {
-  const std::string path = WriteFile(
+  const std::string path = WriteTempFile(
       "corpus.jsonl",
       "{\"profile\": \"bob\", \"text\": \"t1\", \"label\": \"sports\"}\n"
       "\n"
@@ -44,7 +38,7 @@ TEST(BankCorpusTest, ReadsJsonLinesGroupingByProfileWithSortedLabels) {
 }
 
 TEST(BankCorpusTest, JsonLinesErrorsNameTheLineAndKey) {
-  const std::string path = WriteFile(
+  const std::string path = WriteTempFile(
       "bad_corpus.jsonl",
       "{\"profile\": \"bob\", \"text\": \"t1\", \"label\": \"sports\"}\n"
       "{\"profile\": \"bob\", \"label\": \"sports\"}\n");
@@ -55,7 +49,7 @@ TEST(BankCorpusTest, JsonLinesErrorsNameTheLineAndKey) {
     EXPECT_NE(std::string(e.what()).find(":2"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("text"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ReadJsonlCorpus(WriteFile("broken.jsonl", "{not json\n")), EngineError);
+  EXPECT_THROW(ReadJsonlCorpus(WriteTempFile("broken.jsonl", "{not json\n")), EngineError);
   try {
     ReadJsonlCorpus("/nonexistent/corpus.jsonl");
     FAIL();
@@ -73,7 +67,7 @@ TEST(BankCorpusTest, HuffPostSplitsEachAuthorByDateAndDropsSmallAuthors) {
   }
   for (int i = 0; i < 3; ++i) rows += HuffPostRow("B", "2021-01-01", "ARTS", "b");
   rows += HuffPostRow("", "2021-01-01", "TRAVEL", "nobody");
-  SplitCorpus corpus = ReadHuffPostAuthors(WriteFile("huffpost.jsonl", rows), 5);
+  SplitCorpus corpus = ReadHuffPostAuthors(WriteTempFile("huffpost.jsonl", rows), 5);
   // Every category of the file is a label, sorted, even those of dropped rows.
   EXPECT_EQ(corpus.labels, (std::vector<std::string>{"ARTS", "POLITICS", "SPORTS", "TRAVEL"}));
   ASSERT_EQ(corpus.profiles.size(), 1u);
@@ -85,7 +79,7 @@ TEST(BankCorpusTest, HuffPostSplitsEachAuthorByDateAndDropsSmallAuthors) {
   EXPECT_EQ(a.test.back().text, "a9 desc");    // latest held out
   EXPECT_EQ(a.train.front().label, 2);         // SPORTS
 
-  SplitCorpus both = ReadHuffPostAuthors(WriteFile("huffpost2.jsonl", rows), 3);
+  SplitCorpus both = ReadHuffPostAuthors(WriteTempFile("huffpost2.jsonl", rows), 3);
   ASSERT_EQ(both.profiles.size(), 2u);
   EXPECT_EQ(both.profiles[0].name, "A");  // more articles first
   BankCorpus odd = both.TrainingCorpus(1, 2);

@@ -14,6 +14,50 @@ void RequirePositive(const std::string& source, const char* key, int64_t value) 
 }
 }  // namespace
 
+const char* PoolingName(Pooling pooling) {
+  switch (pooling) {
+    case Pooling::kPooler: return "pooler";
+    case Pooling::kCls: return "cls";
+    case Pooling::kMean: return "mean";
+  }
+  return "pooler";
+}
+
+Pooling ParsePooling(const std::string& name, const std::string& field) {
+  for (Pooling p : {Pooling::kPooler, Pooling::kCls, Pooling::kMean}) {
+    if (name == PoolingName(p)) return p;
+  }
+  throw InvalidArgument(field + ": '" + name + "' is not a pooling (pooler, cls, mean)");
+}
+
+std::optional<Pooling> ParsePoolingOverride(const std::string& name, const std::string& field) {
+  if (name.empty()) return std::nullopt;
+  return ParsePooling(name, field);
+}
+
+Pooling ParseSentenceTransformersPooling(const JsonValue& json, const std::string& source) {
+  if (!json.is_object()) throw InvalidArgument(source + ": expected a JSON object");
+  auto mode = [&](const char* key) {
+    const JsonValue* v = json.Find(key);
+    if (v == nullptr || v->is_null()) return false;
+    if (!v->is_bool()) throw InvalidArgument(source + ": " + key + " must be true or false");
+    return v->AsBool();
+  };
+  for (const char* unsupported : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+    if (mode(unsupported)) {
+      throw InvalidArgument(source + ": " + unsupported +
+                            " is not supported (cls or mean tokens; or override the pooling)");
+    }
+  }
+  const bool cls = mode("pooling_mode_cls_token"), mean = mode("pooling_mode_mean_tokens");
+  if (cls == mean) {
+    throw InvalidArgument(source + ": exactly one of pooling_mode_cls_token and "
+                          "pooling_mode_mean_tokens must be true");
+  }
+  return cls ? Pooling::kCls : Pooling::kMean;
+}
+
 void BertConfig::Validate(const std::string& source) const {
   RequirePositive(source, "vocab_size", vocab_size);
   RequirePositive(source, "hidden_size", hidden_size);

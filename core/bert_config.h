@@ -8,9 +8,24 @@
 #define MASKSERVE_CORE_BERT_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace maskserve {
+
+// How a sequence's hidden states become the sentence vector the heads see.
+enum class Pooling {
+  kPooler,  // BertModel's pooler: tanh(W h[CLS] + b)
+  kCls,     // the raw [CLS] hidden state
+  kMean,    // the mean of the hidden states over attended tokens
+};
+
+// "pooler", "cls", "mean".
+const char* PoolingName(Pooling pooling);
+// Parses a PoolingName; throws InvalidArgument naming `field` otherwise.
+Pooling ParsePooling(const std::string& name, const std::string& field);
+// As ParsePooling, but "" (no override: the checkpoint's pooling) is nullopt.
+std::optional<Pooling> ParsePoolingOverride(const std::string& name, const std::string& field);
 
 struct BertConfig {
   std::string name = "builtin-tiny-bert";
@@ -26,6 +41,8 @@ struct BertConfig {
   std::string hidden_act = "gelu";
   int64_t pad_token_id = 0;
   bool lowercase = true;
+  // The sentence vector fed to the heads; part of the model's fingerprint.
+  Pooling pooling = Pooling::kPooler;
   // Std of the random initialisation (HF's initializer_range); used only by
   // BertModel::Random.
   double initializer_range = 0.02;
@@ -45,6 +62,12 @@ class JsonValue;
 // NotFound / InvalidArgument naming `source` and the key. The result is
 // validated.
 BertConfig ParseBertConfig(const JsonValue& json, const std::string& source);
+
+// Reads a sentence-transformers pooling config (`1_Pooling/config.json`):
+// exactly one of pooling_mode_cls_token / pooling_mode_mean_tokens must be
+// true; the max and sqrt-length modes are refused (InvalidArgument naming
+// `source` and the key).
+Pooling ParseSentenceTransformersPooling(const JsonValue& json, const std::string& source);
 
 // The built-in model's shape: 4 layers, d=128, 4 heads, FFN 512, vocab size
 // of the built-in vocabulary. Its random weights use std 0.05 rather than

@@ -37,6 +37,19 @@ class TensorFetcher {
       found = Find(name.substr(0, name.size() - 4) + "beta");
     }
     if (found == nullptr) throw NotFound(source_ + ": missing tensor '" + name + "'");
+    return Checked(name, *found, shape);
+  }
+
+  // The tensor `name` when the checkpoint has it (checked), else undefined.
+  at::Tensor GetOptional(const std::string& name, std::vector<int64_t> shape) const {
+    const at::Tensor* found = Find(name);
+    return found == nullptr ? at::Tensor() : Checked(name, *found, shape);
+  }
+
+ private:
+  at::Tensor Checked(const std::string& name, const at::Tensor& tensor,
+                     std::vector<int64_t> shape) const {
+    const at::Tensor* found = &tensor;
     if (found->sizes() != at::IntArrayRef(shape)) {
       throw InvalidArgument(source_ + ": tensor '" + name + "' has shape " +
                             ShapeString(found->sizes()) + ", expected " + ShapeString(shape));
@@ -47,7 +60,6 @@ class TensorFetcher {
     return found->to(device_.device, device_.dtype).contiguous();
   }
 
- private:
   const at::Tensor* Find(const std::string& name) const {
     for (const std::string& prefix : {std::string(), std::string("bert.")}) {
       auto it = tensors_.find(prefix + name);
@@ -99,8 +111,13 @@ BertModel BertModel::FromTensors(const BertConfig& config, const TensorMap& tens
     layer.out_ln_bias = t.Get(p + "output.LayerNorm.bias", {d});
     model.layers_.push_back(std::move(layer));
   }
-  model.pooler_weight_ = t.Get("pooler.dense.weight", {d, d});
-  model.pooler_bias_ = t.Get("pooler.dense.bias", {d});
+  if (config.pooling == Pooling::kPooler) {
+    model.pooler_weight_ = t.Get("pooler.dense.weight", {d, d});
+    model.pooler_bias_ = t.Get("pooler.dense.bias", {d});
+  } else {
+    model.pooler_weight_ = t.GetOptional("pooler.dense.weight", {d, d});
+    model.pooler_bias_ = model.pooler_weight_.defined() ? t.Get("pooler.dense.bias", {d}) : at::Tensor();
+  }
   model.ComputeFingerprint();
   return model;
 }
@@ -146,7 +163,7 @@ BertModel BertModel::Random(const BertConfig& config, const DeviceSpec& device, 
 int64_t BertModel::num_parameters() const {
   int64_t n = word_embeddings_.numel() + position_embeddings_.numel() +
               token_type_embeddings_.numel() + embed_ln_weight_.numel() + embed_ln_bias_.numel() +
-              pooler_weight_.numel() + pooler_bias_.numel();
+              (has_pooler() ? pooler_weight_.numel() + pooler_bias_.numel() : 0);
   for (const Layer& l : layers_) {
     for (const at::Tensor* t : {&l.qkv_weight, &l.qkv_bias, &l.attn_out_weight, &l.attn_out_bias,
                                 &l.attn_ln_weight, &l.attn_ln_bias, &l.ffn_in_weight,
@@ -167,6 +184,9 @@ void BertModel::ComputeFingerprint() {
               ";pos=" + std::to_string(c.max_position_embeddings) + ";types=" +
               std::to_string(c.type_vocab_size) + ";act=" + c.hidden_act + ";eps=" +
               std::to_string(c.layer_norm_eps) + ";");
+  // Heads depend on the pooling. (Pooler-pooled models hash as they did
+  // before pooling was configurable, so their stores stay valid.)
+  if (c.pooling != Pooling::kPooler) hash.Update(std::string("pool=") + PoolingName(c.pooling) + ";");
   auto add = [&hash](const at::Tensor& t) {
     at::Tensor cpu = t.to(at::kCPU, at::kFloat).contiguous();
     hash.Update(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * sizeof(float));
@@ -183,8 +203,10 @@ void BertModel::ComputeFingerprint() {
       add(*t);
     }
   }
-  add(pooler_weight_);
-  add(pooler_bias_);
+  if (has_pooler()) {
+    add(pooler_weight_);
+    add(pooler_bias_);
+  }
   fingerprint_ = hash.HexDigest();
 }
 
@@ -273,8 +295,29 @@ BertOutput BertModel::Forward(const at::Tensor& input_ids, const at::Tensor& att
   }
   BertOutput out;
   out.last_hidden_state = x;
-  out.pooled = at::tanh(at::linear(x.select(1, 0), pooler_weight_, pooler_bias_));
+  out.pooled = Pool(x, mask, config_.pooling);
   return out;
+}
+
+at::Tensor BertModel::Pool(const at::Tensor& last_hidden_state, const at::Tensor& attention_mask,
+                           Pooling pooling) const {
+  switch (pooling) {
+    case Pooling::kCls:
+      return last_hidden_state.select(1, 0);
+    case Pooling::kMean: {
+      // As sentence-transformers: sum(h * m) / max(sum(m), 1e-9), in fp32.
+      at::Tensor m = attention_mask.to(last_hidden_state.device(), at::kFloat).unsqueeze(-1);
+      at::Tensor sum = (last_hidden_state.to(at::kFloat) * m).sum(1);
+      return (sum / m.sum(1).clamp_min(1e-9)).to(last_hidden_state.scalar_type());
+    }
+    case Pooling::kPooler:
+      break;
+  }
+  if (!has_pooler()) {
+    throw FailedPrecondition(config_.name + ": the checkpoint has no pooler weights; pool with "
+                             "'cls' or 'mean'");
+  }
+  return at::tanh(at::linear(last_hidden_state.select(1, 0), pooler_weight_, pooler_bias_));
 }
 
 }  // namespace maskserve

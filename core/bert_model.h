@@ -2,8 +2,10 @@
 //
 // The frozen BERT encoder: embeddings (word + position + token type, then
 // LayerNorm), L post-LN transformer layers (self-attention with a padding
-// mask, GELU FFN) and the tanh pooler over [CLS]. Numerically equal to HF
-// `BertModel` in eval mode.
+// mask, GELU FFN) and a sentence vector pooled as the config says (tanh
+// pooler over [CLS], raw [CLS], or the mean over attended tokens).
+// Numerically equal to HF `BertModel` in eval mode (and the mean to
+// sentence-transformers' mean pooling).
 //
 // Every layer has a Pfeiffer adapter insertion point in its FFN output
 // sublayer (AdapterHub `seq_bn`). With h = FFN output and r = attention
@@ -39,7 +41,7 @@ namespace maskserve {
 
 struct BertOutput {
   at::Tensor last_hidden_state;  // [B, T, d]
-  at::Tensor pooled;             // [B, d] (tanh pooler over [CLS])
+  at::Tensor pooled;             // [B, d], pooled as config().pooling says
 };
 
 // A name -> tensor map in HF naming, e.g. "encoder.layer.0.output.dense.weight".
@@ -48,9 +50,10 @@ using TensorMap = std::map<std::string, at::Tensor>;
 class BertModel {
  public:
   // Builds the model from HF-named tensors (an optional "bert." prefix is
-  // accepted; extra tensors such as a classifier are ignored). Throws
-  // NotFound / InvalidArgument naming `source` and the tensor when one is
-  // missing or has the wrong shape.
+  // accepted; extra tensors such as a classifier are ignored). The pooler
+  // weights are needed only for Pooling::kPooler. Throws NotFound /
+  // InvalidArgument naming `source` and the tensor when one is missing or
+  // has the wrong shape.
   static BertModel FromTensors(const BertConfig& config, const TensorMap& tensors,
                                const DeviceSpec& device, const std::string& source);
 
@@ -64,6 +67,13 @@ class BertModel {
   BertOutput Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                      const at::Tensor& token_type_ids,
                      const std::vector<AdapterWeights>* adapters = nullptr) const;
+
+  // The sentence vectors of `last_hidden_state` [B, T, d] under `pooling`
+  // (attention_mask [B, T], 1 = attended). Throws FailedPrecondition for
+  // kPooler when the checkpoint had no pooler weights.
+  at::Tensor Pool(const at::Tensor& last_hidden_state, const at::Tensor& attention_mask,
+                  Pooling pooling) const;
+  bool has_pooler() const { return pooler_weight_.defined(); }
 
   const BertConfig& config() const { return config_; }
   const DeviceSpec& device() const { return device_; }

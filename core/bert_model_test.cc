@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/json.h"
 
 namespace maskserve {
 namespace {
@@ -174,6 +175,107 @@ TEST(BertModelErrorsTest, MissingAndMisshapenTensorsAreNamed) {
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("[49,32]"), std::string::npos);
+  }
+}
+
+TEST(BertPoolingTest, EachPoolingIsWhatItSays) {
+  Batch b = MakeBatch();
+  BertConfig c = SmallConfig();
+  c.pooling = Pooling::kMean;
+  BertModel mean = BertModel::Random(c, DeviceSpec(), 7);
+  BertOutput out = mean.Forward(b.ids, b.mask, b.types);
+  at::Tensor h = out.last_hidden_state;
+  // Mean over the attended tokens only: 7 of row 0, 6 of row 1.
+  at::Tensor want = at::stack({h[0].slice(0, 0, 7).mean(0), h[1].slice(0, 0, 6).mean(0)});
+  EXPECT_TRUE(at::allclose(out.pooled, want, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(mean.Pool(h, b.mask, Pooling::kCls), h.select(1, 0)));
+  at::Tensor pooler = mean.Pool(h, b.mask, Pooling::kPooler);
+  EXPECT_LE(pooler.abs().max().item<double>(), 1.0);  // tanh
+  EXPECT_FALSE(at::allclose(pooler, h.select(1, 0)));
+  // Same weights, other pooling: another fingerprint (heads depend on it).
+  BertModel stock = BertModel::Random(SmallConfig(), DeviceSpec(), 7);
+  EXPECT_NE(stock.fingerprint(), mean.fingerprint());
+  EXPECT_TRUE(at::allclose(stock.Forward(b.ids, b.mask, b.types).pooled, pooler));
+}
+
+TEST(BertPoolingTest, PoolerWeightsAreOptionalUnlessPoolingWithThem) {
+  BertConfig c = SmallConfig();
+  // A full checkpoint but for the pooler.
+  TensorMap tensors;
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  auto normal = [&](std::vector<int64_t> shape) { return at::normal(0, 0.02, shape, gen); };
+  const int64_t d = c.hidden_size, ffn = c.intermediate_size;
+  tensors["embeddings.word_embeddings.weight"] = normal({c.vocab_size, d});
+  tensors["embeddings.position_embeddings.weight"] = normal({c.max_position_embeddings, d});
+  tensors["embeddings.token_type_embeddings.weight"] = normal({c.type_vocab_size, d});
+  tensors["embeddings.LayerNorm.weight"] = at::ones({d});
+  tensors["embeddings.LayerNorm.bias"] = at::zeros({d});
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    for (const char* name : {"attention.self.query", "attention.self.key", "attention.self.value",
+                             "attention.output.dense"}) {
+      tensors[p + name + ".weight"] = normal({d, d});
+      tensors[p + name + ".bias"] = at::zeros({d});
+    }
+    tensors[p + "intermediate.dense.weight"] = normal({ffn, d});
+    tensors[p + "intermediate.dense.bias"] = at::zeros({ffn});
+    tensors[p + "output.dense.weight"] = normal({d, ffn});
+    tensors[p + "output.dense.bias"] = at::zeros({d});
+    for (const char* ln : {"attention.output.LayerNorm", "output.LayerNorm"}) {
+      tensors[p + ln + ".weight"] = at::ones({d});
+      tensors[p + ln + ".bias"] = at::zeros({d});
+    }
+  }
+  try {
+    BertModel::FromTensors(c, tensors, DeviceSpec(), "model.safetensors");
+    FAIL() << "pooler pooling without pooler weights";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("pooler.dense.weight"), std::string::npos);
+  }
+  c.pooling = Pooling::kCls;
+  BertModel cls = BertModel::FromTensors(c, tensors, DeviceSpec(), "model.safetensors");
+  EXPECT_FALSE(cls.has_pooler());
+  Batch b = MakeBatch();
+  BertOutput out = cls.Forward(b.ids, b.mask, b.types);
+  EXPECT_TRUE(at::equal(out.pooled, out.last_hidden_state.select(1, 0)));
+  try {
+    cls.Pool(out.last_hidden_state, b.mask, Pooling::kPooler);
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  }
+}
+
+TEST(BertPoolingTest, NamesAndSentenceTransformersConfigsParse) {
+  for (Pooling p : {Pooling::kPooler, Pooling::kCls, Pooling::kMean}) {
+    EXPECT_EQ(ParsePooling(PoolingName(p), "pooling"), p);
+  }
+  EXPECT_FALSE(ParsePoolingOverride("", "pooling").has_value());
+  try {
+    ParsePooling("max", "pooling");
+    FAIL();
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("pooling: 'max'"), std::string::npos);
+  }
+  auto parse = [](const std::string& json) {
+    return ParseSentenceTransformersPooling(JsonValue::Parse(json, "p.json"), "p.json");
+  };
+  EXPECT_EQ(parse(R"({"word_embedding_dimension": 384, "pooling_mode_cls_token": false,
+                      "pooling_mode_mean_tokens": true, "pooling_mode_max_tokens": false})"),
+            Pooling::kMean);
+  EXPECT_EQ(parse(R"({"pooling_mode_cls_token": true})"), Pooling::kCls);
+  for (const char* bad : {R"({"pooling_mode_max_tokens": true})",
+                          R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true})",
+                          R"({})", R"({"pooling_mode_mean_tokens": 1})", R"([])"}) {
+    try {
+      parse(bad);
+      FAIL() << bad;
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("p.json"), std::string::npos) << bad;
+    }
   }
 }
 

@@ -32,7 +32,10 @@ constexpr char kUsage[] = R"(usage: maskserve_build_bank --kind=xpeft|propetl --
              --min_articles=20        HuffPost: authors with fewer articles are dropped
              --test_fraction=0.3      HuffPost: each author's latest share, never trained on
              --select=all             HuffPost: all | even | odd authors (by article count)
-  backbone   --model_dir=             HF model directory; empty = the built-in backbone
+  backbone   --model_dir=DIR          HF model directory (default: the server's default
+                                      model); builtin = the built-in tiny backbone
+             --pooling=               pooler | cls | mean; empty = the checkpoint's (must
+                                      match the server's --pooling)
              --device=auto --dtype=auto
   bank       --num_adapters=100 --top_k=50 --bottleneck=0 (0 = hidden/16)
              --keep_fraction=0.3      ProPETL: density of layer and task masks
@@ -45,8 +48,8 @@ int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
                      {{"kind", ""}, {"out", ""}, {"corpus", ""}, {"huffpost", ""},
                       {"min_articles", "20"}, {"test_fraction", "0.3"}, {"select", "all"},
-                      {"model_dir", ""}, {"device", "auto"}, {"dtype", "auto"},
-                      {"num_adapters", "100"}, {"top_k", "50"}, {"bottleneck", "0"},
+                      {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}, {"pooling", ""},
+                      {"device", "auto"}, {"dtype", "auto"}, {"num_adapters", "100"}, {"top_k", "50"}, {"bottleneck", "0"},
                       {"keep_fraction", "0.3"}, {"epochs", "5"}, {"batch_size", "32"},
                       {"learning_rate", "1e-3"}, {"mask_learning_rate", "3e-3"},
                       {"head_learning_rate", "1e-2"}, {"weight_decay", "0.01"},
@@ -80,9 +83,8 @@ int Run(int argc, char** argv) {
   corpus.Validate();
 
   const DeviceSpec device = ResolveDevice(args.Get("device"), args.Get("dtype"));
-  const Backbone backbone = args.Get("model_dir").empty()
-                                ? BuiltinBackbone(device)
-                                : LoadHfBackbone(args.Get("model_dir"), device);
+  const Backbone backbone = LoadBackbone(args.Get("model_dir"), device,
+                                        ParsePoolingOverride(args.Get("pooling"), "--pooling"));
   const BertConfig& c = backbone.model->config();
   const int64_t bottleneck = args.GetInt("bottleneck") > 0
                                  ? args.GetInt("bottleneck")

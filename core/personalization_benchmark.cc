@@ -4,25 +4,25 @@
 // gets one profile per configuration, trained on their earliest 70% of
 // articles and scored on their latest 30% through the serving path
 // (codec -> ComposeProfile -> ClassifyMixedBatch). Prints mean test accuracy
-// and macro-F1 over authors, mean training time and stored bytes per
-// configuration, so the methods of both papers compare on one backbone.
+// and macro-F1 over authors, mean accuracy on the profiles' own training
+// articles, mean training time and stored bytes per configuration, so the
+// methods of both papers compare on one backbone; a per-author bag-of-words
+// naive Bayes row (fit on the same training articles) is the floor.
 //
 //   personalization_benchmark [--huffpost=PATH] [--min_articles=20]
-//       [--max_profiles=0] [--bank_epochs=5] [--profile_epochs=20]
+//       [--max_profiles=0] [--bank_epochs=5] [--profile_epochs=0 (trainer default)]
 //       [--num_adapters=0 (= bank authors, at most 100)] [--device=auto]
-//       [--model_dir=] [--max_train_examples=0 (all)]
-#include <ATen/ATen.h>
-
+//       [--model_dir=DIR (default: the default model; builtin)] [--pooling=]
+//       [--max_train_examples=0 (all)]
 #include <iostream>
 #include <map>
 
 #include "core/backbone.h"
 #include "core/bank_builder.h"
 #include "core/bank_corpus.h"
+#include "core/benchmark_eval.h"
 #include "core/benchmark_util.h"
-#include "core/classification_metrics.h"
 #include "core/composed_profile.h"
-#include "core/encoded_examples.h"
 #include "core/profile_codec.h"
 #include "core/profile_trainer.h"
 #include "core/shared_heads.h"
@@ -38,47 +38,36 @@ struct Config {
 };
 
 struct Totals {
-  double accuracy = 0, macro_f1 = 0, seconds = 0, bytes = 0;
+  double accuracy = 0, macro_f1 = 0, train_accuracy = 0, seconds = 0, bytes = 0;
   int64_t profiles = 0;
-};
 
-EvalResult Score(const Backbone& backbone, const ServingBanks& banks, const ProfileData& profile,
-                 const std::vector<TrainingExample>& test, int64_t max_length) {
-  ComposedProfile composed =
-      ComposeProfile(DecodeProfile(EncodeProfile(profile)), *backbone.model, banks);
-  EncodedExamples set(*backbone.tokenizer, test, int64_t(profile.labels.size()), max_length);
-  std::vector<int64_t> rows(test.size());
-  for (size_t i = 0; i < rows.size(); ++i) rows[i] = int64_t(i);
-  std::vector<at::Tensor> logits;
-  at::InferenceMode guard;
-  for (const auto& chunk : Chunks(rows, 64)) {
-    ExampleBatch batch = set.Batch(chunk, backbone.model->device().device);
-    for (at::Tensor& l : ClassifyMixedBatch(*backbone.model, {&composed},
-                                            std::vector<int64_t>(chunk.size(), 0), batch.ids,
-                                            batch.mask, batch.types)) {
-      logits.push_back(l.unsqueeze(0));
-    }
+  void Add(const EvalResult& test, const EvalResult& train, double train_seconds,
+           double profile_bytes) {
+    accuracy += test.accuracy;
+    macro_f1 += test.macro_f1;
+    train_accuracy += train.accuracy;
+    seconds += train_seconds;
+    bytes += profile_bytes;
+    ++profiles;
   }
-  return ClassificationMetrics(at::cat(logits), at::tensor(set.labels(), at::kLong),
-                               int64_t(profile.labels.size()));
-}
+};
 
 int Run(int argc, char** argv) {
   BenchmarkArgs args(
       argc, argv,
       {{"huffpost", std::string(MASKSERVE_SHARED_DIR) + "/data/huffpost/news_category_10k.jsonl"},
        {"min_articles", "20"}, {"max_profiles", "0"}, {"bank_epochs", "5"},
-       {"profile_epochs", "20"}, {"num_adapters", "0"}, {"device", "auto"}, {"model_dir", ""},
+       {"profile_epochs", "0"}, {"num_adapters", "0"}, {"device", "auto"}, {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}, {"pooling", ""},
        {"seed", "0"}, {"max_train_examples", "0"}},
       "personalization_benchmark [--huffpost=PATH] [--min_articles=20] [--max_profiles=0] "
-      "[--bank_epochs=5] [--profile_epochs=20] [--num_adapters=0] [--device=auto] "
-      "[--model_dir=] [--seed=0] [--max_train_examples=0 (all; else each author's earliest n "
+      "[--bank_epochs=5] [--profile_epochs=0 (trainer default)] [--num_adapters=0] "
+      "[--device=auto] "
+      "[--model_dir=DIR|builtin] [--pooling=] [--seed=0] [--max_train_examples=0 (all; else each author's earliest n "
       "training articles only)]");
   const SplitCorpus corpus = ReadHuffPostAuthors(args.Get("huffpost"), args.GetInt("min_articles"));
   const DeviceSpec device = ResolveDevice(args.Get("device"), "auto");
-  const Backbone backbone = args.Get("model_dir").empty()
-                                ? BuiltinBackbone(device)
-                                : LoadHfBackbone(args.Get("model_dir"), device);
+  const Backbone backbone = LoadBackbone(args.Get("model_dir"), device,
+                                        ParsePoolingOverride(args.Get("pooling"), "--pooling"));
   const BertConfig& c = backbone.model->config();
   const int64_t b = std::max<int64_t>(1, c.hidden_size / 16);
 
@@ -121,7 +110,7 @@ int Run(int argc, char** argv) {
                           .Add("validation_accuracy", proto.report.validation ? proto.report.validation->accuracy : 0.0, 3)
                           .Add("seconds", proto_seconds, 1));
   PrintBenchmarkReport("bank_building",
-                       {{"backbone", args.Get("model_dir").empty() ? "builtin" : args.Get("model_dir")},
+                       {{"backbone", backbone.source}, {"pooling", PoolingName(backbone.model->config().pooling)},
                         {"device", DeviceName(device.device)},
                         {"N", std::to_string(n)},
                         {"b", std::to_string(b)}},
@@ -158,43 +147,53 @@ int Run(int argc, char** argv) {
     const ProfileSplit& author = corpus.profiles[a];
     if (author.train.size() < 4 || author.test.empty()) continue;
     ++evaluated;
+    std::vector<TrainingExample> train = author.train;
+    if (max_train > 0 && int64_t(train.size()) > max_train) train.resize(size_t(max_train));
+    double start = NowSeconds();
+    const NaiveBayesClassifier nb = FitNaiveBayes(train, int64_t(corpus.labels.size()));
+    totals["naive_bayes"].Add(ScoreNaiveBayes(nb, author.test), ScoreNaiveBayes(nb, train),
+                              NowSeconds() - start, 0);
     for (const Config& config : configs) {
       const ServingBanks& banks = config.warm ? warm_banks : random_banks;
       ProfileTrainer trainer(backbone, banks);
       TrainingOptions options;
       options.method = config.method;
-      options.epochs = args.GetInt("profile_epochs");
+      if (args.GetInt("profile_epochs") > 0) options.epochs = args.GetInt("profile_epochs");
       options.seed = uint64_t(args.GetInt("seed"));
       if (config.shared_head) options.shared_head = "bank_head";
-      std::vector<TrainingExample> train = author.train;
-      if (max_train > 0 && int64_t(train.size()) > max_train) train.resize(size_t(max_train));
-      const double start = NowSeconds();
+      start = NowSeconds();
       ProfileData profile = trainer.Train(train, corpus.labels, options, nullptr, nullptr);
-      Totals& t = totals[config.name];
-      t.seconds += NowSeconds() - start;
-      const EvalResult r = Score(backbone, banks, profile, author.test, options.max_sequence_length);
-      t.accuracy += r.accuracy;
-      t.macro_f1 += r.macro_f1;
-      t.bytes += double(MeasureProfile(profile).total);
-      ++t.profiles;
+      const double seconds = NowSeconds() - start;
+      totals[config.name].Add(
+          ScoreServedProfile(backbone, banks, profile, author.test, options.max_sequence_length),
+          ScoreServedProfile(backbone, banks, profile, train, options.max_sequence_length),
+          seconds, double(MeasureProfile(profile).total));
     }
     std::cerr << "evaluated " << evaluated << " profiles\n";
   }
 
+  std::vector<std::string> names = {"naive_bayes"};
+  for (const Config& config : configs) names.push_back(config.name);
   std::vector<BenchmarkRow> rows;
-  for (const Config& config : configs) {
-    const Totals& t = totals[config.name];
+  for (const std::string& name : names) {
+    const Totals& t = totals[name];
     const double n_profiles = double(std::max<int64_t>(1, t.profiles));
-    rows.push_back(BenchmarkRow()
-                       .Add("config", config.name)
-                       .Add("profiles", t.profiles)
-                       .Add("test_accuracy", t.accuracy / n_profiles, 3)
-                       .Add("test_macro_f1", t.macro_f1 / n_profiles, 3)
-                       .Add("train_seconds", t.seconds / n_profiles, 2)
-                       .Add("profile_bytes", t.bytes / n_profiles, 0));
+    BenchmarkRow row;
+    row.Add("config", name)
+        .Add("profiles", t.profiles)
+        .Add("test_accuracy", t.accuracy / n_profiles, 3)
+        .Add("test_macro_f1", t.macro_f1 / n_profiles, 3)
+        .Add("train_accuracy", t.train_accuracy / n_profiles, 3)
+        .Add("train_seconds", t.seconds / n_profiles, 2);
+    if (name == "naive_bayes") {
+      row.Add("profile_bytes", "");
+    } else {
+      row.Add("profile_bytes", t.bytes / n_profiles, 0);
+    }
+    rows.push_back(std::move(row));
   }
   PrintBenchmarkReport("personalization_huffpost",
-                       {{"backbone", args.Get("model_dir").empty() ? "builtin" : args.Get("model_dir")},
+                       {{"backbone", backbone.source}, {"pooling", PoolingName(backbone.model->config().pooling)},
                         {"device", DeviceName(device.device)},
                         {"labels", std::to_string(corpus.labels.size())},
                         {"bank_profiles", std::to_string(bank_corpus.tasks.size())},

@@ -39,6 +39,7 @@ enum Tag : uint16_t {
   kTagHeadWeightScale = 14,
   kTagSharedHead = 15,
   kTagSharedHeadFingerprint = 16,
+  kTagTrainMetrics = 17,
 };
 
 // --- little-endian writer -------------------------------------------------
@@ -368,6 +369,11 @@ std::string EncodeProfile(const ProfileData& p) {
   w.U32(p.metrics.validation_examples);
   w.U32(p.metrics.train_examples);
   w.End(at);
+  at = w.Begin(kTagTrainMetrics);
+  w.F32(p.metrics.train_accuracy);
+  w.F32(p.metrics.train_loss);
+  w.F32(p.metrics.train_macro_f1);
+  w.End(at);
   const uint32_t crc = Crc32(w.str().data(), w.str().size());
   at = w.Begin(kTrailerTag);
   w.U32(crc);
@@ -454,6 +460,13 @@ ProfileData DecodeProfile(std::string_view bytes) {
         p.metrics.validation_macro_f1 = v.F32();
         p.metrics.validation_examples = v.U32();
         p.metrics.train_examples = v.U32();
+        break;
+      }
+      case kTagTrainMetrics: {
+        Reader v(value, "train_metrics");
+        p.metrics.train_accuracy = v.F32();
+        p.metrics.train_loss = v.F32();
+        p.metrics.train_macro_f1 = v.F32();
         break;
       }
       default:

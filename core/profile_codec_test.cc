@@ -35,6 +35,8 @@ ProfileData XpeftHardBase(size_t num_labels = 2) {
   p.head_bias.assign(num_labels, FloatToHalf(-1.5f));
   p.metrics.validation_accuracy = 0.875f;
   p.metrics.train_examples = 40;
+  p.metrics.train_accuracy = 0.95f;
+  p.metrics.train_macro_f1 = 0.5f;
   return p;
 }
 
@@ -86,6 +88,8 @@ void ExpectEqual(const ProfileData& a, const ProfileData& b) {
   EXPECT_EQ(a.head_bias, b.head_bias);
   EXPECT_EQ(a.metrics.validation_accuracy, b.metrics.validation_accuracy);
   EXPECT_EQ(a.metrics.train_examples, b.metrics.train_examples);
+  EXPECT_EQ(a.metrics.train_accuracy, b.metrics.train_accuracy);
+  EXPECT_EQ(a.metrics.train_macro_f1, b.metrics.train_macro_f1);
 }
 
 TEST(ProfileCodecTest, XpeftHardMasksTakeExactly312BytesAtBertBaseShape) {

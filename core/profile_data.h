@@ -75,13 +75,18 @@ struct ProfileShape {
   }
 };
 
-// Validation metrics of the training run that produced the profile.
+// Metrics of the training run that produced the profile: on the held-out
+// validation split (zero when there was none), and on the examples it was
+// trained on, as served (after training, without noise).
 struct ProfileMetrics {
   float validation_accuracy = 0;
   float validation_loss = 0;
   float validation_macro_f1 = 0;
   uint32_t validation_examples = 0;
   uint32_t train_examples = 0;
+  float train_accuracy = 0;
+  float train_loss = 0;
+  float train_macro_f1 = 0;
 };
 
 // Bytes a profile takes, by part (see maskserve.v1.ProfileSize).

@@ -19,10 +19,6 @@ namespace maskserve {
 
 namespace {
 
-void Check(bool ok, const std::string& field, const std::string& rule) {
-  if (!ok) throw InvalidArgument("hyper_parameters." + field + ": " + rule);
-}
-
 double Lerp(double start, double end, double t) { return start + (end - start) * t; }
 
 // The head a profile is trained with: its own (standardised, trainable) or
@@ -90,36 +86,6 @@ const SharedHead* ResolveSharedHead(const TrainingOptions& options, const Servin
 
 }  // namespace
 
-void TrainingOptions::ResolveDefaults(const ServingBanks& banks) {
-  if (mask_learning_rate == 0) mask_learning_rate = IsXpeft(method) ? 1e-1 : 3e-3;
-  if (xpeft_top_k == 0 && banks.adapters) xpeft_top_k = banks.adapters->config().top_k;
-  if (propetl_keep_fraction == 0) propetl_keep_fraction = method == Method::kPropetlHybrid ? 0.3 : 0.5;
-  // A shared head was trained over adapters without a per-profile norm.
-  if (!shared_head.empty()) xpeft_layer_norm = false;
-}
-
-void TrainingOptions::Validate() const {
-  Check(epochs >= 1 && epochs <= 1000, "epochs", "must be in 1..1000");
-  Check(batch_size >= 1 && batch_size <= 4096, "batch_size", "must be in 1..4096");
-  Check(mask_learning_rate > 0 && mask_learning_rate <= 10, "mask_learning_rate", "must be in (0, 10]");
-  Check(head_learning_rate > 0 && head_learning_rate <= 10, "head_learning_rate", "must be in (0, 10]");
-  Check(weight_decay >= 0 && weight_decay <= 1, "weight_decay", "must be in [0, 1]");
-  Check(warmup_fraction >= 0 && warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)");
-  Check(max_sequence_length >= 3 && max_sequence_length <= 4096, "max_sequence_length",
-        "must be in 3..4096");
-  Check(early_stopping_patience >= 0, "early_stopping_patience", "must not be negative");
-  Check(gumbel_noise_start >= 0 && gumbel_noise_end >= 0, "gumbel_noise_start",
-        "noise levels must not be negative");
-  Check(temperature_start > 0 && temperature_end > 0, "temperature_start",
-        "temperatures must be positive");
-  Check(validation_fraction >= 0 && validation_fraction <= 0.5, "validation_fraction",
-        "must be in [0, 0.5]");
-  if (IsPropetl(method)) {
-    Check(propetl_keep_fraction > 0 && propetl_keep_fraction <= 1, "propetl_keep_fraction",
-          "must be in (0, 1]");
-  }
-}
-
 ProfileTrainer::ProfileTrainer(Backbone backbone, ServingBanks banks)
     : backbone_(std::move(backbone)), banks_(std::move(banks)) {}
 
@@ -127,7 +93,7 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
                                   const std::vector<std::string>& labels, TrainingOptions options,
                                   const std::function<void(const TrainingProgress&)>& on_progress,
                                   const std::function<bool()>& cancelled) const {
-  options.ResolveDefaults(banks_);
+  options.ResolveDefaults(banks_, int64_t(examples.size()));
   options.Validate();
   const BertModel& model = *backbone_.model;
   const DeviceSpec& device = model.device();
@@ -263,6 +229,9 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
     trainable->Restore(best_state);
     head->RestoreRemembered();
   }
+  // How well the published profile fits what it was trained on, scored
+  // like serving (noise-free masks).
+  const EvalResult fit = evaluate(train_rows);
 
   ProfileData profile;
   profile.method = options.method;
@@ -277,6 +246,9 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   profile.metrics.validation_macro_f1 = float(progress.best_validation.macro_f1);
   profile.metrics.validation_examples = uint32_t(val_rows.size());
   profile.metrics.train_examples = uint32_t(train_rows.size());
+  profile.metrics.train_accuracy = float(fit.accuracy);
+  profile.metrics.train_loss = float(fit.loss);
+  profile.metrics.train_macro_f1 = float(fit.macro_f1);
   return profile;
 }
 

@@ -9,10 +9,14 @@
 //   then linear decay to 0.
 // - X-PEFT hard: Gumbel noise nu and temperature tau annealed linearly from
 //   their start to their end values over training.
-// - A validation split (`validation_fraction`, shuffled by `seed`); after
-//   every epoch the validation metrics are computed and the best epoch (by
+// - A validation split (`validation_fraction`, shuffled by `seed`; by
+//   default only with enough examples, see TrainingOptions); after every
+//   epoch the validation metrics are computed and the best epoch (by
 //   accuracy, then loss) is kept; training stops early after
-//   `early_stopping_patience` epochs without improvement.
+//   `early_stopping_patience` epochs without improvement. Without one the
+//   last epoch is kept.
+// - The published profile is scored on its own training examples through
+//   the inference path (ProfileMetrics::train_*).
 // - HEAD_ONLY computes the frozen pooled features once and trains the head
 //   on them.
 // - The head is exported with the standardisation folded in, as fp16 or,
@@ -42,34 +46,9 @@
 #include "core/composed_profile.h"
 #include "core/profile_data.h"
 #include "core/training_example.h"
+#include "core/training_options.h"
 
 namespace maskserve {
-
-struct TrainingOptions {
-  Method method = Method::kXpeftHard;
-  int64_t epochs = 20;
-  int64_t batch_size = 8;
-  double mask_learning_rate = 0;   // 0: 1e-1 for X-PEFT, 3e-3 for ProPETL
-  double head_learning_rate = 1e-2;
-  double weight_decay = 0.01;
-  double warmup_fraction = 0.1;
-  int64_t max_sequence_length = 128;
-  int64_t early_stopping_patience = 5;  // 0 = never stop early
-  int64_t xpeft_top_k = 0;              // 0: the bank's default k
-  double gumbel_noise_start = 1.0, gumbel_noise_end = 0.0;
-  double temperature_start = 1.0, temperature_end = 0.1;
-  double propetl_keep_fraction = 0;     // 0: 0.3 for hybrid, 0.5 for layer masks
-  bool xpeft_layer_norm = true;         // off with a shared head (trained without one)
-  bool head_int8 = false;               // store the head weight as int8 + per-row scale
-  std::string shared_head;              // name of a frozen shared head; "" = own head
-  double validation_fraction = 0.2;
-  uint64_t seed = 0;
-
-  // Fills the method-dependent defaults above (`banks` gives the bank's k).
-  void ResolveDefaults(const ServingBanks& banks);
-  // Throws InvalidArgument naming the field ("hyper_parameters.epochs: ...").
-  void Validate() const;
-};
 
 struct TrainingProgress {
   int64_t epoch = 0;  // 1-based, the epoch in progress or just finished

@@ -133,7 +133,12 @@ TEST_F(ProfileTrainerTest, Int8HeadServesLikeTheFp16Head) {
     const double range = a.abs().max().item<double>();
     const double error = (a - b).abs().max().item<double>();
     EXPECT_LT(error, 0.02 * range) << MethodName(method) << ": logits up to " << range;
-    EXPECT_TRUE(at::equal(a.argmax(1), b.argmax(1))) << MethodName(method);
+    // Same decisions wherever the fp16 margin exceeds what int8 may move.
+    const at::Tensor top = std::get<0>(a.topk(2, 1));
+    const at::Tensor clear = (top.select(1, 0) - top.select(1, 1)) > 2 * error;
+    EXPECT_GT(clear.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(at::equal(a.argmax(1).masked_select(clear), b.argmax(1).masked_select(clear)))
+        << MethodName(method);
     EXPECT_GT(ServeAccuracy(int8, test), 0.9) << MethodName(method);
     RecordProperty(std::string(MethodName(method)) + "_max_logit_error", std::to_string(error));
     RecordProperty(std::string(MethodName(method)) + "_max_logit", std::to_string(range));
@@ -187,7 +192,7 @@ TEST_F(ProfileTrainerTest, BadInputsAreRejectedNamingTheField) {
   ProfileTrainer trainer(*backbone_, *banks_);
   auto examples = ToExamples(SyntheticTask(8, 2, 1));
   TrainingOptions options;
-  options.epochs = 0;
+  options.epochs = 1001;
   try {
     trainer.Train(examples, {"a", "b"}, options, nullptr, nullptr);
     FAIL();

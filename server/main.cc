@@ -24,9 +24,12 @@
 
 ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port; port 0 = any)");
 ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");
-ABSL_FLAG(std::string, model_dir, "",
-          "HF model directory (config.json, vocab.txt, model.safetensors); empty = built-in "
-          "tiny BERT");
+ABSL_FLAG(std::string, model_dir, MASKSERVE_DEFAULT_MODEL_DIR,
+          "HF model directory (config.json, vocab.txt, model.safetensors); 'builtin' = the "
+          "built-in tiny random BERT (for tests)");
+ABSL_FLAG(std::string, pooling, "",
+          "Sentence vector the heads see: pooler (tanh over [CLS]), cls or mean; empty = the "
+          "checkpoint's (1_Pooling/config.json, else pooler)");
 ABSL_FLAG(std::string, device, "auto", "Serving device: auto, cpu, cuda or cuda:N");
 ABSL_FLAG(std::string, dtype, "auto", "Weight dtype: auto, float32, float16 or bfloat16");
 ABSL_FLAG(double, drain_timeout_seconds, 10.0, "How long SIGTERM waits for in-flight work");
@@ -73,7 +76,7 @@ namespace {
 
 // Flags that may also come from MASKSERVE_<NAME> environment variables.
 const char* const kEnvFlags[] = {
-    "address",          "data_dir",       "model_dir",           "device",
+    "address",          "data_dir",       "model_dir",     "pooling",           "device",
     "dtype",            "drain_timeout_seconds", "port_file",    "max_inputs_per_request",
     "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
     "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
@@ -134,6 +137,7 @@ ServerOptions OptionsFromFlags() {
   options.address = absl::GetFlag(FLAGS_address);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
+  options.pooling = absl::GetFlag(FLAGS_pooling);
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
   options.drain_timeout_seconds = absl::GetFlag(FLAGS_drain_timeout_seconds);

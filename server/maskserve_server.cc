@@ -216,7 +216,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   SetServing(server->server_.get(), false);
   MASKSERVE_LOG(INFO) << "maskserve " << ServerVersion() << " listening on port " << server->port_
                       << (options.tls.cert_file.empty() ? "" : " (TLS)") << "; loading backbone "
-                      << (options.model_dir.empty() ? "(built-in)" : options.model_dir) << " on "
+                      << (options.model_dir.empty() ? kBuiltinModelDir : options.model_dir) << " on "
                       << DeviceName(device.device) << " (" << DtypeName(device.dtype) << ")";
   if (parts.auth->development()) {
     MASKSERVE_LOG(WARNING) << "NO API KEY FILE: development mode, every caller is tenant '"
@@ -230,8 +230,8 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   const absl::Time load_start = absl::Now();
   auto deps = std::make_shared<ServiceDependencies>();
   absl::Status loaded = CatchEngineErrors([&] {
-    deps->backbone = options.model_dir.empty() ? BuiltinBackbone(device)
-                                               : LoadHfBackbone(options.model_dir, device);
+    deps->backbone = LoadBackbone(options.model_dir, device,
+                                  ParsePoolingOverride(options.pooling, "pooling"));
     deps->banks = LoadBanks(options.banks, *deps->backbone.model);
     return absl::OkStatus();
   });
@@ -348,7 +348,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
                                [device] { return double(DeviceMemoryAllocatedBytes(device.device)); });
 
   deps->limits = options.limits;
-  deps->model_info = BuildModelInfo(model, deps->banks, options.limits);
+  deps->model_info = BuildModelInfo(deps->backbone, deps->banks, options.limits);
   deps->auth = parts.auth.get();
   deps->store = profile_store;
   deps->profiles = table;

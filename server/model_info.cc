@@ -4,8 +4,9 @@ namespace maskserve {
 
 const char* ServerVersion() { return MASKSERVE_VERSION; }
 
-v1::ModelInfo BuildModelInfo(const BertModel& model, const ServingBanks& banks,
+v1::ModelInfo BuildModelInfo(const Backbone& loaded, const ServingBanks& banks,
                              const LimitsOptions& limits) {
+  const BertModel& model = *loaded.model;
   const BertConfig& backbone = model.config();
   const DeviceSpec& device = model.device();
   v1::ModelInfo info;
@@ -21,6 +22,9 @@ v1::ModelInfo BuildModelInfo(const BertModel& model, const ServingBanks& banks,
   b->set_dtype(DtypeName(device.dtype));
   b->set_lowercase(backbone.lowercase);
   b->set_fingerprint(model.fingerprint());
+  b->set_source(loaded.source);
+  b->set_origin(loaded.origin);
+  b->set_pooling(PoolingName(backbone.pooling));
 
   if (banks.adapters) {
     const AdapterBankConfig& c = banks.adapters->config();

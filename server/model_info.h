@@ -4,7 +4,7 @@
 #ifndef MASKSERVE_SERVER_MODEL_INFO_H_
 #define MASKSERVE_SERVER_MODEL_INFO_H_
 
-#include "core/bert_model.h"
+#include "core/backbone.h"
 #include "core/composed_profile.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
@@ -14,7 +14,7 @@ namespace maskserve {
 // The server's own version (the CMake project version).
 const char* ServerVersion();
 
-v1::ModelInfo BuildModelInfo(const BertModel& backbone, const ServingBanks& banks,
+v1::ModelInfo BuildModelInfo(const Backbone& backbone, const ServingBanks& banks,
                              const LimitsOptions& limits);
 
 }  // namespace maskserve

@@ -151,8 +151,7 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
   if (options.max_sequence_length > int64_t(limits.max_sequence_length)) {
     options.max_sequence_length = limits.max_sequence_length;
   }
-  options.ResolveDefaults(ServingBanks());
-  if (options.mask_learning_rate == 0) options.mask_learning_rate = 1e-3;
+  options.ResolveDefaults(ServingBanks(), request.examples_size());
   try {
     options.Validate();
   } catch (const std::exception& e) {
@@ -195,10 +194,13 @@ TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
   TrainingOptions o;
   o.method = static_cast<Method>(request.method());
   const v1::HyperParameters& h = request.hyper_parameters();
-  if (h.has_epochs()) o.epochs = h.epochs();
-  if (h.has_batch_size()) o.batch_size = h.batch_size();
-  if (h.has_mask_learning_rate()) o.mask_learning_rate = h.mask_learning_rate();
-  if (h.has_head_learning_rate()) o.head_learning_rate = h.head_learning_rate();
+  // In TrainingOptions 0 means "the default"; an explicit 0 is out of range
+  // (-1 makes Validate() name the field).
+  auto explicit_value = [](double v) { return v == 0 ? -1.0 : v; };
+  if (h.has_epochs()) o.epochs = int64_t(explicit_value(h.epochs()));
+  if (h.has_batch_size()) o.batch_size = int64_t(explicit_value(h.batch_size()));
+  if (h.has_mask_learning_rate()) o.mask_learning_rate = explicit_value(h.mask_learning_rate());
+  if (h.has_head_learning_rate()) o.head_learning_rate = explicit_value(h.head_learning_rate());
   if (h.has_weight_decay()) o.weight_decay = h.weight_decay();
   if (h.has_warmup_fraction()) o.warmup_fraction = h.warmup_fraction();
   if (h.has_max_sequence_length()) o.max_sequence_length = h.max_sequence_length();

@@ -56,9 +56,12 @@ struct ServerOptions {
   std::string address = "0.0.0.0:50051";
   // Directory of the RocksDB store.
   std::string data_dir = "./maskserve-data";
-  // HF model directory (config.json, vocab.txt, model.safetensors); empty
-  // selects the deterministic built-in tiny BERT.
-  std::string model_dir;
+  // HF model directory (config.json, vocab.txt, model.safetensors), or
+  // "builtin" (or empty) for the deterministic built-in tiny BERT.
+  std::string model_dir = "builtin";
+  // Sentence vector for the heads: "pooler", "cls", "mean"; empty = the
+  // checkpoint's (its sentence-transformers pooling config, else pooler).
+  std::string pooling;
   // "auto", "cpu", "cuda", "cuda:N" and "auto", "float32", "float16", "bfloat16".
   std::string device = "auto";
   std::string dtype = "auto";

@@ -102,7 +102,7 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
     submitting_.insert(profile_key);  // until the job is in live_
   }
   TrainingOptions options = ToTrainingOptions(request);
-  options.ResolveDefaults(banks_);
+  options.ResolveDefaults(banks_, request.examples_size());
   v1::TrainingJob initial;
   *initial.mutable_hyper_parameters() = ToHyperParameters(options);
   initial.set_total_epochs(uint32_t(options.epochs));
@@ -384,6 +384,10 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
   meta.mutable_metrics()->set_loss(profile.metrics.validation_loss);
   meta.mutable_metrics()->set_macro_f1(profile.metrics.validation_macro_f1);
   meta.mutable_metrics()->set_num_examples(profile.metrics.validation_examples);
+  meta.mutable_train_metrics()->set_accuracy(profile.metrics.train_accuracy);
+  meta.mutable_train_metrics()->set_loss(profile.metrics.train_loss);
+  meta.mutable_train_metrics()->set_macro_f1(profile.metrics.train_macro_f1);
+  meta.mutable_train_metrics()->set_num_examples(profile.metrics.train_examples);
   meta.set_training_job_id(job_id);
   meta.set_bank_fingerprint(profile.bank_fingerprint);
   meta.set_shared_head(profile.shared_head);

@@ -34,12 +34,12 @@ with open(sys.argv[2], "w") as out:
         out.write(f"{text(label)},{label}\n")
 PY
 
-"$build_bank" --kind=xpeft --corpus="$work/corpus.jsonl" --num_adapters=4 --top_k=2 --epochs=2 \
+"$build_bank" --model_dir=builtin --kind=xpeft --corpus="$work/corpus.jsonl" --num_adapters=4 --top_k=2 --epochs=2 \
   --out="$work/bank.safetensors" --shared_heads_out="$work/heads.safetensors" --head_name=sentiment \
   >"$work/xpeft.json" 2>"$work/xpeft.log" || fail "xpeft build: $(cat "$work/xpeft.log")"
 grep -q '"trained_adapters": 3' "$work/xpeft.json" || fail "xpeft summary: $(cat "$work/xpeft.json")"
 grep -q '"shared_head": "sentiment"' "$work/xpeft.json" || fail "no shared head: $(cat "$work/xpeft.json")"
-"$build_bank" --kind=propetl --corpus="$work/corpus.jsonl" --epochs=2 \
+"$build_bank" --model_dir=builtin --kind=propetl --corpus="$work/corpus.jsonl" --epochs=2 \
   --out="$work/prototype.safetensors" >"$work/propetl.json" 2>"$work/propetl.log" ||
   fail "propetl build: $(cat "$work/propetl.log")"
 grep -q '"kind": "propetl"' "$work/propetl.json" || fail "propetl summary: $(cat "$work/propetl.json")"
@@ -48,11 +48,11 @@ grep -q '"kind": "propetl"' "$work/propetl.json" || fail "propetl summary: $(cat
 
 # Bad arguments name the flag.
 set +e
-"$build_bank" --kind=lora --corpus="$work/corpus.jsonl" --out="$work/x" 2>"$work/err"; rc=$?
+"$build_bank" --model_dir=builtin --kind=lora --corpus="$work/corpus.jsonl" --out="$work/x" 2>"$work/err"; rc=$?
 [ $rc != 0 ] && grep -q -- "--kind" "$work/err" || fail "bad --kind: rc $rc, $(cat "$work/err")"
-"$build_bank" --kind=xpeft --corpus="$work/missing.jsonl" --out="$work/x" 2>"$work/err"; rc=$?
+"$build_bank" --model_dir=builtin --kind=xpeft --corpus="$work/missing.jsonl" --out="$work/x" 2>"$work/err"; rc=$?
 [ $rc != 0 ] && grep -q "missing.jsonl" "$work/err" || fail "missing corpus: rc $rc, $(cat "$work/err")"
-"$build_bank" --kind=xpeft --corpus="$work/corpus.jsonl" --out="$work/x" --head_name=h 2>"$work/err"; rc=$?
+"$build_bank" --model_dir=builtin --kind=xpeft --corpus="$work/corpus.jsonl" --out="$work/x" --head_name=h 2>"$work/err"; rc=$?
 [ $rc != 0 ] && grep -q -- "--shared_heads_out" "$work/err" || fail "head without file: rc $rc"
 set -e
 

@@ -44,7 +44,10 @@ int RunInfo(const CommandContext& ctx) {
   out << "server      maskserve " << info.server_version() << "\n"
       << "backbone    " << b.name() << ": L=" << b.num_layers() << " d=" << b.hidden_size()
       << " heads=" << b.num_attention_heads() << " ffn=" << b.intermediate_size()
-      << " vocab=" << b.vocab_size() << " (" << b.device() << ", " << b.dtype() << ")\n";
+      << " vocab=" << b.vocab_size() << " pooling=" << b.pooling() << " (" << b.device() << ", "
+      << b.dtype() << ")\n";
+  if (!b.source().empty()) out << "            from " << b.source() << "\n";
+  if (!b.origin().empty()) out << "            origin " << b.origin() << "\n";
   if (!b.fingerprint().empty()) out << "            fingerprint " << b.fingerprint() << "\n";
   for (const v1::BankInfo& bank : info.banks()) {
     out << "bank        " << v1::BankKind_Name(bank.kind()) << ": N=" << bank.num_adapters()

@@ -19,11 +19,12 @@ std::string Normalize(absl::string_view name) {
                              {{"-", "_"}});
 }
 
-std::string Metrics(const v1::EvalMetrics& metrics) {
+// `split` names the examples ("validation", "training").
+std::string Metrics(const v1::EvalMetrics& metrics, absl::string_view split) {
   if (metrics.num_examples() == 0) return "-";
   return absl::StrCat("accuracy ", FormatFloat(metrics.accuracy()), "  macro_f1 ",
                       FormatFloat(metrics.macro_f1()), "  loss ", FormatFloat(metrics.loss()),
-                      "  (", metrics.num_examples(), " validation examples)");
+                      "  (", metrics.num_examples(), " ", split, " examples)");
 }
 
 }  // namespace
@@ -123,7 +124,10 @@ std::string ProfileDetails(const v1::Profile& profile) {
       {"labels", absl::StrJoin(profile.label_names(), ", ")},
       {"size", absl::StrCat(size.total_bytes(), " B (masks ", size.mask_bytes(), " B, head ",
                             size.head_bytes(), " B, metadata ", size.metadata_bytes(), " B)")},
-      {"validation", Metrics(profile.metrics())},
+      {"training", Metrics(profile.train_metrics(), "training")},
+      {"validation", profile.metrics().num_examples() == 0 && profile.train_metrics().num_examples() > 0
+                         ? "- (too few examples to hold any out)"
+                         : Metrics(profile.metrics(), "validation")},
       {"training_job", profile.training_job_id().empty() ? "-" : profile.training_job_id()},
       {"bank", profile.bank_fingerprint().empty() ? "-" : profile.bank_fingerprint()},
       {"shared_head", profile.shared_head().empty() ? "-" : profile.shared_head()},

@@ -16,7 +16,7 @@ start_server() {
   local binary=$1
   shift
   rm -f "$work/port"
-  MASKSERVE_DEVICE=cpu "$binary" --address=127.0.0.1:0 --port_file="$work/port" \
+  MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=${MASKSERVE_MODEL_DIR:-builtin} "$binary" --address=127.0.0.1:0 --port_file="$work/port" \
     --data_dir="$work/data" --metrics_address= "$@" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.1; done

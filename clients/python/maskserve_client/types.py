@@ -195,6 +195,8 @@ class Profile:
     update_time: Optional[datetime.datetime]
     # The shared head the profile uses; "" = its own head.
     shared_head: str = ""
+    # Metrics on the examples it was trained on (``metrics`` is validation).
+    train_metrics: Optional[EvalMetrics] = None
 
     @classmethod
     def from_proto(cls, p) -> "Profile":
@@ -212,6 +214,7 @@ class Profile:
             create_time=_time(p.create_time),
             update_time=_time(p.update_time),
             shared_head=p.shared_head,
+            train_metrics=EvalMetrics.from_proto(p.train_metrics),
         )
 
 
