@@ -220,10 +220,5 @@ int Run(int argc, char** argv) {
 }  // namespace maskserve
 
 int main(int argc, char** argv) {
-  try {
-    return maskserve::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "backbone_benchmark: " << e.what() << "\n";
-    return 1;
-  }
+  return maskserve::RunProgram("backbone_benchmark", maskserve::Run, argc, argv);
 }

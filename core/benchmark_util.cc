@@ -118,4 +118,13 @@ void PrintBenchmarkReport(const std::string& name,
   }
 }
 
+int RunProgram(const char* name, int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace maskserve

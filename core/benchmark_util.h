@@ -45,6 +45,10 @@ void PrintBenchmarkReport(const std::string& name,
                           const std::vector<std::pair<std::string, std::string>>& context,
                           const std::vector<BenchmarkRow>& rows);
 
+// The body of a tool's main(): returns run(argc, argv), or prints
+// "<name>: <what>" to stderr and returns 1 when it throws.
+int RunProgram(const char* name, int (*run)(int, char**), int argc, char** argv);
+
 // Seconds since an arbitrary epoch (monotonic).
 inline double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())

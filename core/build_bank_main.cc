@@ -180,10 +180,5 @@ int Run(int argc, char** argv) {
 }  // namespace maskserve
 
 int main(int argc, char** argv) {
-  try {
-    return maskserve::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "maskserve_build_bank: " << e.what() << "\n";
-    return 1;
-  }
+  return maskserve::RunProgram("maskserve_build_bank", maskserve::Run, argc, argv);
 }

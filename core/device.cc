@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 #include "core/error.h"
@@ -9,6 +10,12 @@
 #endif
 
 namespace maskserve {
+
+void SetIntraOpThreadsForThisThread(int threads) {
+  if (threads <= 0) return;
+  at::init_num_threads();  // this thread's own setting, from now on
+  at::set_num_threads(threads);
+}
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
 

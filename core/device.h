@@ -35,6 +35,13 @@ std::string DeviceName(const c10::Device& device);
 // "float32", "float16", "bfloat16".
 std::string DtypeName(c10::ScalarType dtype);
 
+// Sets the number of threads LibTorch's intra-op parallelism uses for work
+// issued from the calling thread (threads >= 1; 0 leaves LibTorch's default,
+// one per core). Threads that have not run LibTorch work yet start with the
+// last value set by any thread; threads that have keep their own. Call it at
+// the start of a thread that runs forwards or training.
+void SetIntraOpThreadsForThisThread(int threads);
+
 // True when LibTorch was built with CUDA and a device is visible.
 bool CudaAvailable();
 

@@ -19,8 +19,11 @@
 //       [--mask_learning_rate=0] (0 = the trainer's default)
 //       [--glue=DIR (holding SST-2/)] [--huffpost=PATH]
 //       [--topic_classes=4] [--topic_test_per_class=200]
+//       [--sst2_test=dev|heldout_train (872 unseen training sentences, for
+//        choosing defaults without looking at dev)]
 #include <algorithm>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "core/backbone.h"
@@ -90,7 +93,20 @@ class TaskLoader {
       EvalTask task;
       task.labels = sst2_train_.labels;
       task.train = BalancedSubsample(sst2_train_.examples, int64_t(task.labels.size()), n, seed);
-      task.test = sst2_dev_.examples;
+      if (args_.Get("sst2_test") == "dev") {
+        task.test = sst2_dev_.examples;
+        return task;
+      }
+      // For choosing defaults: score on held-out *training* sentences, so
+      // that dev stays unseen.
+      std::set<std::string> trained;
+      for (const TrainingExample& e : task.train) trained.insert(e.text);
+      std::vector<TrainingExample> rest;
+      for (const TrainingExample& e : sst2_train_.examples) {
+        if (!trained.count(e.text)) rest.push_back(e);
+      }
+      task.test = BalancedSubsample(rest, int64_t(task.labels.size()),
+                                    int64_t(sst2_dev_.examples.size()), seed + 1);
       return task;
     }
     TopicTaskOptions options;  // topics_N
@@ -145,14 +161,18 @@ int Run(int argc, char** argv) {
        {"seed", "0"}, {"epochs", "0"}, {"batch_size", "0"}, {"head_learning_rate", "0"},
        {"mask_learning_rate", "0"}, {"glue", shared + "/data/glue"},
        {"huffpost", shared + "/data/huffpost/news_category_10k.jsonl"},
-       {"topic_classes", "4"}, {"topic_test_per_class", "200"}},
+       {"topic_classes", "4"}, {"topic_test_per_class", "200"}, {"sst2_test", "dev"}},
       "quality_benchmark [--model_dir=DIR (default: the default model; builtin)] [--pooling= (pooler|cls|mean; "
       "empty = the checkpoint's)] [--device=auto] "
       "[--tasks=sst2_64,sst2_1000,topics_16] "
       "[--methods=head_only,adapter,xpeft_hard,xpeft_soft,propetl_hybrid,propetl_layer] "
       "[--seed=0] [--epochs=0] [--batch_size=0] [--head_learning_rate=0] "
       "[--mask_learning_rate=0] (0 = trainer default) [--glue=DIR] [--huffpost=PATH] "
-      "[--topic_classes=4] [--topic_test_per_class=200]");
+      "[--topic_classes=4] [--topic_test_per_class=200] [--sst2_test=dev|heldout_train "
+      "(872 training sentences not trained on: for choosing defaults without seeing dev)]");
+  if (args.Get("sst2_test") != "dev" && args.Get("sst2_test") != "heldout_train") {
+    throw InvalidArgument("--sst2_test: must be dev or heldout_train");
+  }
   const std::vector<std::string> tasks = SplitList(args.Get("tasks"));
   for (const std::string& name : tasks) TaskLoader::CheckName(name);
   std::vector<std::pair<std::string, Method>> methods;
@@ -229,10 +249,5 @@ int Run(int argc, char** argv) {
 }  // namespace maskserve
 
 int main(int argc, char** argv) {
-  try {
-    return maskserve::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "quality_benchmark: " << e.what() << "\n";
-    return 1;
-  }
+  return maskserve::RunProgram("quality_benchmark", maskserve::Run, argc, argv);
 }

@@ -49,6 +49,10 @@ ABSL_FLAG(bool, migrate_fingerprints, false,
 ABSL_FLAG(int64_t, profile_cache_bytes, int64_t{1} << 30, "Budget of the resident profile table");
 ABSL_FLAG(int64_t, store_block_cache_bytes, int64_t{256} << 20, "RocksDB block cache size");
 ABSL_FLAG(int32_t, training_workers, 1, "Training jobs run at the same time");
+ABSL_FLAG(int32_t, training_intra_op_threads, 1,
+          "LibTorch intra-op threads of each training job (0 = one per core)");
+ABSL_FLAG(int32_t, intra_op_threads, 0,
+          "LibTorch intra-op threads of the serving forward (0 = one per core)");
 ABSL_FLAG(std::string, adapter_bank, "", "Trained X-PEFT adapter bank (safetensors); empty = random");
 ABSL_FLAG(std::string, prototype, "", "Trained ProPETL prototype (safetensors); empty = random");
 ABSL_FLAG(std::string, shared_heads, "",
@@ -80,7 +84,8 @@ const char* const kEnvFlags[] = {
     "dtype",            "drain_timeout_seconds", "port_file",    "max_inputs_per_request",
     "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
     "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
-    "profile_cache_bytes", "store_block_cache_bytes", "training_workers", "adapter_bank",
+    "profile_cache_bytes", "store_block_cache_bytes", "training_workers",
+    "training_intra_op_threads", "intra_op_threads", "adapter_bank",
     "prototype", "shared_heads", "num_adapters", "top_k", "bottleneck", "bank_seed",
     "max_batch_sequences", "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences",
     "max_queued_sequences_per_tenant", "max_unfinished_jobs_per_tenant", "tls_cert", "tls_key",
@@ -153,6 +158,8 @@ ServerOptions OptionsFromFlags() {
   options.profile_cache_bytes = absl::GetFlag(FLAGS_profile_cache_bytes);
   options.store_block_cache_bytes = absl::GetFlag(FLAGS_store_block_cache_bytes);
   options.training_workers = absl::GetFlag(FLAGS_training_workers);
+  options.training_intra_op_threads = absl::GetFlag(FLAGS_training_intra_op_threads);
+  options.batching.intra_op_threads = absl::GetFlag(FLAGS_intra_op_threads);
   options.banks.adapter_bank_path = absl::GetFlag(FLAGS_adapter_bank);
   options.banks.prototype_path = absl::GetFlag(FLAGS_prototype);
   options.banks.shared_heads_path = absl::GetFlag(FLAGS_shared_heads);

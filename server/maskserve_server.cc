@@ -183,6 +183,12 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
     device = ResolveDevice(options.device, options.dtype);
     return absl::OkStatus();
   }));
+  if (options.batching.intra_op_threads < 0) {
+    return absl::InvalidArgumentError("intra_op_threads: must be >= 0 (0 = one per core)");
+  }
+  if (options.training_intra_op_threads < 0) {
+    return absl::InvalidArgumentError("training_intra_op_threads: must be >= 0 (0 = one per core)");
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options.tls);
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<Authenticator> auth;
@@ -297,6 +303,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   batching.max_queue_delay = absl::Microseconds(int64_t(options.batching.max_queue_delay_ms * 1000));
   batching.max_queued_sequences = options.batching.max_queued_sequences;
   batching.max_queued_sequences_per_tenant = options.batching.max_queued_sequences_per_tenant;
+  batching.intra_op_threads = options.batching.intra_op_threads;
   parts.batcher = std::make_unique<PredictBatcher>(batching, deps->backbone.model,
                                                    [metrics](const BatchStats& stats) {
     metrics->batch_sequences.Observe(double(stats.sequences));
@@ -307,6 +314,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   });
   TrainingManager::Options training;
   training.workers = options.training_workers;
+  training.intra_op_threads = options.training_intra_op_threads;
   training.max_unfinished_jobs_per_tenant = options.max_unfinished_jobs_per_tenant;
   TrainingManager::Hooks hooks;
   ProfileTable* table = parts.profiles.get();

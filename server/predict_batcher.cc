@@ -49,7 +49,10 @@ void PredictTask::Complete(absl::StatusOr<std::vector<at::Tensor>> result) {
 PredictBatcher::PredictBatcher(Options options, std::shared_ptr<const BertModel> backbone,
                                std::function<void(const BatchStats&)> on_batch)
     : options_(options), backbone_(std::move(backbone)), on_batch_(std::move(on_batch)) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetIntraOpThreadsForThisThread(options_.intra_op_threads);
+    Loop();
+  });
 }
 
 PredictBatcher::~PredictBatcher() { Stop(); }

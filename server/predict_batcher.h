@@ -106,6 +106,8 @@ class PredictBatcher {
     // Most sequences one tenant may have waiting, so that one tenant's flood
     // cannot fill the queue for everyone [2048].
     int64_t max_queued_sequences_per_tenant = 2048;
+    // LibTorch intra-op threads of the forward; 0 = one per core.
+    int intra_op_threads = 0;
   };
 
   PredictBatcher(Options options, std::shared_ptr<const BertModel> backbone,

@@ -41,6 +41,8 @@ struct BatchingOptions {
   int64_t max_batch_sequences = 64;
   int64_t max_batch_tokens = 16384;
   double max_queue_delay_ms = 2.0;
+  // LibTorch intra-op threads of the serving forward; 0 = one per core.
+  int intra_op_threads = 0;
   int64_t max_queued_sequences = 4096;
   int64_t max_queued_sequences_per_tenant = 2048;
 };
@@ -79,6 +81,9 @@ struct ServerOptions {
   // RocksDB block cache.
   int64_t store_block_cache_bytes = int64_t{256} << 20;
   int training_workers = 1;
+  // LibTorch intra-op threads of each training worker (which also runs at
+  // nice +10, so serving wins contended cores); 0 = one per core.
+  int training_intra_op_threads = 1;
   // Unfinished (queued or running) training jobs one tenant may have;
   // beyond it TrainProfile is RESOURCE_EXHAUSTED.
   int64_t max_unfinished_jobs_per_tenant = 100;

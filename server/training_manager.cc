@@ -265,6 +265,7 @@ void TrainingManager::SetState(const std::string& key, v1::JobState state) {
 void TrainingManager::WorkerLoop() {
   // Lower this thread's CPU priority so that serving wins the cores.
   setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), options_.nice);
+  SetIntraOpThreadsForThisThread(options_.intra_op_threads);
   while (true) {
     std::string key;
     {

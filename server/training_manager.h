@@ -50,6 +50,8 @@ class TrainingManager {
     int workers = 1;
     // Added to the worker threads' nice value (lower CPU priority).
     int nice = 10;
+    // LibTorch intra-op threads of each worker (0 = one per core).
+    int intra_op_threads = 1;
     // Queued or running jobs one tenant may have (RESOURCE_EXHAUSTED beyond).
     int64_t max_unfinished_jobs_per_tenant = 100;
   };

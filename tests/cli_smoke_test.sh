@@ -40,7 +40,7 @@ grep -q "shutting down" "$work/server.log" || fail "no shutdown logged"
 # A shared-heads file that cannot be read stops the server, naming the flag
 # (given here as its environment variable).
 set +e
-MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=${MASKSERVE_MODEL_DIR:-builtin} MASKSERVE_SHARED_HEADS="$work/missing.safetensors" "$server_bin" \
+MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=builtin MASKSERVE_SHARED_HEADS="$work/missing.safetensors" "$server_bin" \
   --address=127.0.0.1:0 --data_dir="$work/data2" --metrics_address= 2>"$work/err"; rc=$?
 set -e
 [ $rc = 1 ] || fail "unreadable shared heads should exit 1, got $rc"

@@ -20,6 +20,17 @@ namespace {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
+// GetModelInfo of the server on `port`, over a new plaintext channel.
+v1::ModelInfo ModelInfoOf(int port) {
+  auto stub = v1::Maskserve::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::ModelInfo info;
+  grpc::Status status = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return info;
+}
+
 class ServerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -91,6 +102,39 @@ TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
   EXPECT_NE(server.status().message().find("device"), absl::string_view::npos);
 }
 
+TEST(ServerStartTest, BadThreadAndPoolingOptionsAreRejectedNamingTheField) {
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("badthreads"));
+  options.batching.intra_op_threads = -1;
+  auto server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("intra_op_threads"), absl::string_view::npos);
+  options.batching.intra_op_threads = 0;
+  options.training_intra_op_threads = -2;
+  server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("training_intra_op_threads"), absl::string_view::npos);
+  options.training_intra_op_threads = 1;
+  options.pooling = "max";
+  server = MaskserveServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("pooling: 'max'"), absl::string_view::npos);
+}
+
+TEST(ServerStartTest, ModelInfoNamesTheBackboneSourceAndPooling) {
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("info"));
+  options.pooling = "mean";
+  auto server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const v1::ModelInfo info = ModelInfoOf((*server)->port());
+  EXPECT_EQ(info.backbone().name(), "builtin-tiny-bert");
+  EXPECT_EQ(info.backbone().source(), "builtin");
+  EXPECT_EQ(info.backbone().pooling(), "mean");
+  EXPECT_NE(info.backbone().origin().find("built-in"), std::string::npos);
+  (*server)->Shutdown(absl::ZeroDuration());
+}
+
 TEST(ServerStartTest, MissingModelDirIsNotFoundNamingIt) {
   ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("nomodel"));
   options.model_dir = "/nonexistent/bert";
@@ -109,13 +153,10 @@ TEST(ServerStartTest, ServesAnHfModelDirectory) {
   options.model_dir = dir;
   auto server = MaskserveServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Maskserve::NewStub(channel);
-  grpc::ClientContext context;
-  v1::ModelInfo info;
-  ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+  const v1::ModelInfo info = ModelInfoOf((*server)->port());
   EXPECT_EQ(info.backbone().name(), "tiny-bert-random");
+  EXPECT_EQ(info.backbone().source(), dir);
+  EXPECT_EQ(info.backbone().pooling(), "pooler");  // no sentence-transformers config
   EXPECT_EQ(info.backbone().num_layers(), 2u);
   EXPECT_EQ(info.backbone().hidden_size(), 128u);
   EXPECT_EQ(info.backbone().vocab_size(), 30522u);

@@ -62,7 +62,7 @@ rc=0
 [ "$rc" = 2 ] || fail "bad popularity exited $rc"
 
 # The real server.
-MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=${MASKSERVE_MODEL_DIR:-builtin} start real "$server_bin" --data_dir="$work/data" --metrics_address=
+MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=builtin start real "$server_bin" --data_dir="$work/data" --metrics_address=
 rc=0
 "$loadgen" --address="$address" --profiles=3 --concurrency=2 --requests=60 --setup_profiles \
   --setup_method=XPEFT_HARD --setup_examples=8 --setup_epochs=1 --setup_timeout_seconds=200 --timeout_seconds=30 \

@@ -53,7 +53,7 @@ ABSL_FLAG(std::string, text_pair_column, "text_pair",
 ABSL_FLAG(std::string, label_column, "label", "train: column / JSON key of the label");
 ABSL_FLAG(uint64_t, limit, 0, "train: use only the first N examples (0 = all)");
 ABSL_FLAG(bool, wait, false, "train: watch the job until it finishes");
-ABSL_FLAG(std::optional<uint32_t>, epochs, std::nullopt, "train: passes over the data [20]");
+ABSL_FLAG(std::optional<uint32_t>, epochs, std::nullopt, "train: passes over the data [enough for 80 steps, 3..40; see README]");
 ABSL_FLAG(std::optional<uint32_t>, batch_size, std::nullopt, "train: examples per step [8]");
 ABSL_FLAG(std::optional<float>, mask_learning_rate, std::nullopt, "train: mask learning rate");
 ABSL_FLAG(std::optional<float>, head_learning_rate, std::nullopt,
@@ -75,7 +75,7 @@ ABSL_FLAG(std::string, head_precision, "",
           "train: how the head's weight is stored: fp16 (2 bytes per weight) or int8 (1 byte "
           "per weight plus a scale per label) [fp16]");
 ABSL_FLAG(std::optional<float>, validation_fraction, std::nullopt,
-          "train: fraction held out for validation, in [0, 0.5] [0.2]");
+          "train: fraction held out for validation, in [0, 0.5] [0.2 from 100 examples on, else 0]");
 ABSL_FLAG(uint64_t, seed, 0, "train: random seed");
 ABSL_FLAG(std::string, description, "", "train: free-form description stored with the profile");
 ABSL_FLAG(std::optional<uint64_t>, expected_version, std::nullopt,

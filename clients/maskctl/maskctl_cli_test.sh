@@ -174,7 +174,7 @@ MASKSERVE_API_KEY=secret MASKSERVE_ADDRESS=$keyed expect_rc 1 "$maskctl" --api_k
 grep -q "info failed: UNAUTHENTICATED: authorization: unknown api key" "$work/err" || fail "$(cat "$work/err")"
 
 # --- 2. The real server. ---
-MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=${MASKSERVE_MODEL_DIR:-builtin} start real "$server_bin" --data_dir="$work/data" --metrics_address=
+MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=builtin start real "$server_bin" --data_dir="$work/data" --metrics_address=
 real=$address
 r() { "$maskctl" --address="$real" --timeout_seconds=60 "$@"; }
 expect_rc 0 r health

@@ -1,8 +1,8 @@
 # Shared scaffolding of the shell smoke tests (source it): a scratch
 # directory removed on exit, `fail MESSAGE` (prints the server log), and
 # `start_server BINARY ARGS...` / `stop_server`, which run maskserve on a
-# free loopback port (CPU, no metrics port unless ARGS give one) and set
-# $address.
+# free loopback port (CPU, built-in backbone, no metrics port unless ARGS
+# give one) and set $address.
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -16,7 +16,11 @@ start_server() {
   local binary=$1
   shift
   rm -f "$work/port"
-  MASKSERVE_DEVICE=cpu MASKSERVE_MODEL_DIR=${MASKSERVE_MODEL_DIR:-builtin} "$binary" --address=127.0.0.1:0 --port_file="$work/port" \
+  # The built-in tiny backbone unless SMOKE_DEFAULT_MODEL=1 (the server's
+  # compiled-in default, the pretrained model).
+  local model_env=(MASKSERVE_MODEL_DIR=builtin)
+  [ "${SMOKE_DEFAULT_MODEL:-0}" = 1 ] && model_env=()
+  env MASKSERVE_DEVICE=cpu "${model_env[@]}" "$binary" --address=127.0.0.1:0 --port_file="$work/port" \
     --data_dir="$work/data" --metrics_address= "$@" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.1; done
