@@ -123,7 +123,8 @@ class ServerProcess:
 
 
 def real_server_args(data_dir, *extra):
-    return [f"--data_dir={data_dir}", "--device=cpu", "--model_dir=builtin", "--metrics_address=", *extra]
+    return [f"--data_dir={data_dir}", "--device=cpu", "--model_dir=builtin",
+            "--metrics_address=", *extra]
 
 
 class ClientContract:
@@ -435,8 +436,9 @@ class RealServerSharedHeadTest(unittest.TestCase):
                     f.write(json.dumps({"profile": profile, "text": example.text,
                                         "label": example.label}) + "\n")
         heads = os.path.join(cls.dir, "heads.safetensors")
-        subprocess.run([BUILD_BANK_BINARY, "--model_dir=builtin", "--kind=xpeft", f"--corpus={corpus}", "--device=cpu",
-                        "--num_adapters=8", "--top_k=4", "--epochs=1",
+        subprocess.run([BUILD_BANK_BINARY, "--model_dir=builtin", "--kind=xpeft",
+                        f"--corpus={corpus}", "--device=cpu", "--num_adapters=8", "--top_k=4",
+                        "--epochs=1",
                         f"--out={os.path.join(cls.dir, 'bank.safetensors')}",
                         f"--shared_heads_out={heads}", "--head_name=reviews"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
