@@ -49,15 +49,14 @@ class TensorFetcher {
  private:
   at::Tensor Checked(const std::string& name, const at::Tensor& tensor,
                      std::vector<int64_t> shape) const {
-    const at::Tensor* found = &tensor;
-    if (found->sizes() != at::IntArrayRef(shape)) {
+    if (tensor.sizes() != at::IntArrayRef(shape)) {
       throw InvalidArgument(source_ + ": tensor '" + name + "' has shape " +
-                            ShapeString(found->sizes()) + ", expected " + ShapeString(shape));
+                            ShapeString(tensor.sizes()) + ", expected " + ShapeString(shape));
     }
-    if (!found->is_floating_point()) {
+    if (!tensor.is_floating_point()) {
       throw InvalidArgument(source_ + ": tensor '" + name + "' is not floating point");
     }
-    return found->to(device_.device, device_.dtype).contiguous();
+    return tensor.to(device_.device, device_.dtype).contiguous();
   }
 
   const at::Tensor* Find(const std::string& name) const {

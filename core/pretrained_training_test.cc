@@ -8,16 +8,15 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/backbone.h"
-#include "core/composed_profile.h"
-#include "core/encoded_examples.h"
+#include "core/benchmark_eval.h"
 #include "core/eval_datasets.h"
-#include "core/profile_codec.h"
 #include "core/profile_trainer.h"
 
 namespace maskserve {
@@ -63,23 +62,11 @@ class PretrainedTrainingTest : public ::testing::TestWithParam<Method> {
     backbone_ = nullptr;
   }
 
-  // Labels the served profile gives its training examples that are right.
+  // Labels the served profile gives its training examples that are right
+  // (codec -> ComposeProfile -> ClassifyMixedBatch).
   static int64_t ServedCorrect(const ProfileData& profile) {
-    ComposedProfile composed =
-        ComposeProfile(DecodeProfile(EncodeProfile(profile)), *backbone_->model, *banks_);
-    EncodedExamples set(*backbone_->tokenizer, *examples_, int64_t(labels_->size()), 128);
-    std::vector<int64_t> rows(examples_->size());
-    for (size_t i = 0; i < rows.size(); ++i) rows[i] = int64_t(i);
-    ExampleBatch batch = set.Batch(rows, at::kCPU);
-    at::InferenceMode guard;
-    std::vector<at::Tensor> logits =
-        ClassifyMixedBatch(*backbone_->model, {&composed}, std::vector<int64_t>(rows.size(), 0),
-                           batch.ids, batch.mask, batch.types);
-    int64_t correct = 0;
-    for (size_t i = 0; i < logits.size(); ++i) {
-      correct += logits[i].argmax().item<int64_t>() == (*examples_)[i].label;
-    }
-    return correct;
+    const EvalResult served = ScoreServedProfile(*backbone_, *banks_, profile, *examples_, 128);
+    return std::llround(served.accuracy * double(examples_->size()));
   }
 
   static Backbone* backbone_;

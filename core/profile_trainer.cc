@@ -114,8 +114,8 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   std::vector<int64_t> order(examples.size());
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  int64_t num_val = int64_t(std::floor(options.validation_fraction * double(order.size())));
-  if (options.validation_fraction > 0 && num_val == 0 && order.size() >= 2) num_val = 1;
+  const int64_t num_val =
+      TrainingOptions::NumValidationExamples(options.validation_fraction, int64_t(order.size()));
   std::vector<int64_t> val_rows(order.begin(), order.begin() + num_val);
   std::vector<int64_t> train_rows(order.begin() + num_val, order.end());
 

@@ -47,6 +47,10 @@ struct TrainingOptions {
   double validation_fraction = -1;      // < 0: 0.2 from kMinExamplesForValidation on, else 0
   uint64_t seed = 0;
 
+  // Examples held out for validation out of `num_examples` at `fraction`:
+  // floor(fraction * n), but at least 1 when fraction > 0 and n >= 2.
+  static int64_t NumValidationExamples(double fraction, int64_t num_examples);
+
   // Fewest examples for which a validation split is held out by default.
   static constexpr int64_t kMinExamplesForValidation = 100;
 
