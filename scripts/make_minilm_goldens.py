@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes HuggingFace-transformers parity goldens for all-MiniLM-L6-v2.
 
-The C++ BERT encoder (core/bert_model.cc) and WordPiece tokenizer must match
+The C++ BERT encoder (core/model/bert_model.cc) and WordPiece tokenizer must match
 HF `transformers` on a real pretrained checkpoint. This script runs the
 reference implementation once, on 32 fixed real texts, and stores its inputs
 and outputs so that the C++ tests can compare against them without Python.

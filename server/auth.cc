@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/sha256.h"
+#include "core/base/sha256.h"
 #include "storage/ids.h"
 
 namespace maskserve {

@@ -12,11 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/adapter_bank.h"
-#include "core/backbone.h"
-#include "core/device.h"
-#include "core/error.h"
-#include "core/shared_heads.h"
+#include "core/peft/adapter_bank.h"
+#include "core/model/backbone.h"
+#include "core/model/device.h"
+#include "core/base/error.h"
+#include "core/peft/shared_heads.h"
 #include "server/auth.h"
 #include "server/instrumented_store.h"
 #include "server/log.h"
@@ -112,7 +112,7 @@ std::shared_ptr<const SharedHeadSet> LoadSharedHeads(const std::string& path,
 ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
   const BertConfig& c = model.config();
   const int64_t bottleneck =
-      options.bottleneck > 0 ? options.bottleneck : std::max<int64_t>(1, c.hidden_size / 16);
+      options.bottleneck > 0 ? options.bottleneck : DefaultBottleneck(c.hidden_size);
   ServingBanks banks;
   if (!options.adapter_bank_path.empty()) {
     banks.adapters = std::make_shared<AdapterBank>(

@@ -15,8 +15,8 @@
 #include <memory>
 
 #include "absl/status/status.h"
-#include "core/backbone.h"
-#include "core/composed_profile.h"
+#include "core/model/backbone.h"
+#include "core/peft/composed_profile.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 #include "server/server_metrics.h"
 #include "server/server_options.h"

@@ -4,8 +4,8 @@
 #ifndef MASKSERVE_SERVER_MODEL_INFO_H_
 #define MASKSERVE_SERVER_MODEL_INFO_H_
 
-#include "core/backbone.h"
-#include "core/composed_profile.h"
+#include "core/model/backbone.h"
+#include "core/peft/composed_profile.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 

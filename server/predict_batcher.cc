@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/encoded_examples.h"
+#include "core/training/encoded_examples.h"
 #include "server/status_util.h"
 
 namespace maskserve {

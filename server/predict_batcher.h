@@ -38,8 +38,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "core/bert_model.h"
-#include "core/wordpiece_tokenizer.h"
+#include "core/model/bert_model.h"
+#include "core/text/wordpiece_tokenizer.h"
 #include "server/profile_table.h"
 
 namespace maskserve {

@@ -31,7 +31,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "core/composed_profile.h"
+#include "core/peft/composed_profile.h"
 
 namespace maskserve {
 

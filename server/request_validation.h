@@ -14,8 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/profile_trainer.h"
-#include "core/shared_heads.h"
+#include "core/training/profile_trainer.h"
+#include "core/peft/shared_heads.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 

@@ -1,7 +1,7 @@
 #include "server/resident_profile.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/profile_codec.h"
+#include "core/profile/profile_codec.h"
 #include "server/status_util.h"
 
 namespace maskserve {

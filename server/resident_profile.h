@@ -10,8 +10,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/backbone.h"
-#include "core/composed_profile.h"
+#include "core/model/backbone.h"
+#include "core/peft/composed_profile.h"
 #include "server/profile_table.h"
 
 namespace maskserve {

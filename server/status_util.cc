@@ -1,6 +1,6 @@
 #include "server/status_util.h"
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace maskserve {
 

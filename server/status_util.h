@@ -8,6 +8,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "storage/status_macros.h"  // MASKSERVE_RETURN_IF_ERROR
 
 namespace maskserve {
 
@@ -25,13 +26,6 @@ template <typename Fn>
 absl::Status CatchEngineErrors(Fn&& fn);
 
 }  // namespace maskserve
-
-// Returns early from the enclosing function when `expr` is not OK.
-#define MASKSERVE_RETURN_IF_ERROR(expr)            \
-  do {                                             \
-    ::absl::Status _maskserve_status = (expr);     \
-    if (!_maskserve_status.ok()) return _maskserve_status; \
-  } while (0)
 
 #include "server/status_util_inl.h"
 

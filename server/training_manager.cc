@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/error.h"
-#include "core/profile_codec.h"
-#include "core/profile_trainer.h"
+#include "core/base/error.h"
+#include "core/profile/profile_codec.h"
+#include "core/training/profile_trainer.h"
 #include "server/log.h"
 #include "server/request_validation.h"
 #include "server/resident_profile.h"

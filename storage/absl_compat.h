@@ -18,7 +18,6 @@
 namespace maskserve {
 
 inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view StdSv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 }  // namespace maskserve
 

@@ -7,7 +7,7 @@
 // contiguous range. Errors are INVALID_ARGUMENT naming the field and showing
 // (an escaped, shortened copy of) the bad value.
 //
-//   MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(id));
+//   MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(id));
 //   // "profile_id: must be 1..128 characters of [A-Za-z0-9._:@-] not
 //   //  starting with '.'; \"a/b\" has '/' at offset 1"
 //

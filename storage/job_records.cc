@@ -13,10 +13,6 @@ std::string Quoted(std::string_view id) { return absl::StrCat("\"", Sv(id), "\""
 
 }  // namespace
 
-bool IsFinalJobState(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
-
 v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& request,
                        const v1::TrainingJob& initial, absl::Time now) {
   v1::TrainingJob job;

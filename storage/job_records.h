@@ -25,10 +25,10 @@
 #include "absl/time/time.h"
 #include "maskserve/storage/v1/records.pb.h"
 #include "maskserve/v1/maskserve.pb.h"
+#include "proto/job_state.h"
 
 namespace maskserve {
 
-bool IsFinalJobState(v1::JobState state);
 
 // A QUEUED job for `request`: id, profile_id, method, shared_head,
 // num_examples and create_time derived; hyper_parameters and total_epochs

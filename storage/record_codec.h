@@ -15,7 +15,7 @@
 //
 //   std::string value = EncodeRecord(kProfileTag, record);
 //   storage::v1::ProfileRecord back;
-//   absl::Status s = DecodeRecord(kProfileTag, value, kProfileFormatVersion, &back);
+//   absl::Status s = DecodeRecord(kProfileTag, value, kProfileRecordVersion, &back);
 //
 // Thread safety: pure functions.
 #ifndef MASKSERVE_STORAGE_RECORD_CODEC_H_
@@ -41,8 +41,9 @@ inline constexpr std::string_view kUnfinishedJobTag = "U";
 inline constexpr std::string_view kPageTokenTag = "T";
 inline constexpr std::string_view kExportMagic = "MSKPROF1";
 
-// The format versions this build writes and reads (field 1 of each record).
-inline constexpr uint32_t kProfileFormatVersion = 1;
+// The record format versions this build writes and reads (field 1 of each
+// record; the profile payload inside has its own, core/profile/profile_codec.h).
+inline constexpr uint32_t kProfileRecordVersion = 1;
 inline constexpr uint32_t kJobFormatVersion = 1;
 inline constexpr uint32_t kMetaFormatVersion = 1;
 inline constexpr uint32_t kExportFormatVersion = 1;

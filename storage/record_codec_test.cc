@@ -12,7 +12,7 @@ namespace {
 
 storage::v1::ProfileRecord SampleRecord() {
   storage::v1::ProfileRecord record;
-  record.set_format_version(kProfileFormatVersion);
+  record.set_format_version(kProfileRecordVersion);
   record.mutable_profile()->set_profile_id("p1");
   record.mutable_profile()->set_version(7);
   record.mutable_profile()->add_label_names("a");
@@ -24,7 +24,7 @@ TEST(RecordCodecTest, RoundTrips) {
   std::string value = EncodeRecord(kProfileTag, SampleRecord());
   EXPECT_EQ(value.size(), SampleRecord().ByteSizeLong() + FrameOverhead(kProfileTag));
   storage::v1::ProfileRecord back;
-  ASSERT_OK(DecodeRecord(kProfileTag, value, kProfileFormatVersion, &back));
+  ASSERT_OK(DecodeRecord(kProfileTag, value, kProfileRecordVersion, &back));
   EXPECT_EQ(back.SerializeAsString(), SampleRecord().SerializeAsString());
 }
 
@@ -35,7 +35,7 @@ TEST(RecordCodecTest, EveryFlippedBitIsDataLoss) {
       std::string bad = value;
       bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
       storage::v1::ProfileRecord back;
-      EXPECT_THAT(DecodeRecord(kProfileTag, bad, kProfileFormatVersion, &back),
+      EXPECT_THAT(DecodeRecord(kProfileTag, bad, kProfileRecordVersion, &back),
                   StatusIs(absl::StatusCode::kDataLoss))
           << "byte " << i << " bit " << bit;
     }
@@ -46,20 +46,20 @@ TEST(RecordCodecTest, TruncatedAndExtendedAreDataLoss) {
   const std::string value = EncodeRecord(kProfileTag, SampleRecord());
   storage::v1::ProfileRecord back;
   for (size_t n = 0; n < value.size(); ++n) {
-    EXPECT_THAT(DecodeRecord(kProfileTag, value.substr(0, n), kProfileFormatVersion, &back),
+    EXPECT_THAT(DecodeRecord(kProfileTag, value.substr(0, n), kProfileRecordVersion, &back),
                 StatusIs(absl::StatusCode::kDataLoss))
         << n;
   }
-  EXPECT_THAT(DecodeRecord(kProfileTag, "", kProfileFormatVersion, &back),
+  EXPECT_THAT(DecodeRecord(kProfileTag, "", kProfileRecordVersion, &back),
               StatusIs(absl::StatusCode::kDataLoss, "truncated"));
-  EXPECT_THAT(DecodeRecord(kProfileTag, value + "x", kProfileFormatVersion, &back),
+  EXPECT_THAT(DecodeRecord(kProfileTag, value + "x", kProfileRecordVersion, &back),
               StatusIs(absl::StatusCode::kDataLoss, "checksum mismatch"));
 }
 
 TEST(RecordCodecTest, WrongTagIsDataLoss) {
   const std::string value = EncodeRecord(kJobTag, SampleRecord());
   storage::v1::ProfileRecord back;
-  EXPECT_THAT(DecodeRecord(kProfileTag, value, kProfileFormatVersion, &back),
+  EXPECT_THAT(DecodeRecord(kProfileTag, value, kProfileRecordVersion, &back),
               StatusIs(absl::StatusCode::kDataLoss, "unexpected record tag"));
 }
 
@@ -67,11 +67,11 @@ TEST(RecordCodecTest, UnknownOrMissingFormatVersionIsDataLoss) {
   storage::v1::ProfileRecord record = SampleRecord();
   record.set_format_version(99);
   storage::v1::ProfileRecord back;
-  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileFormatVersion,
+  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion,
                            &back),
               StatusIs(absl::StatusCode::kDataLoss, "unknown format_version 99"));
   record.set_format_version(0);
-  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileFormatVersion,
+  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion,
                            &back),
               StatusIs(absl::StatusCode::kDataLoss, "format_version missing"));
 }
@@ -79,7 +79,7 @@ TEST(RecordCodecTest, UnknownOrMissingFormatVersionIsDataLoss) {
 TEST(RecordCodecTest, ChecksummedGarbageDoesNotParse) {
   storage::v1::ProfileRecord back;
   EXPECT_THAT(DecodeRecord(kProfileTag, FrameBytes(kProfileTag, "\xff\xff\xff\xff\xff"),
-                           kProfileFormatVersion, &back),
+                           kProfileRecordVersion, &back),
               StatusIs(absl::StatusCode::kDataLoss, "does not parse"));
 }
 

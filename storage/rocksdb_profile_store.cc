@@ -60,7 +60,7 @@ absl::Status FsError(std::string_view what, const std::error_code& ec) {
 absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(Options options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
   if (!options.clock) options.clock = [] { return absl::Now(); };
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(RocksDbTuning tuning, MakeRocksDbTuning(options));
+  MASKSERVE_ASSIGN_OR_RETURN(RocksDbTuning tuning, MakeRocksDbTuning(options));
   const std::string dir = options.data_dir;
   const bool exists = HasStore(dir);
   if (!exists && !options.create_if_missing) {
@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(O
   if (exists) {
     // Open every family the store has, including ones a newer build added.
     std::vector<std::string> present;
-    MASKSERVE_STORE_RETURN_IF_ERROR(
+    MASKSERVE_RETURN_IF_ERROR(
         FromRocksDbStatus(rocksdb::DB::ListColumnFamilies(tuning.db, dir, &present),
                           absl::StrCat("open store at ", dir, ": list column families")));
     for (const std::string& name : present) {
@@ -95,13 +95,13 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(O
   }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  MASKSERVE_STORE_RETURN_IF_ERROR(
+  MASKSERVE_RETURN_IF_ERROR(
       FromRocksDbStatus(rocksdb::DB::Open(tuning.db, dir, descriptors, &handles, &raw),
                         absl::StrCat("open store at ", dir)));
   auto store = absl::WrapUnique(new RocksDbProfileStore(
       std::move(options), std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
-  MASKSERVE_STORE_RETURN_IF_ERROR(store->LoadMeta());
-  MASKSERVE_STORE_RETURN_IF_ERROR(store->LoadCounters());
+  MASKSERVE_RETURN_IF_ERROR(store->LoadMeta());
+  MASKSERVE_RETURN_IF_ERROR(store->LoadCounters());
   return store;
 }
 
@@ -127,7 +127,7 @@ RocksDbProfileStore::~RocksDbProfileStore() {
 
 absl::Status RocksDbProfileStore::LoadMeta() {
   const std::string context = absl::StrCat("store at ", options_.data_dir, ": meta");
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(std::optional<std::string> value,
+  MASKSERVE_ASSIGN_OR_RETURN(std::optional<std::string> value,
                                    ReadRaw(meta_family_, store_keys::kStoreMetaKey, context));
   std::optional<storage::v1::StoreMeta> existing;
   if (value.has_value()) {
@@ -140,7 +140,7 @@ absl::Status RocksDbProfileStore::LoadMeta() {
   FingerprintRequest request{options_.backbone_fingerprint, options_.bank_fingerprints,
                              options_.migrate_fingerprints};
   bool changed = false;
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(
+  MASKSERVE_ASSIGN_OR_RETURN(
       meta_, ReconcileStoreMeta(existing, request, Now(), options_.data_dir, &changed));
   if (!changed) return absl::OkStatus();
   rocksdb::WriteBatch batch;
@@ -166,10 +166,10 @@ absl::Status RocksDbProfileStore::LoadCounters() {
         damaged.emplace_back(it->key().ToStringView().substr(prefix.size()));
       }
     }
-    MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "load profile counters"));
+    MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "load profile counters"));
   }
   for (const std::string& tenant : damaged) {
-    MASKSERVE_STORE_ASSIGN_OR_RETURN(uint64_t count, RecountTenant(tenant));
+    MASKSERVE_ASSIGN_OR_RETURN(uint64_t count, RecountTenant(tenant));
     total += count;
   }
   total_profiles_.store(total);
@@ -197,7 +197,7 @@ absl::StatusOr<std::optional<std::string>> RocksDbProfileStore::ReadRaw(
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family, key, &value);
   if (status.IsNotFound()) return std::optional<std::string>();
-  MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(status, context));
+  MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(status, context));
   return std::optional<std::string>(std::move(value));
 }
 
@@ -209,7 +209,7 @@ absl::Status RocksDbProfileStore::Commit(rocksdb::WriteBatch* batch, bool sync,
 }
 
 absl::StatusOr<uint64_t> RocksDbProfileStore::ReadCounter(std::string_view tenant) {
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(
+  MASKSERVE_ASSIGN_OR_RETURN(
       std::optional<std::string> value,
       ReadRaw(meta_family_, store_keys::CounterKey(tenant), "read profile counter"));
   if (!value.has_value()) return uint64_t{0};
@@ -228,13 +228,13 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::RecountTenant(std::string_view ten
     storage::v1::ProfileRecord record;
     // An unreadable record still occupies its id: it counts as live.
     absl::Status decoded =
-        DecodeRecord(kProfileTag, it->value().ToStringView(), kProfileFormatVersion, &record);
+        DecodeRecord(kProfileTag, it->value().ToStringView(), kProfileRecordVersion, &record);
     if (!decoded.ok() || !record.deleted()) ++count;
   }
-  MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "recount profiles"));
+  MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "recount profiles"));
   rocksdb::WriteBatch batch;
   batch.Put(meta_family_, store_keys::CounterKey(tenant), EncodeCounter(count));
-  MASKSERVE_STORE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "repair profile counter"));
+  MASKSERVE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "repair profile counter"));
   return count;
 }
 
@@ -248,7 +248,7 @@ absl::Status RocksDbProfileStore::CompactAll() {
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-    MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(
+    MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(
         db_->CompactRange(compact, handle, nullptr, nullptr), "compact store"));
   }
   return absl::OkStatus();
@@ -266,7 +266,7 @@ absl::Status RocksDbProfileStore::CreateCheckpoint(const std::string& dir) {
     if (ec) return FsError(absl::StrCat("checkpoint_dir: create ", parent.string()), ec);
   }
   rocksdb::Checkpoint* raw = nullptr;
-  MASKSERVE_STORE_RETURN_IF_ERROR(
+  MASKSERVE_RETURN_IF_ERROR(
       FromRocksDbStatus(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   // log_size_for_flush = 0: flush first, so the copy needs no WAL replay.
@@ -294,10 +294,10 @@ absl::Status RocksDbProfileStore::RestoreCheckpoint(const std::string& checkpoin
   fs::copy(checkpoint_dir, staging, fs::copy_options::recursive, ec);
   if (ec) return FsError(absl::StrCat("restore: copy ", checkpoint_dir), ec);
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(staging, ec)) {
-    MASKSERVE_STORE_RETURN_IF_ERROR(SyncPath(entry.path()));
+    MASKSERVE_RETURN_IF_ERROR(SyncPath(entry.path()));
   }
   if (ec) return FsError("restore: list copied files", ec);
-  MASKSERVE_STORE_RETURN_IF_ERROR(SyncPath(staging));
+  MASKSERVE_RETURN_IF_ERROR(SyncPath(staging));
   if (fs::exists(target, ec)) fs::remove(target, ec);  // empty, checked above
   fs::rename(staging, target, ec);
   if (ec) return FsError(absl::StrCat("restore: rename into ", data_dir), ec);
@@ -313,7 +313,7 @@ absl::Status RocksDbProfileStore::PutRawForTest(Family family, std::string_view 
 
 absl::StatusOr<std::string> RocksDbProfileStore::GetRawForTest(Family family,
                                                                std::string_view key) {
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(std::optional<std::string> value,
+  MASKSERVE_ASSIGN_OR_RETURN(std::optional<std::string> value,
                                    ReadRaw(FamilyHandle(family), key, "raw get"));
   if (!value.has_value()) return absl::NotFoundError("raw get: no such key");
   return *std::move(value);

@@ -78,7 +78,7 @@ TEST_F(StoreCorruptionTest, FlippedByteIsDataLossForThatProfileOnly) {
 
 TEST_F(StoreCorruptionTest, UnknownFormatVersionIsDataLoss) {
   storage::v1::ProfileRecord record;
-  record.set_format_version(kProfileFormatVersion + 1);
+  record.set_format_version(kProfileRecordVersion + 1);
   record.mutable_profile()->set_profile_id("p2");
   record.mutable_profile()->set_version(9);
   Plant("p2", EncodeRecord(kProfileTag, record));

@@ -48,14 +48,14 @@ bool Matches(const v1::TrainingJob& job, const JobFilter& filter) {
 
 absl::StatusOr<storage::v1::JobRecord> RocksDbProfileStore::ReadJobRecord(
     std::string_view tenant, std::string_view job_id) {
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(
+  MASKSERVE_ASSIGN_OR_RETURN(
       std::optional<std::string> value,
       ReadRaw(jobs_, store_keys::JobKey(tenant, job_id), "read job"));
   if (!value.has_value()) {
     return absl::NotFoundError(absl::StrCat("job_id: job ", Quoted(job_id), " not found"));
   }
   storage::v1::JobRecord record;
-  MASKSERVE_STORE_RETURN_IF_ERROR(DecodeJob(*value, job_id, &record));
+  MASKSERVE_RETURN_IF_ERROR(DecodeJob(*value, job_id, &record));
   if (record.tenant() != tenant) {
     return absl::DataLossError(
         absl::StrCat("job ", Quoted(job_id), ": record belongs to another tenant"));
@@ -66,8 +66,8 @@ absl::StatusOr<storage::v1::JobRecord> RocksDbProfileStore::ReadJobRecord(
 absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::CreateJob(
     std::string_view tenant, const v1::TrainProfileRequest& request,
     const v1::TrainingJob& initial) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(request.profile_id()));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(request.profile_id()));
   storage::v1::JobRecord record;
   record.set_format_version(kJobFormatVersion);
   record.set_tenant(std::string(tenant));
@@ -77,15 +77,15 @@ absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::CreateJob(
   rocksdb::WriteBatch batch;
   batch.Put(jobs_, store_keys::JobKey(tenant, job_id), EncodeRecord(kJobTag, record));
   batch.Put(jobs_, store_keys::UnfinishedJobKey(job_id), FrameBytes(kUnfinishedJobTag, tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "create job"));
+  MASKSERVE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "create job"));
   return std::move(*record.mutable_job());
 }
 
 absl::StatusOr<StoredJob> RocksDbProfileStore::GetJob(std::string_view tenant,
                                                       std::string_view job_id) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateJobId(job_id));
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(storage::v1::JobRecord record, ReadJobRecord(tenant, job_id));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job_id));
+  MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record, ReadJobRecord(tenant, job_id));
   StoredJob out;
   out.tenant = std::move(*record.mutable_tenant());
   out.job = std::move(*record.mutable_job());
@@ -95,12 +95,12 @@ absl::StatusOr<StoredJob> RocksDbProfileStore::GetJob(std::string_view tenant,
 
 absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::UpdateJob(std::string_view tenant,
                                                                const v1::TrainingJob& job) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateJobId(job.job_id()));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job.job_id()));
   absl::MutexLock lock(&TenantLock(tenant));
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
+  MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
                                    ReadJobRecord(tenant, job.job_id()));
-  MASKSERVE_STORE_RETURN_IF_ERROR(CheckJobUpdate(record.job(), job));
+  MASKSERVE_RETURN_IF_ERROR(CheckJobUpdate(record.job(), job));
   ApplyJobUpdate(job, job.state(), Now(), &record);
   const bool final = IsFinalJobState(job.state());
   rocksdb::WriteBatch batch;
@@ -108,21 +108,21 @@ absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::UpdateJob(std::string_view 
   if (final) batch.Delete(jobs_, store_keys::UnfinishedJobKey(job.job_id()));
   // Progress is not synced (a crash may lose the latest progress, never the
   // job); a final state is.
-  MASKSERVE_STORE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/final, "update job"));
+  MASKSERVE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/final, "update job"));
   return std::move(*record.mutable_job());
 }
 
 absl::StatusOr<ListJobsResult> RocksDbProfileStore::ListJobs(std::string_view tenant,
                                                              const JobFilter& filter,
                                                              const PageRequest& page) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   if (!filter.profile_id.empty()) {
-    MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(filter.profile_id));
+    MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(filter.profile_id));
   }
   const uint32_t page_size = EffectivePageSize(page.page_size);
   std::string before;
   if (!page.page_token.empty()) {
-    MASKSERVE_STORE_ASSIGN_OR_RETURN(before, DecodePageToken(kJobsListing, tenant, page.page_token));
+    MASKSERVE_ASSIGN_OR_RETURN(before, DecodePageToken(kJobsListing, tenant, page.page_token));
   }
   const std::string prefix = store_keys::JobPrefix(tenant);
   const std::string end = store_keys::PrefixEnd(prefix);
@@ -155,7 +155,7 @@ absl::StatusOr<ListJobsResult> RocksDbProfileStore::ListJobs(std::string_view te
     }
     result.jobs.push_back(std::move(*record.mutable_job()));
   }
-  MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list jobs"));
+  MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list jobs"));
   return result;
 }
 
@@ -191,7 +191,7 @@ absl::StatusOr<UnfinishedJobs> RocksDbProfileStore::ListUnfinishedJobs() {
     job.request = std::move(*record->mutable_request());
     result.jobs.push_back(std::move(job));
   }
-  MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list unfinished jobs"));
+  MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list unfinished jobs"));
   return result;
 }
 

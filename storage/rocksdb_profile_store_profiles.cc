@@ -46,12 +46,12 @@ uint64_t SalvageVersion(std::string_view value) {
 
 absl::StatusOr<RocksDbProfileStore::ProfileState> RocksDbProfileStore::ReadProfileState(
     std::string_view tenant, std::string_view profile_id) {
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(
+  MASKSERVE_ASSIGN_OR_RETURN(
       std::optional<std::string> value,
       ReadRaw(profiles_, store_keys::ProfileKey(tenant, profile_id), "read profile"));
   ProfileState state;
   if (!value.has_value()) return state;
-  absl::Status decoded = DecodeRecord(kProfileTag, *value, kProfileFormatVersion, &state.record);
+  absl::Status decoded = DecodeRecord(kProfileTag, *value, kProfileRecordVersion, &state.record);
   if (decoded.ok() && state.record.profile().profile_id() != profile_id) {
     decoded = absl::DataLossError(absl::StrCat(
         "record names profile ", Quoted(absl::CHexEscape(state.record.profile().profile_id())),
@@ -112,11 +112,11 @@ absl::Status RocksDbProfileStore::CheckQuota(std::string_view tenant, uint64_t l
 absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishProfile(std::string_view tenant,
                                                                 std::string_view profile_id,
                                                                 PublishProfileRequest request) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
-  MASKSERVE_STORE_RETURN_IF_ERROR(CheckBank(request.profile));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_RETURN_IF_ERROR(CheckBank(request.profile));
   if (request.finished_job.has_value()) {
-    MASKSERVE_STORE_RETURN_IF_ERROR(ValidateJobId(request.finished_job->job_id()));
+    MASKSERVE_RETURN_IF_ERROR(ValidateJobId(request.finished_job->job_id()));
   }
   PublishCheck check;
   check.expected_version = request.expected_version;
@@ -133,7 +133,7 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
                                                    " bytes, more than the ",
                                                    options_.max_payload_bytes, " allowed"));
   }
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
   if (state.kind == ProfileState::kCorrupt) return state.corruption;
   const bool live = state.kind == ProfileState::kLive;
   if (check.must_not_exist && live) {
@@ -152,13 +152,13 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
   rocksdb::WriteBatch batch;
   const absl::Time now = Now();
   if (!live) {
-    MASKSERVE_STORE_ASSIGN_OR_RETURN(uint64_t count, CounterForUpdate(tenant));
-    MASKSERVE_STORE_RETURN_IF_ERROR(CheckQuota(tenant, count));
+    MASKSERVE_ASSIGN_OR_RETURN(uint64_t count, CounterForUpdate(tenant));
+    MASKSERVE_RETURN_IF_ERROR(CheckQuota(tenant, count));
     batch.Put(meta_family_, store_keys::CounterKey(tenant), EncodeCounter(count + 1));
   }
 
   storage::v1::ProfileRecord record;
-  record.set_format_version(kProfileFormatVersion);
+  record.set_format_version(kProfileRecordVersion);
   v1::Profile& profile = *record.mutable_profile();
   profile = std::move(request.profile);
   profile.set_profile_id(std::string(profile_id));
@@ -173,9 +173,9 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
 
   if (request.finished_job.has_value()) {
     const v1::TrainingJob& finished = *request.finished_job;
-    MASKSERVE_STORE_ASSIGN_OR_RETURN(storage::v1::JobRecord job_record,
+    MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord job_record,
                                      ReadJobRecord(tenant, finished.job_id()));
-    MASKSERVE_STORE_RETURN_IF_ERROR(CheckJobCanFinish(job_record.job(), profile_id));
+    MASKSERVE_RETURN_IF_ERROR(CheckJobCanFinish(job_record.job(), profile_id));
     ApplyJobUpdate(finished, v1::SUCCEEDED, now, &job_record);
     job_record.mutable_job()->set_published_version(profile.version());
     if (profile.training_job_id().empty()) profile.set_training_job_id(finished.job_id());
@@ -185,16 +185,16 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
   }
   batch.Put(profiles_, store_keys::ProfileKey(tenant, profile_id),
             EncodeRecord(kProfileTag, record));
-  MASKSERVE_STORE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "publish profile"));
+  MASKSERVE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "publish profile"));
   if (!live) total_profiles_.fetch_add(1);
   return std::move(*record.mutable_profile());
 }
 
 absl::StatusOr<StoredProfile> RocksDbProfileStore::GetProfile(std::string_view tenant,
                                                               std::string_view profile_id) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
   switch (state.kind) {
     case ProfileState::kAbsent:
     case ProfileState::kDeleted:
@@ -213,10 +213,10 @@ absl::StatusOr<StoredProfile> RocksDbProfileStore::GetProfile(std::string_view t
 absl::StatusOr<uint64_t> RocksDbProfileStore::DeleteProfile(
     std::string_view tenant, std::string_view profile_id,
     std::optional<uint64_t> expected_version) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
   absl::MutexLock lock(&TenantLock(tenant));
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
   if (state.kind == ProfileState::kAbsent || state.kind == ProfileState::kDeleted) {
     return ProfileNotFound(profile_id);
   }
@@ -232,17 +232,17 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::DeleteProfile(
   }
   const uint64_t version = state.version();
   storage::v1::ProfileRecord tombstone;
-  tombstone.set_format_version(kProfileFormatVersion);
+  tombstone.set_format_version(kProfileRecordVersion);
   tombstone.mutable_profile()->set_profile_id(std::string(profile_id));
   tombstone.mutable_profile()->set_version(version);
   tombstone.set_deleted(true);
   SetTimestamp(Now(), tombstone.mutable_delete_time());
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(uint64_t count, CounterForUpdate(tenant));
+  MASKSERVE_ASSIGN_OR_RETURN(uint64_t count, CounterForUpdate(tenant));
   rocksdb::WriteBatch batch;
   batch.Put(profiles_, store_keys::ProfileKey(tenant, profile_id),
             EncodeRecord(kProfileTag, tombstone));
   batch.Put(meta_family_, store_keys::CounterKey(tenant), EncodeCounter(count > 0 ? count - 1 : 0));
-  MASKSERVE_STORE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "delete profile"));
+  MASKSERVE_RETURN_IF_ERROR(Commit(&batch, /*sync=*/true, "delete profile"));
   uint64_t total = total_profiles_.load();
   while (total > 0 && !total_profiles_.compare_exchange_weak(total, total - 1)) {
   }
@@ -251,15 +251,15 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::DeleteProfile(
 
 absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string_view tenant,
                                                                      const PageRequest& page) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   const uint32_t page_size = EffectivePageSize(page.page_size);
   std::string after;
   if (!page.page_token.empty()) {
-    MASKSERVE_STORE_ASSIGN_OR_RETURN(after,
+    MASKSERVE_ASSIGN_OR_RETURN(after,
                                      DecodePageToken(kProfilesListing, tenant, page.page_token));
   }
   ListProfilesResult result;
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(result.total_count, CountProfiles(tenant));
+  MASKSERVE_ASSIGN_OR_RETURN(result.total_count, CountProfiles(tenant));
 
   const std::string prefix = store_keys::ProfilePrefix(tenant);
   const std::string end = store_keys::PrefixEnd(prefix);
@@ -274,7 +274,7 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
     std::string id(it->key().ToStringView().substr(prefix.size()));
     storage::v1::ProfileRecord record;
     absl::Status decoded =
-        DecodeRecord(kProfileTag, it->value().ToStringView(), kProfileFormatVersion, &record);
+        DecodeRecord(kProfileTag, it->value().ToStringView(), kProfileRecordVersion, &record);
     if (!decoded.ok()) {
       result.unreadable.push_back(
           {id, absl::DataLossError(absl::StrCat("profile ", Quoted(id),
@@ -290,12 +290,12 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
     }
     result.profiles.push_back(std::move(*record.mutable_profile()));
   }
-  MASKSERVE_STORE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list profiles"));
+  MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list profiles"));
   return result;
 }
 
 absl::StatusOr<uint64_t> RocksDbProfileStore::CountProfiles(std::string_view tenant) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   absl::StatusOr<uint64_t> count = ReadCounter(tenant);
   if (count.ok() || count.status().code() != absl::StatusCode::kDataLoss) return count;
   absl::MutexLock lock(&TenantLock(tenant));
@@ -304,7 +304,7 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::CountProfiles(std::string_view ten
 
 absl::StatusOr<ExportedProfile> RocksDbProfileStore::ExportProfile(std::string_view tenant,
                                                                    std::string_view profile_id) {
-  MASKSERVE_STORE_ASSIGN_OR_RETURN(StoredProfile stored, GetProfile(tenant, profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(StoredProfile stored, GetProfile(tenant, profile_id));
   ExportedProfile out;
   out.version = stored.profile.version();
   out.data = EncodeProfileExport(stored, Now());
@@ -314,13 +314,13 @@ absl::StatusOr<ExportedProfile> RocksDbProfileStore::ExportProfile(std::string_v
 absl::StatusOr<v1::Profile> RocksDbProfileStore::ImportProfile(
     std::string_view tenant, std::string_view profile_id, std::string_view data,
     const ImportProfileOptions& options) {
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_STORE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
   absl::StatusOr<StoredProfile> decoded = DecodeProfileExport(data);
   if (!decoded.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.status().message()));
   }
-  MASKSERVE_STORE_RETURN_IF_ERROR(CheckBank(decoded->profile));
+  MASKSERVE_RETURN_IF_ERROR(CheckBank(decoded->profile));
   PublishProfileRequest request;
   request.profile = std::move(decoded->profile);
   // The exporting server's job ids mean nothing here.

@@ -4,7 +4,7 @@
 // Every RocksDB call in storage/ goes through FromRocksDbStatus() once; no
 // rocksdb::Status leaves storage/.
 //
-//   MASKSERVE_STORE_RETURN_IF_ERROR(
+//   MASKSERVE_RETURN_IF_ERROR(
 //       FromRocksDbStatus(db->Write(opts, &batch), "publish acme/p1"));
 //
 // Mapping: NotFound -> NOT_FOUND, Corruption -> DATA_LOSS, InvalidArgument ->

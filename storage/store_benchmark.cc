@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/benchmark_util.h"
+#include "core/tools/benchmark_util.h"
 #include "storage/rocksdb_profile_store.h"
 #include "storage/rocksdb_tuning.h"
 #include "storage/testing/temp_dir.h"

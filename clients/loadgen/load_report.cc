@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "clients/common/json_text.h"
+#include "core/base/json.h"
 
 namespace maskserve {
 namespace loadgen {
@@ -53,12 +53,12 @@ void ComputeThroughput(LoadReport* report) {
 std::string ReportJson(const LoadReport& r) {
   std::string errors;
   for (const auto& [code, count] : r.errors) {
-    absl::StrAppend(&errors, errors.empty() ? "" : ",", client::JsonQuote(code), ":", count);
+    absl::StrAppend(&errors, errors.empty() ? "" : ",", JsonQuote(code), ":", count);
   }
   return absl::StrCat(
-      "{\"address\":", client::JsonQuote(r.address), ",\"concurrency\":", r.concurrency,
+      "{\"address\":", JsonQuote(r.address), ",\"concurrency\":", r.concurrency,
       ",\"channels\":", r.channels, ",\"profiles\":", r.profiles,
-      ",\"popularity\":", client::JsonQuote(r.popularity), ",\"zipf_s\":", Number(r.zipf_s),
+      ",\"popularity\":", JsonQuote(r.popularity), ",\"zipf_s\":", Number(r.zipf_s),
       ",\"inputs_per_request\":", r.inputs_per_request, ",\"text_words\":", r.text_words,
       ",\"duration_seconds\":", Number(r.duration_seconds), ",\"requests\":", r.requests,
       ",\"ok\":", r.ok, ",\"requests_per_second\":", Number(r.requests_per_second),

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-#include "core/json.h"
+#include "core/base/json.h"
 
 namespace maskserve {
 namespace loadgen {

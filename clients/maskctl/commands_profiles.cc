@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "clients/common/json_text.h"
+#include "core/base/json.h"
 #include "clients/maskctl/commands.h"
 #include "clients/maskctl/format.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
@@ -143,9 +143,9 @@ int RunExport(const CommandContext& ctx) {
     return kExitOutputError;
   }
   if (ctx.options.json) {
-    *ctx.out << "{\"profile_id\":" << client::JsonQuote(profile_id)
+    *ctx.out << "{\"profile_id\":" << JsonQuote(profile_id)
              << ",\"version\":" << response.version() << ",\"bytes\":" << response.data().size()
-             << ",\"file\":" << client::JsonQuote(path) << "}\n";
+             << ",\"file\":" << JsonQuote(path) << "}\n";
   } else {
     *ctx.out << "exported " << profile_id << " version " << response.version() << " ("
              << response.data().size() << " bytes) to " << path << "\n";

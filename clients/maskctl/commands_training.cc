@@ -63,7 +63,7 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
       last = job;
     }
     grpc::Status status = reader->Finish();
-    if (IsFinalState(last.state())) return ReportFinalState(ctx, last);
+    if (IsFinalJobState(last.state())) return ReportFinalState(ctx, last);
     const bool retryable = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
     if (!retryable || reconnects >= ctx.options.watch_reconnects ||
         absl::Now() + absl::Seconds(1) >= deadline) {

@@ -73,10 +73,6 @@ absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list)
   return states;
 }
 
-bool IsFinalState(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
-
 std::string FormatFloat(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.4f", value);

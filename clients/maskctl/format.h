@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "maskserve/v1/maskserve.pb.h"
+#include "proto/job_state.h"
 
 namespace maskserve {
 namespace maskctl {
@@ -33,8 +34,7 @@ absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name);
 // "running,queued" -> {RUNNING, QUEUED}; empty -> {}.
 absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list);
 
-// True for SUCCEEDED, FAILED and CANCELLED.
-bool IsFinalState(v1::JobState state);
+
 
 // One progress line of a job, e.g.
 //   "RUNNING  epoch 3/20  step 12/80  loss 0.6931  val_acc 0.7500  best 0.8000"

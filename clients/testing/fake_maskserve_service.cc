@@ -11,7 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "core/profile_data.h"
+#include "core/profile/profile_data.h"
+#include "proto/job_state.h"
 
 namespace maskserve {
 namespace testing {
@@ -53,10 +54,6 @@ grpc::Status ValidateProfileId(const std::string& id, const std::string& field =
 
 grpc::Status NotFoundProfile(const std::string& id) {
   return grpc::Status(grpc::StatusCode::NOT_FOUND, "profile '" + id + "' not found");
-}
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
 }
 
 void AppendLengthPrefixed(const std::string& bytes, std::string* out) {
@@ -447,7 +444,7 @@ grpc::Status FakeMaskserveService::WatchTrainingJob(grpc::ServerContext* context
       if (!writer->Write(job)) return grpc::Status::OK;
       last = std::move(bytes);
     }
-    if (IsFinal(job.state())) return grpc::Status::OK;
+    if (IsFinalJobState(job.state())) return grpc::Status::OK;
   }
 }
 
@@ -461,7 +458,7 @@ grpc::Status FakeMaskserveService::CancelTrainingJob(grpc::ServerContext* contex
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "job '" + request->job_id() + "' not found");
   }
   Job& job = it->second;
-  if (IsFinal(job.job.state())) {
+  if (IsFinalJobState(job.job.state())) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("job '", request->job_id(), "' already ",
                                      v1::JobState_Name(job.job.state())));

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/error.h"
-#include "core/wordpiece_tokenizer.h"
+#include "core/base/error.h"
+#include "core/text/wordpiece_tokenizer.h"
 
 namespace {
 const maskserve::WordPieceTokenizer& Tokenizer(bool lower) {

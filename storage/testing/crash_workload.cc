@@ -89,7 +89,7 @@ absl::StatusOr<KeyState> ReadKeyState(RocksDbProfileStore& store, std::string_vi
     return raw.status();
   }
   storage::v1::ProfileRecord record;
-  absl::Status decoded = DecodeRecord(kProfileTag, *raw, kProfileFormatVersion, &record);
+  absl::Status decoded = DecodeRecord(kProfileTag, *raw, kProfileRecordVersion, &record);
   if (!decoded.ok()) return decoded;
   return KeyState{record.profile().version(), !record.deleted()};
 }

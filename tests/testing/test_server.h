@@ -18,8 +18,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include "core/backbone.h"
-#include "core/shared_heads.h"
+#include "core/model/backbone.h"
+#include "core/peft/shared_heads.h"
 #include "core/testing/synthetic_task.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 #include "server/maskserve_server.h"
