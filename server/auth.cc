@@ -46,10 +46,11 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std
   for (int number = 1; std::getline(in, line); ++number) {
     absl::string_view text = absl::StripAsciiWhitespace(line);
     if (text.empty() || text[0] == '#') continue;
-    std::vector<std::string> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<std::string> fields =
+        absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "api_keys_file: ", path, ":", number, ": expected '<tenant> <sha256 hex of key>'"));
+      return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ":", number,
+                                                     ": expected '<tenant> <sha256 hex of key>'"));
     }
     if (hashes.count(fields[1])) {
       return absl::InvalidArgumentError(
@@ -59,8 +60,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std
   }
   auto auth = FromHashes(hashes);
   if (!auth.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ": ",
-                                                   auth.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("api_keys_file: ", path, ": ", auth.status().message()));
   }
   if ((*auth)->tenant_by_hash_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ": no keys"));

@@ -9,11 +9,13 @@ InstrumentedStore::InstrumentedStore(ProfileStore* store, ServerMetrics* metrics
     : store_(store), metrics_(metrics) {}
 
 metrics::Histogram& InstrumentedStore::Read(const char* op) {
-  return metrics_->store_read_seconds.Add({{"op", op}}, metrics::ExponentialBuckets(0.00001, 2, 20));
+  return metrics_->store_read_seconds.Add({{"op", op}},
+                                          metrics::ExponentialBuckets(0.00001, 2, 20));
 }
 
 metrics::Histogram& InstrumentedStore::Write(const char* op) {
-  return metrics_->store_write_seconds.Add({{"op", op}}, metrics::ExponentialBuckets(0.00001, 2, 20));
+  return metrics_->store_write_seconds.Add({{"op", op}},
+                                           metrics::ExponentialBuckets(0.00001, 2, 20));
 }
 
 template <typename Fn>

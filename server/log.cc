@@ -27,8 +27,8 @@ LogLine::~LogLine() {
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
   const char* tag = level_ == LogLevel::kInfo ? "I" : level_ == LogLevel::kWarning ? "W" : "E";
   std::string line = std::string(tag) + " " + stamp + "." +
-                     std::to_string(now.tv_nsec / 1000000 + 1000).substr(1) + "Z " +
-                     stream_.str() + "\n";
+                     std::to_string(now.tv_nsec / 1000000 + 1000).substr(1) + "Z " + stream_.str() +
+                     "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -53,7 +53,8 @@ ABSL_FLAG(int32_t, training_intra_op_threads, 1,
           "LibTorch intra-op threads of each training job (0 = one per core)");
 ABSL_FLAG(int32_t, intra_op_threads, 0,
           "LibTorch intra-op threads of the serving forward (0 = one per core)");
-ABSL_FLAG(std::string, adapter_bank, "", "Trained X-PEFT adapter bank (safetensors); empty = random");
+ABSL_FLAG(std::string, adapter_bank, "",
+          "Trained X-PEFT adapter bank (safetensors); empty = random");
 ABSL_FLAG(std::string, prototype, "", "Trained ProPETL prototype (safetensors); empty = random");
 ABSL_FLAG(std::string, shared_heads, "",
           "Shared classification heads (safetensors from maskserve_build_bank "
@@ -80,15 +81,43 @@ namespace {
 
 // Flags that may also come from MASKSERVE_<NAME> environment variables.
 const char* const kEnvFlags[] = {
-    "address",          "data_dir",       "model_dir",     "pooling",           "device",
-    "dtype",            "drain_timeout_seconds", "port_file",    "max_inputs_per_request",
-    "max_text_bytes",   "max_examples_per_job",  "max_labels",   "max_sequence_length",
-    "max_profiles_per_tenant", "metrics_address", "api_keys_file", "migrate_fingerprints",
-    "profile_cache_bytes", "store_block_cache_bytes", "training_workers",
-    "training_intra_op_threads", "intra_op_threads", "adapter_bank",
-    "prototype", "shared_heads", "num_adapters", "top_k", "bottleneck", "bank_seed",
-    "max_batch_sequences", "max_batch_tokens", "max_queue_delay_ms", "max_queued_sequences",
-    "max_queued_sequences_per_tenant", "max_unfinished_jobs_per_tenant", "tls_cert", "tls_key",
+    "address",
+    "data_dir",
+    "model_dir",
+    "pooling",
+    "device",
+    "dtype",
+    "drain_timeout_seconds",
+    "port_file",
+    "max_inputs_per_request",
+    "max_text_bytes",
+    "max_examples_per_job",
+    "max_labels",
+    "max_sequence_length",
+    "max_profiles_per_tenant",
+    "metrics_address",
+    "api_keys_file",
+    "migrate_fingerprints",
+    "profile_cache_bytes",
+    "store_block_cache_bytes",
+    "training_workers",
+    "training_intra_op_threads",
+    "intra_op_threads",
+    "adapter_bank",
+    "prototype",
+    "shared_heads",
+    "num_adapters",
+    "top_k",
+    "bottleneck",
+    "bank_seed",
+    "max_batch_sequences",
+    "max_batch_tokens",
+    "max_queue_delay_ms",
+    "max_queued_sequences",
+    "max_queued_sequences_per_tenant",
+    "max_unfinished_jobs_per_tenant",
+    "tls_cert",
+    "tls_key",
     "tls_client_ca",
 };
 

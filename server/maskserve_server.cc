@@ -12,10 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/peft/adapter_bank.h"
+#include "core/base/error.h"
 #include "core/model/backbone.h"
 #include "core/model/device.h"
-#include "core/base/error.h"
+#include "core/peft/adapter_bank.h"
 #include "core/peft/shared_heads.h"
 #include "server/auth.h"
 #include "server/instrumented_store.h"
@@ -92,16 +92,16 @@ std::shared_ptr<const SharedHeadSet> LoadSharedHeads(const std::string& path,
     throw EngineError(e.code(), std::string("shared_heads: ") + e.what());
   }
   if (heads->backbone_fingerprint() != model.fingerprint()) {
-    throw FailedPrecondition(absl::StrCat(
-        "shared_heads: '", path, "' was built for another backbone (",
-        heads->backbone_fingerprint().substr(0, 16), "...), not the loaded ",
-        model.config().name, " (", model.fingerprint().substr(0, 16),
-        "...); rebuild the heads with maskserve_build_bank for this backbone"));
+    throw FailedPrecondition(
+        absl::StrCat("shared_heads: '", path, "' was built for another backbone (",
+                     heads->backbone_fingerprint().substr(0, 16), "...), not the loaded ",
+                     model.config().name, " (", model.fingerprint().substr(0, 16),
+                     "...); rebuild the heads with maskserve_build_bank for this backbone"));
   }
   for (const SharedHead& head : heads->heads()) {
     if (head.weight.size(1) != model.config().hidden_size) {
-      throw InvalidArgument(absl::StrCat("shared_heads: head '", head.name, "' has d=",
-                                         head.weight.size(1), ", the backbone's is ",
+      throw InvalidArgument(absl::StrCat("shared_heads: head '", head.name,
+                                         "' has d=", head.weight.size(1), ", the backbone's is ",
                                          model.config().hidden_size));
     }
   }
@@ -115,8 +115,8 @@ ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
       options.bottleneck > 0 ? options.bottleneck : DefaultBottleneck(c.hidden_size);
   ServingBanks banks;
   if (!options.adapter_bank_path.empty()) {
-    banks.adapters = std::make_shared<AdapterBank>(
-        AdapterBank::Load(options.adapter_bank_path, model.device()));
+    banks.adapters =
+        std::make_shared<AdapterBank>(AdapterBank::Load(options.adapter_bank_path, model.device()));
   } else {
     AdapterBankConfig config;
     config.num_layers = c.num_hidden_layers;
@@ -124,8 +124,8 @@ ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
     config.bottleneck = bottleneck;
     config.num_adapters = options.num_adapters;
     config.top_k = options.top_k;
-    banks.adapters = std::make_shared<AdapterBank>(
-        AdapterBank::Random(config, model.device(), options.seed));
+    banks.adapters =
+        std::make_shared<AdapterBank>(AdapterBank::Random(config, model.device(), options.seed));
   }
   if (!options.prototype_path.empty()) {
     banks.prototype = std::make_shared<PrototypeBank>(
@@ -143,8 +143,8 @@ ServingBanks LoadBanks(const BankOptions& options, const BertModel& model) {
   if (a.num_layers != c.num_hidden_layers || a.hidden_size != c.hidden_size ||
       p.num_layers != c.num_hidden_layers || p.hidden_size != c.hidden_size) {
     throw InvalidArgument("adapter_bank/prototype: their L and d must match the backbone's (L=" +
-                          std::to_string(c.num_hidden_layers) + ", d=" +
-                          std::to_string(c.hidden_size) + ")");
+                          std::to_string(c.num_hidden_layers) +
+                          ", d=" + std::to_string(c.hidden_size) + ")");
   }
   banks.heads = LoadSharedHeads(options.shared_heads_path, model);
   return banks;
@@ -222,8 +222,9 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   SetServing(server->server_.get(), false);
   MASKSERVE_LOG(INFO) << "maskserve " << ServerVersion() << " listening on port " << server->port_
                       << (options.tls.cert_file.empty() ? "" : " (TLS)") << "; loading backbone "
-                      << (options.model_dir.empty() ? kBuiltinModelDir : options.model_dir) << " on "
-                      << DeviceName(device.device) << " (" << DtypeName(device.dtype) << ")";
+                      << (options.model_dir.empty() ? kBuiltinModelDir : options.model_dir)
+                      << " on " << DeviceName(device.device) << " (" << DtypeName(device.dtype)
+                      << ")";
   if (parts.auth->development()) {
     MASKSERVE_LOG(WARNING) << "NO API KEY FILE: development mode, every caller is tenant '"
                            << kDevelopmentTenant << "'. Set --api_keys_file in production.";
@@ -236,8 +237,8 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   const absl::Time load_start = absl::Now();
   auto deps = std::make_shared<ServiceDependencies>();
   absl::Status loaded = CatchEngineErrors([&] {
-    deps->backbone = LoadBackbone(options.model_dir, device,
-                                  ParsePoolingOverride(options.pooling, "pooling"));
+    deps->backbone =
+        LoadBackbone(options.model_dir, device, ParsePoolingOverride(options.pooling, "pooling"));
     deps->banks = LoadBanks(options.banks, *deps->backbone.model);
     return absl::OkStatus();
   });
@@ -255,8 +256,8 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> store =
       RocksDbProfileStore::Open(std::move(store_options));
   if (!store.ok()) {
-    return fail(absl::Status(store.status().code(),
-                             absl::StrCat("data_dir: ", store.status().message())));
+    return fail(
+        absl::Status(store.status().code(), absl::StrCat("data_dir: ", store.status().message())));
   }
   parts.rocksdb = std::move(*store);
 
@@ -289,29 +290,31 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   ProfileTable::Options table_options;
   table_options.max_bytes = options.profile_cache_bytes;
   parts.profiles = std::make_unique<ProfileTable>(
-      table_options, [profile_store, backbone, banks, metrics](const std::string& tenant,
-                                                                const std::string& id) -> absl::StatusOr<ProfileHandle> {
+      table_options,
+      [profile_store, backbone, banks, metrics](
+          const std::string& tenant, const std::string& id) -> absl::StatusOr<ProfileHandle> {
         absl::StatusOr<StoredProfile> stored = profile_store->GetProfile(tenant, id);
         if (!stored.ok()) return stored.status();
         metrics->profile_loads.Increment();
-        return MakeResidentProfile(tenant, id, stored->profile.version(), stored->payload,
-                                   backbone, banks);
+        return MakeResidentProfile(tenant, id, stored->profile.version(), stored->payload, backbone,
+                                   banks);
       });
   PredictBatcher::Options batching;
   batching.max_batch_sequences = options.batching.max_batch_sequences;
   batching.max_batch_tokens = options.batching.max_batch_tokens;
-  batching.max_queue_delay = absl::Microseconds(int64_t(options.batching.max_queue_delay_ms * 1000));
+  batching.max_queue_delay =
+      absl::Microseconds(int64_t(options.batching.max_queue_delay_ms * 1000));
   batching.max_queued_sequences = options.batching.max_queued_sequences;
   batching.max_queued_sequences_per_tenant = options.batching.max_queued_sequences_per_tenant;
   batching.intra_op_threads = options.batching.intra_op_threads;
-  parts.batcher = std::make_unique<PredictBatcher>(batching, deps->backbone.model,
-                                                   [metrics](const BatchStats& stats) {
-    metrics->batch_sequences.Observe(double(stats.sequences));
-    metrics->batch_tokens.Observe(double(stats.tokens));
-    metrics->batch_profiles.Observe(double(stats.profiles));
-    metrics->backbone_forward_seconds.Observe(stats.forward_seconds);
-    for (double wait : stats.queue_seconds) metrics->queue_wait_seconds.Observe(wait);
-  });
+  parts.batcher = std::make_unique<PredictBatcher>(
+      batching, deps->backbone.model, [metrics](const BatchStats& stats) {
+        metrics->batch_sequences.Observe(double(stats.sequences));
+        metrics->batch_tokens.Observe(double(stats.tokens));
+        metrics->batch_profiles.Observe(double(stats.profiles));
+        metrics->backbone_forward_seconds.Observe(stats.forward_seconds);
+        for (double wait : stats.queue_seconds) metrics->queue_wait_seconds.Observe(wait);
+      });
   TrainingManager::Options training;
   training.workers = options.training_workers;
   training.intra_op_threads = options.training_intra_op_threads;
@@ -334,26 +337,27 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   (void)parts.gauges->AddGauge("maskserve_queue_depth", "Sequences waiting in the batching queue.",
                                {}, [batcher] { return double(batcher->queued_sequences()); });
   RocksDbProfileStore* rocksdb = parts.rocksdb.get();
-  (void)parts.gauges->AddGauge("maskserve_profiles_stored", "Live profiles in the store, all tenants.",
-                               {}, [rocksdb] { return double(rocksdb->TotalProfileCount()); });
+  (void)parts.gauges->AddGauge("maskserve_profiles_stored",
+                               "Live profiles in the store, all tenants.", {},
+                               [rocksdb] { return double(rocksdb->TotalProfileCount()); });
   (void)parts.gauges->AddGauge("maskserve_profiles_resident", "Profiles in the resident table.", {},
                                [table] { return double(table->resident_count()); });
   (void)parts.gauges->AddGauge("maskserve_profiles_resident_bytes",
                                "Memory held by resident profiles.", {},
                                [table] { return double(table->resident_bytes()); });
   for (v1::JobState state : {v1::QUEUED, v1::RUNNING}) {
-    (void)parts.gauges->AddGauge(
-        "maskserve_training_jobs", "Training jobs in this process by state.",
-        {{"state", v1::JobState_Name(state)}}, [trainer, state] {
-          auto counts = trainer->CountByState();
-          auto it = counts.find(state);
-          return it == counts.end() ? 0.0 : double(it->second);
-        });
+    (void)parts.gauges->AddGauge("maskserve_training_jobs",
+                                 "Training jobs in this process by state.",
+                                 {{"state", v1::JobState_Name(state)}}, [trainer, state] {
+                                   auto counts = trainer->CountByState();
+                                   auto it = counts.find(state);
+                                   return it == counts.end() ? 0.0 : double(it->second);
+                                 });
   }
-  (void)parts.gauges->AddGauge("maskserve_device_memory_bytes",
-                               "Memory allocated by the engine on the serving device.",
-                               {{"device", DeviceName(device.device)}},
-                               [device] { return double(DeviceMemoryAllocatedBytes(device.device)); });
+  (void)parts.gauges->AddGauge(
+      "maskserve_device_memory_bytes", "Memory allocated by the engine on the serving device.",
+      {{"device", DeviceName(device.device)}},
+      [device] { return double(DeviceMemoryAllocatedBytes(device.device)); });
 
   deps->limits = options.limits;
   deps->model_info = BuildModelInfo(deps->backbone, deps->banks, options.limits);
@@ -364,15 +368,16 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   deps->trainer = trainer;
   deps->metrics = metrics;
   server->service_->Ready(deps);
-  MASKSERVE_LOG(INFO) << "backbone " << model.config().name << " ready: L="
-                      << model.config().num_hidden_layers << " d=" << model.config().hidden_size
-                      << " params=" << model.num_parameters() << " fingerprint "
-                      << model.fingerprint().substr(0, 16) << "; adapter bank N="
-                      << deps->banks.adapters->config().num_adapters << " b="
-                      << deps->banks.adapters->config().bottleneck << "; "
+  MASKSERVE_LOG(INFO) << "backbone " << model.config().name
+                      << " ready: L=" << model.config().num_hidden_layers
+                      << " d=" << model.config().hidden_size << " params=" << model.num_parameters()
+                      << " fingerprint " << model.fingerprint().substr(0, 16)
+                      << "; adapter bank N=" << deps->banks.adapters->config().num_adapters
+                      << " b=" << deps->banks.adapters->config().bottleneck << "; "
                       << (deps->banks.heads ? deps->banks.heads->heads().size() : 0)
                       << " shared heads; store " << options.data_dir
-                      << (parts.exposer ? absl::StrCat("; metrics on port ", parts.exposer->port()) : "")
+                      << (parts.exposer ? absl::StrCat("; metrics on port ", parts.exposer->port())
+                                        : "")
                       << " (" << absl::FormatDuration(absl::Now() - load_start) << ")";
   SetServing(server->server_.get(), true);
   return server;

@@ -14,7 +14,9 @@ namespace maskserve {
 
 PredictTask::PredictTask(std::string tenant, ProfileHandle profile, std::vector<Encoding> inputs,
                          absl::Time deadline)
-    : tenant_(std::move(tenant)), profile_(std::move(profile)), inputs_(std::move(inputs)),
+    : tenant_(std::move(tenant)),
+      profile_(std::move(profile)),
+      inputs_(std::move(inputs)),
       deadline_(deadline) {
   for (const Encoding& e : inputs_) tokens_ += int64_t(e.input_ids.size());
 }
@@ -32,7 +34,8 @@ absl::StatusOr<std::vector<at::Tensor>> PredictTask::Wait(
       cancelled_.store(true);
       return absl::CancelledError("the call was cancelled");
     }
-    done_cv_.wait_for(lock, absl::ToChronoNanoseconds(std::min(until - now, absl::Milliseconds(5))));
+    done_cv_.wait_for(lock,
+                      absl::ToChronoNanoseconds(std::min(until - now, absl::Milliseconds(5))));
   }
   return *result_;
 }
@@ -69,9 +72,10 @@ absl::Status PredictBatcher::Schedule(std::shared_ptr<PredictTask> task) {
     int64_t& tenant_queued = queued_by_tenant_[task->tenant()];
     if (tenant_queued + n > options_.max_queued_sequences_per_tenant) {
       if (tenant_queued == 0) queued_by_tenant_.erase(task->tenant());
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "this tenant has ", tenant_queued, " sequences waiting, its share of the prediction "
-          "queue; retry later"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("this tenant has ", tenant_queued,
+                       " sequences waiting, its share of the prediction "
+                       "queue; retry later"));
     }
     tenant_queued += n;
     task->enqueue_time_ = absl::Now();
@@ -155,7 +159,8 @@ void PredictBatcher::Loop() {
       oldest = std::min(oldest, queue.front()->enqueue_time());
     }
     const absl::Time flush_at = oldest + options_.max_queue_delay;
-    while (!stopping_ && queued_sequences_ < options_.max_batch_sequences && absl::Now() < flush_at) {
+    while (!stopping_ && queued_sequences_ < options_.max_batch_sequences &&
+           absl::Now() < flush_at) {
       cv_.wait_for(lock, absl::ToChronoNanoseconds(flush_at - absl::Now()));
     }
     std::vector<std::shared_ptr<PredictTask>> batch = TakeBatchLocked();
@@ -202,8 +207,8 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
     c10::InferenceMode inference;
     ExampleBatch batch = PadEncodings(sequences, at::kCPU);
     padded_length = batch.ids.size(1);
-    logits = ClassifyMixedBatch(*backbone_, profiles, profile_of, batch.ids, batch.mask,
-                                batch.types);
+    logits =
+        ClassifyMixedBatch(*backbone_, profiles, profile_of, batch.ids, batch.mask, batch.types);
     return absl::OkStatus();
   });
   stats.forward_seconds = absl::ToDoubleSeconds(absl::Now() - start);

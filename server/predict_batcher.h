@@ -86,8 +86,8 @@ class PredictTask {
 // What the batcher reports about each batch it runs (for metrics).
 struct BatchStats {
   int64_t sequences = 0;
-  int64_t tokens = 0;        // padded tokens in the forward
-  int64_t profiles = 0;      // distinct profiles
+  int64_t tokens = 0;    // padded tokens in the forward
+  int64_t profiles = 0;  // distinct profiles
   double forward_seconds = 0;
   std::vector<double> queue_seconds;  // per task
 };

@@ -18,11 +18,21 @@ size_t InvalidUtf8At(absl::string_view s) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     size_t n;
     uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-    else return i;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else
+      return i;
     for (size_t k = 1; k <= n; ++k) {
       if (i + k >= s.size()) return i;
       const unsigned char cc = static_cast<unsigned char>(s[i + k]);
@@ -57,8 +67,8 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
     return absl::InvalidArgumentError(absl::StrCat(field, ": empty"));
   }
   if (text.size() > limits.max_text_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", text.size(),
-                                                   " bytes, the limit is ", limits.max_text_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", text.size(), " bytes, the limit is ", limits.max_text_bytes));
   }
   const size_t bad = InvalidUtf8At(text);
   if (bad != absl::string_view::npos) {
@@ -67,7 +77,8 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
   return absl::OkStatus();
 }
 
-absl::Status ValidatePredictRequest(const v1::PredictRequest& request, const LimitsOptions& limits) {
+absl::Status ValidatePredictRequest(const v1::PredictRequest& request,
+                                    const LimitsOptions& limits) {
   absl::Status id = ValidateProfileId(request.profile_id());
   if (!id.ok()) return id;
   if (request.inputs().empty()) return absl::InvalidArgumentError("inputs: at least one input");
@@ -143,8 +154,8 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
                      "; expected HEAD_PRECISION_FP16 or HEAD_PRECISION_INT8"));
   }
   if (h.has_max_sequence_length() && h.max_sequence_length() > limits.max_sequence_length) {
-    return absl::InvalidArgumentError(absl::StrCat("hyper_parameters.max_sequence_length: the limit is ",
-                                                   limits.max_sequence_length));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hyper_parameters.max_sequence_length: the limit is ", limits.max_sequence_length));
   }
   // Ranges of the hyper-parameters are checked by the engine's Validate().
   TrainingOptions options = ToTrainingOptions(request);

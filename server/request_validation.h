@@ -9,13 +9,13 @@
 #ifndef MASKSERVE_SERVER_REQUEST_VALIDATION_H_
 #define MASKSERVE_SERVER_REQUEST_VALIDATION_H_
 
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/training/profile_trainer.h"
 #include "core/peft/shared_heads.h"
+#include "core/training/profile_trainer.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/server_options.h"
 

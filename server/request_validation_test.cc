@@ -56,8 +56,7 @@ TEST(RequestValidationTest, UnknownHeadPrecisionIsInvalidArgumentNamingTheField)
   request.mutable_hyper_parameters()->set_head_precision(static_cast<v1::HeadPrecision>(7));
   const absl::Status status = ValidateTrainRequest(request, LimitsOptions());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("hyper_parameters.head_precision"), std::string::npos)
-      << status;
+  EXPECT_NE(status.message().find("hyper_parameters.head_precision"), std::string::npos) << status;
 }
 
 TEST(RequestValidationTest, HyperParametersRoundTripThroughTheEngineOptions) {

@@ -20,8 +20,8 @@ absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
     return absl::OkStatus();
   });
   if (!status.ok()) {
-    return absl::Status(status.code(),
-                        absl::StrCat("profile '", profile_id, "' v", version, ": ", status.message()));
+    return absl::Status(status.code(), absl::StrCat("profile '", profile_id, "' v", version, ": ",
+                                                    status.message()));
   }
   resident->tenant = tenant;
   resident->profile_id = profile_id;

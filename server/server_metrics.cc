@@ -14,10 +14,10 @@ metrics::Histogram& Plain(metrics::Registry& r, const char* name, const char* he
 }  // namespace
 
 const char* RpcName(Rpc rpc) {
-  static const char* const kNames[] = {
-      "Predict", "TrainProfile", "GetTrainingJob", "WatchTrainingJob", "CancelTrainingJob",
-      "ListTrainingJobs", "GetProfile", "ListProfiles", "DeleteProfile", "ExportProfile",
-      "ImportProfile", "GetModelInfo"};
+  static const char* const kNames[] = {"Predict",          "TrainProfile",      "GetTrainingJob",
+                                       "WatchTrainingJob", "CancelTrainingJob", "ListTrainingJobs",
+                                       "GetProfile",       "ListProfiles",      "DeleteProfile",
+                                       "ExportProfile",    "ImportProfile",     "GetModelInfo"};
   return kNames[size_t(rpc)];
 }
 
@@ -26,8 +26,7 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
                             metrics::ExponentialBuckets(1, 2, 10))),
       batch_tokens(Plain(r, "maskserve_batch_tokens", "Padded tokens per backbone forward.",
                          metrics::ExponentialBuckets(16, 2, 12))),
-      batch_profiles(Plain(r, "maskserve_batch_profiles",
-                           "Distinct profiles per backbone forward.",
+      batch_profiles(Plain(r, "maskserve_batch_profiles", "Distinct profiles per backbone forward.",
                            metrics::ExponentialBuckets(1, 2, 10))),
       backbone_forward_seconds(Plain(r, "maskserve_backbone_forward_seconds",
                                      "Backbone forward time per batch.",
@@ -66,8 +65,8 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
                    .Register(r)) {
   for (size_t rpc = 0; rpc < size_t(Rpc::kCount); ++rpc) {
     for (int code = 0; code < kCodes; ++code) request_counters_[rpc][size_t(code)].store(nullptr);
-    latency_histograms_[rpc] = &latency_.Add({{"rpc", RpcName(Rpc(rpc))}},
-                                             metrics::ExponentialBuckets(0.0002, 2, 18));
+    latency_histograms_[rpc] =
+        &latency_.Add({{"rpc", RpcName(Rpc(rpc))}}, metrics::ExponentialBuckets(0.0002, 2, 18));
     // Pre-create the OK series so dashboards see every RPC from the start.
     request_counters_[rpc][0].store(&requests_.Add({{"rpc", RpcName(Rpc(rpc))}, {"code", "OK"}}));
   }

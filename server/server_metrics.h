@@ -28,9 +28,19 @@ namespace maskserve {
 
 // The RPCs of maskserve.v1.Maskserve, in a fixed order (metric slots).
 enum class Rpc {
-  kPredict, kTrainProfile, kGetTrainingJob, kWatchTrainingJob, kCancelTrainingJob,
-  kListTrainingJobs, kGetProfile, kListProfiles, kDeleteProfile, kExportProfile,
-  kImportProfile, kGetModelInfo, kCount
+  kPredict,
+  kTrainProfile,
+  kGetTrainingJob,
+  kWatchTrainingJob,
+  kCancelTrainingJob,
+  kListTrainingJobs,
+  kGetProfile,
+  kListProfiles,
+  kDeleteProfile,
+  kExportProfile,
+  kImportProfile,
+  kGetModelInfo,
+  kCount
 };
 const char* RpcName(Rpc rpc);
 

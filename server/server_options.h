@@ -31,10 +31,10 @@ struct BankOptions {
   // --shared_heads_out or SharedHeadSet::Save); empty = none. They must have
   // been built for the loaded backbone (its fingerprint).
   std::string shared_heads_path;
-  int64_t num_adapters = 100;     // N of a random bank
-  int64_t top_k = 50;             // default k of X-PEFT hard profiles
-  int64_t bottleneck = 0;         // b of random banks; 0 = d/16
-  uint64_t seed = 1234;           // seed of random banks
+  int64_t num_adapters = 100;  // N of a random bank
+  int64_t top_k = 50;          // default k of X-PEFT hard profiles
+  int64_t bottleneck = 0;      // b of random banks; 0 = d/16
+  uint64_t seed = 1234;        // seed of random banks
 };
 
 struct BatchingOptions {

@@ -21,14 +21,12 @@ TEST(StatusUtilTest, GrpcStatusKeepsCodeAndMessage) {
 TEST(StatusUtilTest, EngineErrorsKeepTheirCode) {
   EXPECT_EQ(FromEngineError(NotFound("x")).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(FromEngineError(DataLoss("x")).code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(FromEngineError(FailedPrecondition("x")).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(FromEngineError(FailedPrecondition("x")).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(StatusUtilTest, CatchEngineErrorsConvertsExceptions) {
-  absl::Status status = CatchEngineErrors([]() -> absl::Status {
-    throw InvalidArgument("profile_id: too long");
-  });
+  absl::Status status =
+      CatchEngineErrors([]() -> absl::Status { throw InvalidArgument("profile_id: too long"); });
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(), "profile_id: too long");
   status = CatchEngineErrors([]() -> absl::Status { throw std::runtime_error("boom"); });

@@ -2,10 +2,10 @@
 
 #include <sys/resource.h>
 
-#include <algorithm>
-#include <optional>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -45,7 +45,10 @@ v1::EvalMetrics ToProto(const EvalResult& r) {
 
 TrainingManager::TrainingManager(Options options, ProfileStore* store, Backbone backbone,
                                  ServingBanks banks, Hooks hooks)
-    : options_(options), store_(store), backbone_(std::move(backbone)), banks_(std::move(banks)),
+    : options_(options),
+      store_(store),
+      backbone_(std::move(backbone)),
+      banks_(std::move(banks)),
       hooks_(std::move(hooks)) {}
 
 TrainingManager::~TrainingManager() { Shutdown(); }
@@ -86,18 +89,18 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
     if (HasUnfinishedJobLocked(tenant, request.profile_id()) || submitting_.count(profile_key)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "profile_id: '", request.profile_id(),
-          "' is still training; wait for its job or cancel it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("profile_id: '", request.profile_id(),
+                       "' is still training; wait for its job or cancel it"));
     }
     int64_t unfinished = 0;
     for (const auto& [key, live] : live_) {
       unfinished += live.tenant == tenant && !IsFinal(live.job.state());
     }
     if (unfinished >= options_.max_unfinished_jobs_per_tenant) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "this tenant has ", unfinished, " unfinished training jobs, the limit is ",
-          options_.max_unfinished_jobs_per_tenant, "; wait for some to finish"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("this tenant has ", unfinished, " unfinished training jobs, the limit is ",
+                       options_.max_unfinished_jobs_per_tenant, "; wait for some to finish"));
     }
     submitting_.insert(profile_key);  // until the job is in live_
   }
@@ -167,8 +170,8 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
   }
   absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
   if (!job.ok()) return job.status();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
+  return absl::FailedPreconditionError(
+      absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
 }
 
 absl::Status TrainingManager::Watch(const std::string& tenant, const std::string& job_id,
@@ -225,7 +228,8 @@ bool TrainingManager::HasUnfinishedJob(const std::string& tenant,
 bool TrainingManager::HasUnfinishedJobLocked(const std::string& tenant,
                                              const std::string& profile_id) const {
   for (const auto& [key, live] : live_) {
-    if (live.tenant == tenant && live.job.profile_id() == profile_id && !IsFinal(live.job.state())) {
+    if (live.tenant == tenant && live.job.profile_id() == profile_id &&
+        !IsFinal(live.job.state())) {
       return true;
     }
   }
@@ -339,7 +343,8 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
     profile = trainer.Train(ToTrainingExamples(request), labels, options, on_progress, cancelled);
     return absl::OkStatus();
   });
-  if (hooks_.on_training_finished) hooks_.on_training_finished(absl::ToDoubleSeconds(absl::Now() - start));
+  if (hooks_.on_training_finished)
+    hooks_.on_training_finished(absl::ToDoubleSeconds(absl::Now() - start));
   if (trained.code() == absl::StatusCode::kCancelled) {
     bool shutting_down;
     {
@@ -398,7 +403,8 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
   // The store records the job as SUCCEEDED with the published version in
   // the same write.
   publish.finished_job = snapshot();
-  absl::StatusOr<v1::Profile> published = store_->PublishProfile(tenant, request.profile_id(), publish);
+  absl::StatusOr<v1::Profile> published =
+      store_->PublishProfile(tenant, request.profile_id(), publish);
   if (!published.ok()) {
     finish(v1::FAILED, absl::StrCat("publishing failed: ", published.status().message()));
     return;

@@ -26,9 +26,9 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,8 +112,8 @@ class TrainingManager {
   const Hooks hooks_;
 
   mutable std::mutex mu_;
-  std::condition_variable queue_cv_;   // workers wait for jobs
-  std::condition_variable change_cv_;  // watchers wait for changes
+  std::condition_variable queue_cv_;                    // workers wait for jobs
+  std::condition_variable change_cv_;                   // watchers wait for changes
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // keys
   std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

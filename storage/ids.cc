@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/ids.h"
+#include "storage/absl_compat.h"
 
 #include <string>
 
@@ -26,13 +26,15 @@ std::string Shown(std::string_view id) {
 
 absl::Status ValidateId(std::string_view field, std::string_view id) {
   constexpr char kRule[] = ": must be 1..128 characters of [A-Za-z0-9._:@-] not starting with '.'";
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), kRule, "; it is empty"));
+  if (id.empty())
+    return absl::InvalidArgumentError(absl::StrCat(Sv(field), kRule, "; it is empty"));
   if (id.size() > kMaxIdLength) {
     return absl::InvalidArgumentError(
         absl::StrCat(Sv(field), kRule, "; it has ", id.size(), " characters"));
   }
   if (id.front() == '.') {
-    return absl::InvalidArgumentError(absl::StrCat(Sv(field), kRule, "; ", Shown(id), " starts with '.'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), kRule, "; ", Shown(id), " starts with '.'"));
   }
   for (size_t i = 0; i < id.size(); ++i) {
     if (!IsIdChar(id[i])) {

@@ -27,9 +27,7 @@ inline constexpr size_t kMaxIdLength = 128;
 // Validates `id` as a key component; `field` names it in the error.
 absl::Status ValidateId(std::string_view field, std::string_view id);
 
-inline absl::Status ValidateTenant(std::string_view tenant) {
-  return ValidateId("tenant", tenant);
-}
+inline absl::Status ValidateTenant(std::string_view tenant) { return ValidateId("tenant", tenant); }
 inline absl::Status ValidateProfileId(std::string_view profile_id) {
   return ValidateId("profile_id", profile_id);
 }

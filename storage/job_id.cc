@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/job_id.h"
+#include "storage/absl_compat.h"
 
 #include <algorithm>
 
@@ -61,9 +61,9 @@ std::string JobIdGenerator::Next() {
 
 absl::Status ValidateJobId(std::string_view job_id) {
   if (job_id.size() != kJobIdLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job_id: must be ", kJobIdLength, " characters of Crockford base32; it has ",
-        job_id.size()));
+    return absl::InvalidArgumentError(absl::StrCat("job_id: must be ", kJobIdLength,
+                                                   " characters of Crockford base32; it has ",
+                                                   job_id.size()));
   }
   for (size_t i = 0; i < job_id.size(); ++i) {
     if (DigitValue(job_id[i]) < 0) {

@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/job_records.h"
+#include "storage/absl_compat.h"
 
 #include <utility>
 
@@ -23,9 +23,8 @@ v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& reques
   job.set_num_examples(static_cast<uint32_t>(request.examples_size()));
   job.set_shared_head(request.shared_head());
   job.set_total_epochs(initial.total_epochs());
-  *job.mutable_hyper_parameters() = initial.has_hyper_parameters()
-                                        ? initial.hyper_parameters()
-                                        : request.hyper_parameters();
+  *job.mutable_hyper_parameters() =
+      initial.has_hyper_parameters() ? initial.hyper_parameters() : request.hyper_parameters();
   SetTimestamp(now, job.mutable_create_time());
   return job;
 }
@@ -54,14 +53,14 @@ absl::Status CheckJobUpdate(const v1::TrainingJob& stored, const v1::TrainingJob
 
 absl::Status CheckJobCanFinish(const v1::TrainingJob& stored, std::string_view profile_id) {
   if (IsFinalJobState(stored.state())) {
-    return absl::FailedPreconditionError(absl::StrCat("finished_job: job ",
-                                                      Quoted(stored.job_id()), " is already ",
+    return absl::FailedPreconditionError(absl::StrCat("finished_job: job ", Quoted(stored.job_id()),
+                                                      " is already ",
                                                       v1::JobState_Name(stored.state())));
   }
   if (stored.profile_id() != profile_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "finished_job: job ", Quoted(stored.job_id()), " trains profile ",
-        Quoted(stored.profile_id()), ", not ", Quoted(profile_id)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("finished_job: job ", Quoted(stored.job_id()), " trains profile ",
+                     Quoted(stored.profile_id()), ", not ", Quoted(profile_id)));
   }
   return absl::OkStatus();
 }

@@ -29,7 +29,6 @@
 
 namespace maskserve {
 
-
 // A QUEUED job for `request`: id, profile_id, method, shared_head,
 // num_examples and create_time derived; hyper_parameters and total_epochs
 // taken from `initial`.

@@ -38,7 +38,8 @@ TEST(JobRecordsTest, TransitionRules) {
   update.set_state(v1::SUCCEEDED);
   EXPECT_THAT(CheckJobUpdate(stored, update), StatusIs(absl::StatusCode::kFailedPrecondition));
   update.set_state(v1::JOB_STATE_UNSPECIFIED);
-  EXPECT_THAT(CheckJobUpdate(stored, update), StatusIs(absl::StatusCode::kInvalidArgument, "state"));
+  EXPECT_THAT(CheckJobUpdate(stored, update),
+              StatusIs(absl::StatusCode::kInvalidArgument, "state"));
   stored.set_state(v1::CANCELLED);
   update.set_state(v1::RUNNING);
   EXPECT_THAT(CheckJobUpdate(stored, update),

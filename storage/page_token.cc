@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/page_token.h"
+#include "storage/absl_compat.h"
 
 #include <vector>
 

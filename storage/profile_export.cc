@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/profile_export.h"
+#include "storage/absl_compat.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -21,8 +21,8 @@ std::string EncodeProfileExport(const StoredProfile& profile, absl::Time export_
 
 absl::StatusOr<StoredProfile> DecodeProfileExport(std::string_view data) {
   if (data.substr(0, kExportMagic.size()) != kExportMagic) {
-    return absl::DataLossError(absl::StrCat("not a maskserve profile export (no \"",
-                                            Sv(kExportMagic), "\" magic)"));
+    return absl::DataLossError(
+        absl::StrCat("not a maskserve profile export (no \"", Sv(kExportMagic), "\" magic)"));
   }
   storage::v1::ProfileExport record;
   absl::Status status = DecodeRecord(kExportMagic, data, kExportFormatVersion, &record);

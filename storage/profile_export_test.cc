@@ -18,7 +18,8 @@ StoredProfile Sample() {
   profile.profile.set_profile_id("sentiment");
   profile.profile.set_version(4);
   profile.payload = std::string(3388, '\0');
-  for (size_t i = 0; i < profile.payload.size(); ++i) profile.payload[i] = static_cast<char>(i * 31);
+  for (size_t i = 0; i < profile.payload.size(); ++i)
+    profile.payload[i] = static_cast<char>(i * 31);
   return profile;
 }
 

@@ -190,8 +190,7 @@ class ProfileStore {
   // A job already in a final state is FAILED_PRECONDITION.
   virtual absl::StatusOr<v1::TrainingJob> UpdateJob(std::string_view tenant,
                                                     const v1::TrainingJob& job) = 0;
-  virtual absl::StatusOr<ListJobsResult> ListJobs(std::string_view tenant,
-                                                  const JobFilter& filter,
+  virtual absl::StatusOr<ListJobsResult> ListJobs(std::string_view tenant, const JobFilter& filter,
                                                   const PageRequest& page) = 0;
   // For re-queueing at start-up.
   virtual absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() = 0;

@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/record_codec.h"
+#include "storage/absl_compat.h"
 
 #include <cstring>
 
@@ -32,23 +32,22 @@ std::string FrameBytes(std::string_view tag, std::string_view body) {
 
 absl::StatusOr<std::string_view> UnframeBytes(std::string_view tag, std::string_view framed) {
   if (framed.size() < FrameOverhead(tag)) {
-    return absl::DataLossError(absl::StrCat("truncated: ", framed.size(),
-                                            " bytes, a record takes at least ",
-                                            FrameOverhead(tag)));
+    return absl::DataLossError(absl::StrCat(
+        "truncated: ", framed.size(), " bytes, a record takes at least ", FrameOverhead(tag)));
   }
   std::string_view covered = framed.substr(0, framed.size() - 4);
   uint32_t stored = crc32c::Unmask(GetFixed32(framed.data() + covered.size()));
   uint32_t actual = crc32c::Value(covered);
   if (stored != actual) {
-    return absl::DataLossError(absl::StrCat(
-        "checksum mismatch (stored crc32c ", absl::Hex(stored, absl::kZeroPad8), ", computed ",
-        absl::Hex(actual, absl::kZeroPad8), " over ", covered.size(),
-        " bytes): the value is corrupted or truncated"));
+    return absl::DataLossError(
+        absl::StrCat("checksum mismatch (stored crc32c ", absl::Hex(stored, absl::kZeroPad8),
+                     ", computed ", absl::Hex(actual, absl::kZeroPad8), " over ", covered.size(),
+                     " bytes): the value is corrupted or truncated"));
   }
   if (covered.substr(0, tag.size()) != tag) {
-    return absl::DataLossError(
-        absl::StrCat("unexpected record tag \"", absl::CHexEscape(Sv(covered.substr(0, tag.size()))),
-                     "\" (expected \"", Sv(tag), "\")"));
+    return absl::DataLossError(absl::StrCat("unexpected record tag \"",
+                                            absl::CHexEscape(Sv(covered.substr(0, tag.size()))),
+                                            "\" (expected \"", Sv(tag), "\")"));
   }
   return covered.substr(tag.size());
 }

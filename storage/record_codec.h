@@ -76,17 +76,15 @@ absl::Status DecodeRecord(std::string_view tag, std::string_view framed,
   if (!body.ok()) return body.status();
   if (body->size() > static_cast<size_t>(INT_MAX) ||
       !record->ParseFromArray(body->data(), static_cast<int>(body->size()))) {
-    return absl::DataLossError(
-        absl::StrCat("body does not parse as ", record->GetTypeName()));
+    return absl::DataLossError(absl::StrCat("body does not parse as ", record->GetTypeName()));
   }
   if (record->format_version() == 0) {
     return absl::DataLossError(absl::StrCat(record->GetTypeName(), ": format_version missing"));
   }
   if (record->format_version() > max_format_version) {
-    return absl::DataLossError(absl::StrCat(record->GetTypeName(), ": unknown format_version ",
-                                            record->format_version(),
-                                            " (this build reads up to ", max_format_version,
-                                            "; written by a newer maskserve?)"));
+    return absl::DataLossError(absl::StrCat(
+        record->GetTypeName(), ": unknown format_version ", record->format_version(),
+        " (this build reads up to ", max_format_version, "; written by a newer maskserve?)"));
   }
   return absl::OkStatus();
 }

@@ -67,13 +67,13 @@ TEST(RecordCodecTest, UnknownOrMissingFormatVersionIsDataLoss) {
   storage::v1::ProfileRecord record = SampleRecord();
   record.set_format_version(99);
   storage::v1::ProfileRecord back;
-  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion,
-                           &back),
-              StatusIs(absl::StatusCode::kDataLoss, "unknown format_version 99"));
+  EXPECT_THAT(
+      DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion, &back),
+      StatusIs(absl::StatusCode::kDataLoss, "unknown format_version 99"));
   record.set_format_version(0);
-  EXPECT_THAT(DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion,
-                           &back),
-              StatusIs(absl::StatusCode::kDataLoss, "format_version missing"));
+  EXPECT_THAT(
+      DecodeRecord(kProfileTag, EncodeRecord(kProfileTag, record), kProfileRecordVersion, &back),
+      StatusIs(absl::StatusCode::kDataLoss, "format_version missing"));
 }
 
 TEST(RecordCodecTest, ChecksummedGarbageDoesNotParse) {

@@ -1,8 +1,8 @@
 // RocksDbProfileStore: opening, metadata, counters, backups and the raw
 // helpers. Profile operations are in rocksdb_profile_store_profiles.cc, job
 // operations in rocksdb_profile_store_jobs.cc.
-#include "storage/absl_compat.h"
 #include "storage/rocksdb_profile_store.h"
+#include "storage/absl_compat.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -38,15 +38,16 @@ bool HasStore(const std::string& dir) {
 absl::Status SyncPath(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("open ", path.string(), " to sync: ",
-                                               std::error_code(errno, std::generic_category()).message()));
+    return absl::UnavailableError(
+        absl::StrCat("open ", path.string(),
+                     " to sync: ", std::error_code(errno, std::generic_category()).message()));
   }
   int rc = ::fsync(fd);
   int saved = errno;
   ::close(fd);
   if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("fsync ", path.string(), ": ",
-                                               std::error_code(saved, std::generic_category()).message()));
+    return absl::UnavailableError(absl::StrCat(
+        "fsync ", path.string(), ": ", std::error_code(saved, std::generic_category()).message()));
   }
   return absl::OkStatus();
 }
@@ -68,9 +69,8 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(O
         absl::StrCat("data_dir: no store at ", dir, " (and create_if_missing is off)"));
   }
 
-  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName,
-                                    store_keys::kProfilesFamily, store_keys::kJobsFamily,
-                                    store_keys::kMetaFamily};
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, store_keys::kProfilesFamily,
+                                    store_keys::kJobsFamily, store_keys::kMetaFamily};
   if (exists) {
     // Open every family the store has, including ones a newer build added.
     std::vector<std::string> present;
@@ -128,7 +128,7 @@ RocksDbProfileStore::~RocksDbProfileStore() {
 absl::Status RocksDbProfileStore::LoadMeta() {
   const std::string context = absl::StrCat("store at ", options_.data_dir, ": meta");
   MASKSERVE_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                                   ReadRaw(meta_family_, store_keys::kStoreMetaKey, context));
+                             ReadRaw(meta_family_, store_keys::kStoreMetaKey, context));
   std::optional<storage::v1::StoreMeta> existing;
   if (value.has_value()) {
     existing.emplace();
@@ -248,8 +248,8 @@ absl::Status RocksDbProfileStore::CompactAll() {
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-    MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(
-        db_->CompactRange(compact, handle, nullptr, nullptr), "compact store"));
+    MASKSERVE_RETURN_IF_ERROR(
+        FromRocksDbStatus(db_->CompactRange(compact, handle, nullptr, nullptr), "compact store"));
   }
   return absl::OkStatus();
 }
@@ -314,7 +314,7 @@ absl::Status RocksDbProfileStore::PutRawForTest(Family family, std::string_view 
 absl::StatusOr<std::string> RocksDbProfileStore::GetRawForTest(Family family,
                                                                std::string_view key) {
   MASKSERVE_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                                   ReadRaw(FamilyHandle(family), key, "raw get"));
+                             ReadRaw(FamilyHandle(family), key, "raw get"));
   if (!value.has_value()) return absl::NotFoundError("raw get: no such key");
   return *std::move(value);
 }

@@ -83,8 +83,7 @@ class RocksDbProfileStore : public ProfileStore {
   ~RocksDbProfileStore() override;
 
   // ProfileStore interface
-  absl::StatusOr<v1::Profile> PublishProfile(std::string_view tenant,
-                                             std::string_view profile_id,
+  absl::StatusOr<v1::Profile> PublishProfile(std::string_view tenant, std::string_view profile_id,
                                              PublishProfileRequest request) override;
   absl::StatusOr<StoredProfile> GetProfile(std::string_view tenant,
                                            std::string_view profile_id) override;

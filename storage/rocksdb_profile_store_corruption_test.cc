@@ -117,7 +117,8 @@ TEST_F(StoreCorruptionTest, RandomHostileBytesNeverCrash) {
         break;
       default:  // a real record with several flipped bytes
         value = good;
-        for (int k = 0; k < 3; ++k) value[rng() % value.size()] ^= static_cast<char>(1 + rng() % 255);
+        for (int k = 0; k < 3; ++k)
+          value[rng() % value.size()] ^= static_cast<char>(1 + rng() % 255);
         break;
     }
     Plant("p2", value);
@@ -156,8 +157,8 @@ TEST_F(StoreCorruptionTest, CorruptJobsAreReportedNotFatal) {
   EXPECT_EQ(unfinished->jobs[0].job.job_id(), good->job_id());
   ASSERT_EQ(unfinished->unreadable.size(), 1u);
   // A damaged index entry is reported too.
-  ASSERT_OK(store().PutRawForTest(Family::kJobs, store_keys::UnfinishedJobKey(good->job_id()),
-                                  "junk"));
+  ASSERT_OK(
+      store().PutRawForTest(Family::kJobs, store_keys::UnfinishedJobKey(good->job_id()), "junk"));
   unfinished = store().ListUnfinishedJobs();
   ASSERT_OK(unfinished);
   EXPECT_EQ(unfinished->jobs.size(), 0u);
@@ -167,7 +168,8 @@ TEST_F(StoreCorruptionTest, CorruptJobsAreReportedNotFatal) {
 TEST_F(StoreCorruptionTest, DamagedCounterIsRepairedByRecounting) {
   ASSERT_OK(store().PutRawForTest(Family::kMeta, store_keys::CounterKey("t"), "garbage"));
   EXPECT_EQ(*store().CountProfiles("t"), 3u);
-  ASSERT_OK(store().PutRawForTest(Family::kMeta, store_keys::CounterKey("t"), EncodeCounter(1) + "x"));
+  ASSERT_OK(
+      store().PutRawForTest(Family::kMeta, store_keys::CounterKey("t"), EncodeCounter(1) + "x"));
   ASSERT_OK(store().PublishProfile("t", "p4", TestPublish("x")));
   EXPECT_EQ(*store().CountProfiles("t"), 4u);
   ASSERT_OK(store().PutRawForTest(Family::kMeta, store_keys::CounterKey("t"), "garbage"));

@@ -32,25 +32,22 @@ absl::Status DecodeJob(std::string_view value, std::string_view job_id,
     decoded = absl::DataLossError("record names another job than its key");
   }
   if (decoded.ok()) return decoded;
-  return absl::DataLossError(absl::StrCat("job ", Quoted(job_id),
-                                          ": stored record is unreadable (", decoded.message(),
-                                          ")"));
+  return absl::DataLossError(absl::StrCat("job ", Quoted(job_id), ": stored record is unreadable (",
+                                          decoded.message(), ")"));
 }
 
 bool Matches(const v1::TrainingJob& job, const JobFilter& filter) {
   if (!filter.profile_id.empty() && job.profile_id() != filter.profile_id) return false;
   if (filter.states.empty()) return true;
-  return std::find(filter.states.begin(), filter.states.end(), job.state()) !=
-         filter.states.end();
+  return std::find(filter.states.begin(), filter.states.end(), job.state()) != filter.states.end();
 }
 
 }  // namespace
 
-absl::StatusOr<storage::v1::JobRecord> RocksDbProfileStore::ReadJobRecord(
-    std::string_view tenant, std::string_view job_id) {
-  MASKSERVE_ASSIGN_OR_RETURN(
-      std::optional<std::string> value,
-      ReadRaw(jobs_, store_keys::JobKey(tenant, job_id), "read job"));
+absl::StatusOr<storage::v1::JobRecord> RocksDbProfileStore::ReadJobRecord(std::string_view tenant,
+                                                                          std::string_view job_id) {
+  MASKSERVE_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             ReadRaw(jobs_, store_keys::JobKey(tenant, job_id), "read job"));
   if (!value.has_value()) {
     return absl::NotFoundError(absl::StrCat("job_id: job ", Quoted(job_id), " not found"));
   }
@@ -98,8 +95,7 @@ absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::UpdateJob(std::string_view 
   MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job.job_id()));
   absl::MutexLock lock(&TenantLock(tenant));
-  MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
-                                   ReadJobRecord(tenant, job.job_id()));
+  MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record, ReadJobRecord(tenant, job.job_id()));
   MASKSERVE_RETURN_IF_ERROR(CheckJobUpdate(record.job(), job));
   ApplyJobUpdate(job, job.state(), Now(), &record);
   const bool final = IsFinalJobState(job.state());
@@ -173,10 +169,9 @@ absl::StatusOr<UnfinishedJobs> RocksDbProfileStore::ListUnfinishedJobs() {
         UnframeBytes(kUnfinishedJobTag, it->value().ToStringView());
     absl::Status valid = tenant.ok() ? ValidateTenant(*tenant) : tenant.status();
     if (!valid.ok()) {
-      result.unreadable.push_back(
-          {job_id, absl::DataLossError(absl::StrCat("unfinished-job index entry of ",
-                                                    Quoted(job_id), " is unreadable (",
-                                                    valid.message(), ")"))});
+      result.unreadable.push_back({job_id, absl::DataLossError(absl::StrCat(
+                                               "unfinished-job index entry of ", Quoted(job_id),
+                                               " is unreadable (", valid.message(), ")"))});
       continue;
     }
     absl::StatusOr<storage::v1::JobRecord> record = ReadJobRecord(*tenant, job_id);

@@ -47,7 +47,8 @@ TEST_F(StoreJobsTest, CreateKeepsTheRequestUntilTheJobEnds) {
   EXPECT_EQ(stored->request.examples_size(), 7);
   EXPECT_EQ(stored->job.SerializeAsString(), job->SerializeAsString());
   EXPECT_THAT(store().GetJob("other", job->job_id()), StatusIs(StatusCode::kNotFound, "job_id"));
-  EXPECT_THAT(store().GetJob("t", "not-a-job-id"), StatusIs(StatusCode::kInvalidArgument, "job_id"));
+  EXPECT_THAT(store().GetJob("t", "not-a-job-id"),
+              StatusIs(StatusCode::kInvalidArgument, "job_id"));
   EXPECT_THAT(store().CreateJob("t", TestTrainRequest("bad/id"), {}),
               StatusIs(StatusCode::kInvalidArgument, "profile_id"));
 }

@@ -29,14 +29,16 @@ constexpr std::string_view kProfilesListing = "profiles";
 std::string Quoted(std::string_view id) { return absl::StrCat("\"", Sv(id), "\""); }
 
 absl::Status ProfileNotFound(std::string_view profile_id) {
-  return absl::NotFoundError(absl::StrCat("profile_id: profile ", Quoted(profile_id), " not found"));
+  return absl::NotFoundError(
+      absl::StrCat("profile_id: profile ", Quoted(profile_id), " not found"));
 }
 
 // Salvages the version from a value that failed its checks, so that a
 // tombstone written over it keeps versions moving forward where possible.
 uint64_t SalvageVersion(std::string_view value) {
   if (value.size() < FrameOverhead(kProfileTag)) return 0;
-  std::string_view body = value.substr(kProfileTag.size(), value.size() - FrameOverhead(kProfileTag));
+  std::string_view body =
+      value.substr(kProfileTag.size(), value.size() - FrameOverhead(kProfileTag));
   storage::v1::ProfileRecord record;
   if (!record.ParseFromArray(body.data(), static_cast<int>(body.size()))) return 0;
   return record.profile().version();
@@ -82,13 +84,13 @@ absl::Status RocksDbProfileStore::CheckBank(const v1::Profile& profile) const {
   // HEAD_ONLY and ADAPTER profiles select nothing from a bank.
   if (profile.method() == v1::HEAD_ONLY || profile.method() == v1::ADAPTER) {
     if (profile.bank_fingerprint().empty()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profile.bank_fingerprint: must be empty for ", v1::Method_Name(profile.method())));
+    return absl::InvalidArgumentError(absl::StrCat("profile.bank_fingerprint: must be empty for ",
+                                                   v1::Method_Name(profile.method())));
   }
   const std::string shown = absl::StrCat("[", absl::StrJoin(meta_.bank_fingerprints(), ", "), "]");
   if (profile.bank_fingerprint().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profile.bank_fingerprint: required; this store serves banks ", shown));
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile.bank_fingerprint: required; this store serves banks ", shown));
   }
   for (const std::string& bank : meta_.bank_fingerprints()) {
     if (bank == profile.bank_fingerprint()) return absl::OkStatus();
@@ -144,9 +146,9 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
   if (check.expected_version.has_value()) {
     const uint64_t current = live ? state.version() : 0;
     if (*check.expected_version != current) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "expected_version: profile ", Quoted(profile_id), " is at version ", current,
-          live ? "" : " (it does not exist)", ", not ", *check.expected_version));
+      return absl::FailedPreconditionError(
+          absl::StrCat("expected_version: profile ", Quoted(profile_id), " is at version ", current,
+                       live ? "" : " (it does not exist)", ", not ", *check.expected_version));
     }
   }
   rocksdb::WriteBatch batch;
@@ -174,7 +176,7 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
   if (request.finished_job.has_value()) {
     const v1::TrainingJob& finished = *request.finished_job;
     MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord job_record,
-                                     ReadJobRecord(tenant, finished.job_id()));
+                               ReadJobRecord(tenant, finished.job_id()));
     MASKSERVE_RETURN_IF_ERROR(CheckJobCanFinish(job_record.job(), profile_id));
     ApplyJobUpdate(finished, v1::SUCCEEDED, now, &job_record);
     job_record.mutable_job()->set_published_version(profile.version());
@@ -225,10 +227,9 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::DeleteProfile(
   }
   if (state.kind == ProfileState::kLive && expected_version.has_value() &&
       *expected_version != state.version()) {
-    return absl::FailedPreconditionError(absl::StrCat("expected_version: profile ",
-                                                      Quoted(profile_id), " is at version ",
-                                                      state.version(), ", not ",
-                                                      *expected_version));
+    return absl::FailedPreconditionError(
+        absl::StrCat("expected_version: profile ", Quoted(profile_id), " is at version ",
+                     state.version(), ", not ", *expected_version));
   }
   const uint64_t version = state.version();
   storage::v1::ProfileRecord tombstone;
@@ -255,8 +256,7 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
   const uint32_t page_size = EffectivePageSize(page.page_size);
   std::string after;
   if (!page.page_token.empty()) {
-    MASKSERVE_ASSIGN_OR_RETURN(after,
-                                     DecodePageToken(kProfilesListing, tenant, page.page_token));
+    MASKSERVE_ASSIGN_OR_RETURN(after, DecodePageToken(kProfilesListing, tenant, page.page_token));
   }
   ListProfilesResult result;
   MASKSERVE_ASSIGN_OR_RETURN(result.total_count, CountProfiles(tenant));
@@ -268,8 +268,7 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
   read.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, profiles_));
   // Ids never contain '\0', so id + '\0' is the first key after it.
-  const std::string start =
-      after.empty() ? prefix : prefix + after + std::string(1, '\0');
+  const std::string start = after.empty() ? prefix : prefix + after + std::string(1, '\0');
   for (it->Seek(start); it->Valid(); it->Next()) {
     std::string id(it->key().ToStringView().substr(prefix.size()));
     storage::v1::ProfileRecord record;

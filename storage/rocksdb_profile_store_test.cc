@@ -38,7 +38,8 @@ TEST_F(StoreTest, MissingStoreWithoutCreateIsNotFound) {
   EXPECT_THAT(RocksDbProfileStore::Open(options),
               StatusIs(StatusCode::kNotFound, "data_dir: no store at"));
   options.data_dir = "";
-  EXPECT_THAT(RocksDbProfileStore::Open(options), StatusIs(StatusCode::kInvalidArgument, "data_dir"));
+  EXPECT_THAT(RocksDbProfileStore::Open(options),
+              StatusIs(StatusCode::kInvalidArgument, "data_dir"));
 }
 
 TEST_F(StoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
@@ -240,7 +241,8 @@ TEST_F(StoreTest, ListsPagesInIdOrderSkippingTombstones) {
   EXPECT_THAT(store().ListProfiles("u", page),
               StatusIs(StatusCode::kInvalidArgument, "page_token"));
   page.page_token = "garbage";
-  EXPECT_THAT(store().ListProfiles("t", page), StatusIs(StatusCode::kInvalidArgument, "page_token"));
+  EXPECT_THAT(store().ListProfiles("t", page),
+              StatusIs(StatusCode::kInvalidArgument, "page_token"));
   EXPECT_TRUE(store().ListProfiles("empty", {})->profiles.empty());
 }
 

@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/rocksdb_status.h"
+#include "storage/absl_compat.h"
 
 #include <string>
 

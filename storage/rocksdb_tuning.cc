@@ -42,8 +42,8 @@ absl::StatusOr<rocksdb::CompressionType> Resolve(StoreCompression wanted,
       break;
   }
   if (!Supported(type)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", CompressionName(type), " is not compiled into this RocksDB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", CompressionName(type), " is not compiled into this RocksDB"));
   }
   return type;
 }
@@ -147,8 +147,7 @@ absl::StatusOr<RocksDbTuning> MakeRocksDbTuning(const RocksDbStoreOptions& optio
 
   rocksdb::BlockBasedTableOptions profiles_table =
       TableOptions(options, cache, options.block_size_bytes);
-  profiles_table.data_block_index_type =
-      rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  profiles_table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   profiles_table.data_block_hash_table_util_ratio = 0.75;
   tuning.profiles = FamilyOptions(options, profiles_table, *compression, *bottommost);
   if (options.bloom_bits_per_key > 0) {
@@ -156,10 +155,10 @@ absl::StatusOr<RocksDbTuning> MakeRocksDbTuning(const RocksDbStoreOptions& optio
     tuning.profiles.memtable_prefix_bloom_size_ratio = 0.02;
   }
 
-  tuning.jobs = FamilyOptions(options, TableOptions(options, cache, 16 << 10), *compression,
-                              *bottommost);
-  tuning.meta = FamilyOptions(options, TableOptions(options, cache, 4096), *compression,
-                              *bottommost);
+  tuning.jobs =
+      FamilyOptions(options, TableOptions(options, cache, 16 << 10), *compression, *bottommost);
+  tuning.meta =
+      FamilyOptions(options, TableOptions(options, cache, 4096), *compression, *bottommost);
   tuning.meta.write_buffer_size = 4 << 20;
   return tuning;
 }

@@ -21,8 +21,7 @@ TEST(RocksDbTuningTest, DefaultsSuitTinyPointLookups) {
   EXPECT_EQ(table->block_size, 4096u);
   EXPECT_NE(table->filter_policy, nullptr);
   EXPECT_TRUE(table->cache_index_and_filter_blocks);
-  EXPECT_EQ(table->data_block_index_type,
-            rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash);
+  EXPECT_EQ(table->data_block_index_type, rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash);
   EXPECT_TRUE(tuning->profiles.memtable_whole_key_filtering);
   // One block cache shared by every family.
   auto* jobs = tuning->jobs.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();

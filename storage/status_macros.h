@@ -12,9 +12,9 @@
 #include "absl/status/statusor.h"
 
 // Returns early from the enclosing function when `expr` is not OK.
-#define MASKSERVE_RETURN_IF_ERROR(expr)                     \
-  do {                                                            \
-    ::absl::Status _maskserve_status = (expr);              \
+#define MASKSERVE_RETURN_IF_ERROR(expr)                    \
+  do {                                                     \
+    ::absl::Status _maskserve_status = (expr);             \
     if (!_maskserve_status.ok()) return _maskserve_status; \
   } while (0)
 
@@ -23,13 +23,12 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK,
 // otherwise moves the value into `lhs` (a declaration or an lvalue).
-#define MASKSERVE_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  MASKSERVE_ASSIGN_OR_RETURN_IMPL_(                                             \
-      MASKSERVE_CONCAT_(_maskserve_statusor_, __LINE__), lhs, rexpr)
+#define MASKSERVE_ASSIGN_OR_RETURN(lhs, rexpr) \
+  MASKSERVE_ASSIGN_OR_RETURN_IMPL_(MASKSERVE_CONCAT_(_maskserve_statusor_, __LINE__), lhs, rexpr)
 
 #define MASKSERVE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                           \
-  if (!statusor.ok()) return std::move(statusor).status();           \
+  auto statusor = (rexpr);                                     \
+  if (!statusor.ok()) return std::move(statusor).status();     \
   lhs = std::move(statusor).value()
 
 #endif  // MASKSERVE_STORAGE_STATUS_MACROS_H_

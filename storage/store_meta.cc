@@ -1,5 +1,5 @@
-#include "storage/absl_compat.h"
 #include "storage/store_meta.h"
+#include "storage/absl_compat.h"
 
 #include <algorithm>
 
@@ -45,23 +45,22 @@ absl::StatusOr<storage::v1::StoreMeta> ReconcileStoreMeta(
     return absl::DataLossError(absl::StrCat("store at ", Sv(data_dir), ": schema_version missing"));
   }
   if (meta.schema_version() > store_keys::kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "store at ", Sv(data_dir), " has schema_version ", meta.schema_version(),
-        ", newer than this build reads (", store_keys::kSchemaVersion,
-        "): it was written by a newer maskserve"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("store at ", Sv(data_dir), " has schema_version ", meta.schema_version(),
+                     ", newer than this build reads (", store_keys::kSchemaVersion,
+                     "): it was written by a newer maskserve"));
   }
   const std::vector<std::string> recorded_banks(meta.bank_fingerprints().begin(),
                                                 meta.bank_fingerprints().end());
   const std::string& recorded_backbone = meta.backbone_fingerprint();
   bool backbone_differs = !request.backbone.empty() && !recorded_backbone.empty() &&
                           request.backbone != recorded_backbone;
-  bool banks_differ = !banks.empty() && !recorded_banks.empty() &&
-                      banks != Sorted(recorded_banks);
+  bool banks_differ = !banks.empty() && !recorded_banks.empty() && banks != Sorted(recorded_banks);
   if ((backbone_differs || banks_differ) && !request.migrate) {
     std::string what;
     if (backbone_differs) {
-      absl::StrAppend(&what, " backbone fingerprint ", recorded_backbone,
-                      " (this server loaded ", request.backbone, ")");
+      absl::StrAppend(&what, " backbone fingerprint ", recorded_backbone, " (this server loaded ",
+                      request.backbone, ")");
     }
     if (banks_differ) {
       absl::StrAppend(&what, backbone_differs ? " and" : "", " bank fingerprints ",

@@ -15,8 +15,8 @@ storage::v1::StoreMeta Recorded(const std::string& backbone, std::vector<std::st
 
 TEST(StoreMetaTest, NewStoreRecordsFingerprints) {
   bool changed = false;
-  auto meta = ReconcileStoreMeta(std::nullopt, {"bb", {"k2", "k1"}, false}, absl::Now(), "d",
-                                 &changed);
+  auto meta =
+      ReconcileStoreMeta(std::nullopt, {"bb", {"k2", "k1"}, false}, absl::Now(), "d", &changed);
   ASSERT_OK(meta);
   EXPECT_TRUE(changed);
   EXPECT_EQ(meta->schema_version(), store_keys::kSchemaVersion);
@@ -33,8 +33,8 @@ TEST(StoreMetaTest, SameOrUnspecifiedFingerprintsAreAccepted) {
   ASSERT_OK(ReconcileStoreMeta(existing, {"", {}, false}, absl::Now(), "d", &changed));
   EXPECT_FALSE(changed);
   // An empty recorded fingerprint adopts the requested one.
-  auto adopted = ReconcileStoreMeta(Recorded("", {}), {"bb", {"k1"}, false}, absl::Now(), "d",
-                                    &changed);
+  auto adopted =
+      ReconcileStoreMeta(Recorded("", {}), {"bb", {"k1"}, false}, absl::Now(), "d", &changed);
   ASSERT_OK(adopted);
   EXPECT_TRUE(changed);
   EXPECT_EQ(adopted->backbone_fingerprint(), "bb");
@@ -43,17 +43,17 @@ TEST(StoreMetaTest, SameOrUnspecifiedFingerprintsAreAccepted) {
 TEST(StoreMetaTest, MismatchIsFailedPreconditionNamingBoth) {
   bool changed = false;
   auto existing = Recorded("bb-old", {"k-old"});
-  EXPECT_THAT(ReconcileStoreMeta(existing, {"bb-new", {"k-old"}, false}, absl::Now(), "/data",
-                                 &changed),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "store at /data was written for backbone fingerprint bb-old (this server "
-                       "loaded bb-new)"));
-  EXPECT_THAT(ReconcileStoreMeta(existing, {"bb-old", {"k-new"}, false}, absl::Now(), "/data",
-                                 &changed),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "bank fingerprints [k-old]"));
-  EXPECT_THAT(ReconcileStoreMeta(existing, {"bb-old", {"k-new"}, false}, absl::Now(), "/data",
-                                 &changed),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "migrate"));
+  EXPECT_THAT(
+      ReconcileStoreMeta(existing, {"bb-new", {"k-old"}, false}, absl::Now(), "/data", &changed),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               "store at /data was written for backbone fingerprint bb-old (this server "
+               "loaded bb-new)"));
+  EXPECT_THAT(
+      ReconcileStoreMeta(existing, {"bb-old", {"k-new"}, false}, absl::Now(), "/data", &changed),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "bank fingerprints [k-old]"));
+  EXPECT_THAT(
+      ReconcileStoreMeta(existing, {"bb-old", {"k-new"}, false}, absl::Now(), "/data", &changed),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "migrate"));
 }
 
 TEST(StoreMetaTest, MigrationRecordsTheChange) {

@@ -30,7 +30,8 @@ class MetricsIntegrationTest : public ::testing::Test {
       ASSERT_TRUE(client_->Predict("m", {"great", "awful"}, &response).ok());
     }
     v1::PredictResponse missing;
-    EXPECT_EQ(client_->Predict("nobody", {"x"}, &missing).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(client_->Predict("nobody", {"x"}, &missing).error_code(),
+              grpc::StatusCode::NOT_FOUND);
   }
 
   std::unique_ptr<MaskserveServer> server_;
@@ -46,9 +47,10 @@ TEST_F(MetricsIntegrationTest, ExposesTheServersMetricsAndPromtoolAcceptsThem) {
         "maskserve_requests_total{code=\"NOT_FOUND\",rpc=\"Predict\"} 1",
         "maskserve_request_duration_seconds_bucket", "maskserve_batch_sequences_count",
         "maskserve_backbone_forward_seconds_count", "maskserve_queue_depth",
-        "maskserve_profiles_resident 1", "maskserve_profiles_stored 1", "maskserve_training_duration_seconds_count 1",
-        "maskserve_hot_swaps_total 1", "maskserve_store_write_seconds_bucket",
-        "maskserve_process_resident_memory_bytes", "maskserve_training_jobs"}) {
+        "maskserve_profiles_resident 1", "maskserve_profiles_stored 1",
+        "maskserve_training_duration_seconds_count 1", "maskserve_hot_swaps_total 1",
+        "maskserve_store_write_seconds_bucket", "maskserve_process_resident_memory_bytes",
+        "maskserve_training_jobs"}) {
     EXPECT_NE(body.find(expected), std::string::npos) << expected << "\n" << body;
   }
   auto promtool = mt::FindExecutable("promtool", "MASKSERVE_PROMTOOL");
@@ -57,7 +59,8 @@ TEST_F(MetricsIntegrationTest, ExposesTheServersMetricsAndPromtoolAcceptsThem) {
   ASSERT_TRUE(dir.ok());
   const std::string path = (*dir)->path() + "/scrape.txt";
   ASSERT_TRUE(mt::WriteFile(path, body).ok());
-  auto check = mt::Subprocess::Start({*promtool, "check", "metrics"}, path, (*dir)->path() + "/out");
+  auto check =
+      mt::Subprocess::Start({*promtool, "check", "metrics"}, path, (*dir)->path() + "/out");
   ASSERT_TRUE(check.ok());
   auto code = (*check)->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.ok());

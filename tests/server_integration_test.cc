@@ -22,8 +22,8 @@ using grpc::health::v1::HealthCheckResponse;
 
 // GetModelInfo of the server on `port`, over a new plaintext channel.
 v1::ModelInfo ModelInfoOf(int port) {
-  auto stub = v1::Maskserve::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::Maskserve::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   v1::ModelInfo info;
   grpc::Status status = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);

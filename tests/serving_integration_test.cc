@@ -2,8 +2,8 @@
 // backbone: train, watch, predict, export/delete/import, restart, errors.
 #include <atomic>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -54,7 +54,8 @@ TEST_F(ServingTest, TrainWatchPredictReturnsTheTrainedLabels) {
       << response.DebugString() << job.DebugString();
   EXPECT_EQ(response.predictions(1).label(), "negative");
   EXPECT_EQ(response.predictions(0).probabilities_size(), 2);
-  EXPECT_NEAR(response.predictions(0).probabilities(0) + response.predictions(0).probabilities(1), 1.0, 1e-5);
+  EXPECT_NEAR(response.predictions(0).probabilities(0) + response.predictions(0).probabilities(1),
+              1.0, 1e-5);
 
   v1::GetProfileRequest get;
   get.set_profile_id("alice");
@@ -82,9 +83,9 @@ TEST_F(ServingTest, Int8HeadIsReportedInTheSizeAndServes) {
   // int8 weight, fp16 scale per label, fp16 bias, fp16 LayerNorm [2, L, b].
   EXPECT_EQ(profile.size().head_bytes(), C * d + 2 * C + 2 * C + 2 * 2 * L * b);
   EXPECT_EQ(profile.size().mask_bytes(), 2u * 13 * L);
-  EXPECT_EQ(profile.size().total_bytes(), profile.size().mask_bytes() +
-                                              profile.size().head_bytes() +
-                                              profile.size().metadata_bytes());
+  EXPECT_EQ(
+      profile.size().total_bytes(),
+      profile.size().mask_bytes() + profile.size().head_bytes() + profile.size().metadata_bytes());
 
   v1::PredictResponse response;
   grpc::Status status = client_->Predict(
@@ -113,7 +114,8 @@ TEST_F(ServingTest, ExportDeleteImportRoundTripAndRestartKeepResults) {
   v1::ExportProfileRequest export_request;
   export_request.set_profile_id("bob");
   v1::ExportProfileResponse exported;
-  ASSERT_TRUE(client_->stub().ExportProfile(client_->Context().get(), export_request, &exported).ok());
+  ASSERT_TRUE(
+      client_->stub().ExportProfile(client_->Context().get(), export_request, &exported).ok());
   v1::DeleteProfileRequest del;
   del.set_profile_id("bob");
   v1::DeleteProfileResponse deleted;
@@ -149,8 +151,8 @@ TEST_F(ServingTest, ExportDeleteImportRoundTripAndRestartKeepResults) {
 
 TEST_F(ServingTest, EveryMethodServesInOneMixedStream) {
   const std::vector<std::pair<std::string, v1::Method>> profiles = {
-      {"p-hard", v1::XPEFT_HARD}, {"p-soft", v1::XPEFT_SOFT}, {"p-layer", v1::PROPETL_LAYER},
-      {"p-hybrid", v1::PROPETL_HYBRID}, {"p-head", v1::HEAD_ONLY}, {"p-adapter", v1::ADAPTER}};
+      {"p-hard", v1::XPEFT_HARD},       {"p-soft", v1::XPEFT_SOFT}, {"p-layer", v1::PROPETL_LAYER},
+      {"p-hybrid", v1::PROPETL_HYBRID}, {"p-head", v1::HEAD_ONLY},  {"p-adapter", v1::ADAPTER}};
   for (const auto& [id, method] : profiles) {
     ASSERT_EQ(client_->Train(id, method, 40).state(), v1::SUCCEEDED) << id;
   }
@@ -172,7 +174,8 @@ TEST_F(ServingTest, BadRequestsNameTheField) {
   v1::PredictResponse response;
   grpc::Status status = client_->Predict("alice", {""}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("inputs[0].text"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("inputs[0].text"), std::string::npos)
+      << status.error_message();
 
   status = client_->Predict("bad id!", {"x"}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -192,13 +195,15 @@ TEST_F(ServingTest, BadRequestsNameTheField) {
   v1::TrainProfileResponse job;
   status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("examples[0].label"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("examples[0].label"), std::string::npos)
+      << status.error_message();
 
   ex->set_label("a");
   train.mutable_hyper_parameters()->set_epochs(0);
   status = client_->stub().TrainProfile(client_->Context().get(), train, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("hyper_parameters.epochs"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("hyper_parameters.epochs"), std::string::npos)
+      << status.error_message();
 
   train.mutable_hyper_parameters()->clear_epochs();
   train.mutable_hyper_parameters()->set_head_precision(static_cast<v1::HeadPrecision>(9));
@@ -321,11 +326,15 @@ TEST(TrainingJobRulesTest, SecondJobDeleteAndCancelWhileQueued) {
   ASSERT_TRUE(small.ok()) << small.status();
   TestClient limited_client(Connect((*small)->port()), "");
   v1::TrainProfileResponse one, two;
-  ASSERT_TRUE(limited_client.stub().TrainProfile(limited_client.Context().get(), request("one"), &one).ok());
+  ASSERT_TRUE(limited_client.stub()
+                  .TrainProfile(limited_client.Context().get(), request("one"), &one)
+                  .ok());
   status = limited_client.stub().TrainProfile(limited_client.Context().get(), request("two"), &two);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   cancel.set_job_id(one.job_id());
-  ASSERT_TRUE(limited_client.stub().CancelTrainingJob(limited_client.Context().get(), cancel, &cancelled).ok());
+  ASSERT_TRUE(limited_client.stub()
+                  .CancelTrainingJob(limited_client.Context().get(), cancel, &cancelled)
+                  .ok());
 
   v1::TrainProfileRequest bad_k = request("k");
   bad_k.mutable_hyper_parameters()->set_xpeft_top_k(500);

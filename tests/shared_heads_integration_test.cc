@@ -180,9 +180,8 @@ TEST_F(SharedHeadsTest, ServersWithoutTheSameHeadRefuseTheProfile) {
   v1::ExportProfileRequest export_request;
   export_request.set_profile_id("warm-erin");
   v1::ExportProfileResponse exported;
-  ASSERT_TRUE(client_->stub()
-                  .ExportProfile(client_->Context().get(), export_request, &exported)
-                  .ok());
+  ASSERT_TRUE(
+      client_->stub().ExportProfile(client_->Context().get(), export_request, &exported).ok());
   v1::ImportProfileRequest import;
   import.set_profile_id("warm-erin");
   import.set_data(exported.data());
@@ -243,8 +242,7 @@ TEST(SharedHeadsStartTest, HeadsOfAnotherBackboneKeepTheServerFromStarting) {
   auto server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition) << server.status();
-  EXPECT_NE(server.status().message().find("shared_heads: '" + path + "'"),
-            absl::string_view::npos)
+  EXPECT_NE(server.status().message().find("shared_heads: '" + path + "'"), absl::string_view::npos)
       << server.status();
   EXPECT_NE(server.status().message().find("another backbone"), absl::string_view::npos)
       << server.status();

@@ -55,7 +55,8 @@ TEST_F(TenantTest, TenantsCannotSeeOrTouchEachOthersProfilesAndJobs) {
   ASSERT_EQ(job.state(), v1::SUCCEEDED);
 
   v1::PredictResponse response;
-  EXPECT_EQ(globex_->Predict("shared-name", {"x"}, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(globex_->Predict("shared-name", {"x"}, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::GetProfileRequest get;
   get.set_profile_id("shared-name");
   v1::Profile profile;
@@ -97,7 +98,8 @@ TEST(AuthTest, KeyFileErrorsNameTheLine) {
   const std::string dir = MakeTempDir("auth");
   {
     std::ofstream out(dir + "/keys");
-    out << "acme " << HashApiKey("k") << "\n" << "broken-line\n";
+    out << "acme " << HashApiKey("k") << "\n"
+        << "broken-line\n";
   }
   auto auth = Authenticator::FromFile(dir + "/keys");
   ASSERT_FALSE(auth.ok());

@@ -25,14 +25,18 @@ class TlsTest : public ::testing::Test {
     if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "openssl not found";
     dir_ = testing::MakeTempDir("tls");
     const std::string script =
-        "set -e; cd '" + dir_ + "';"
+        "set -e; cd '" + dir_ +
+        "';"
         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext;"
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem;"
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr;"
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out "
+        "ca.pem;"
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out "
+        "server.csr;"
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
         "  -extfile san.ext -out server.pem;"
         "openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key -out client.csr;"
-        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out client.pem";
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out "
+        "client.pem";
     ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0) << "openssl failed";
   }
 
@@ -53,7 +57,8 @@ class TlsTest : public ::testing::Test {
       ssl.pem_private_key = Slurp(dir_ + "/client.key");
       ssl.pem_cert_chain = Slurp(dir_ + "/client.pem");
     }
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl));
+    auto channel =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::SslCredentials(ssl));
     auto stub = v1::Maskserve::NewStub(channel);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -70,7 +75,9 @@ TEST_F(TlsTest, ServesOverTlsAndRefusesPlaintext) {
   EXPECT_TRUE(Call(server->port(), false).ok());
   testing::TestClient plaintext(testing::Connect(server->port()), "");
   v1::ModelInfo info;
-  EXPECT_FALSE(plaintext.stub().GetModelInfo(plaintext.Context(std::chrono::seconds(3)).get(), {}, &info).ok());
+  EXPECT_FALSE(plaintext.stub()
+                   .GetModelInfo(plaintext.Context(std::chrono::seconds(3)).get(), {}, &info)
+                   .ok());
 }
 
 TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {

@@ -99,9 +99,8 @@ const char* StatusCodeName(grpc::StatusCode code) {
       "UNAUTHENTICATED",
   };
   const int index = static_cast<int>(code);
-  return index >= 0 && index < static_cast<int>(sizeof(kNames) / sizeof(kNames[0]))
-             ? kNames[index]
-             : "UNKNOWN";
+  return index >= 0 && index < static_cast<int>(sizeof(kNames) / sizeof(kNames[0])) ? kNames[index]
+                                                                                    : "UNKNOWN";
 }
 
 std::string FormatRpcError(const std::string& rpc, const grpc::Status& status) {

@@ -61,17 +61,14 @@ bool UsesTls(const ConnectionOptions& options);
 // Fails with INVALID_ARGUMENT naming the flag when a TLS file cannot be read
 // or only one of the certificate and the key is given. Does not connect.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
-    const ConnectionOptions& options,
-    grpc::ChannelArguments arguments = grpc::ChannelArguments());
+    const ConnectionOptions& options, grpc::ChannelArguments arguments = grpc::ChannelArguments());
 
 // Sets the deadline (now + options.timeout) and the authorization metadata.
-void PrepareUnaryContext(const ConnectionOptions& options,
-                         grpc::ClientContext* context);
+void PrepareUnaryContext(const ConnectionOptions& options, grpc::ClientContext* context);
 
 // Sets only the authorization metadata, for streams that may legitimately
 // outlive the unary timeout (WatchTrainingJob).
-void PrepareStreamContext(const ConnectionOptions& options,
-                          grpc::ClientContext* context);
+void PrepareStreamContext(const ConnectionOptions& options, grpc::ClientContext* context);
 
 // The canonical name of a gRPC status code ("NOT_FOUND"); "UNKNOWN" for
 // values outside the canonical range.

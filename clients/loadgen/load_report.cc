@@ -32,8 +32,8 @@ LatencySummary SummarizeLatencies(std::vector<double> latencies_ms) {
   if (latencies_ms.empty()) return summary;
   std::sort(latencies_ms.begin(), latencies_ms.end());
   summary.count = latencies_ms.size();
-  summary.mean_ms = std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) /
-                    double(latencies_ms.size());
+  summary.mean_ms =
+      std::accumulate(latencies_ms.begin(), latencies_ms.end(), 0.0) / double(latencies_ms.size());
   summary.p50_ms = Percentile(latencies_ms, 0.50);
   summary.p90_ms = Percentile(latencies_ms, 0.90);
   summary.p99_ms = Percentile(latencies_ms, 0.99);
@@ -63,10 +63,10 @@ std::string ReportJson(const LoadReport& r) {
       ",\"duration_seconds\":", Number(r.duration_seconds), ",\"requests\":", r.requests,
       ",\"ok\":", r.ok, ",\"requests_per_second\":", Number(r.requests_per_second),
       ",\"sequences_per_second\":", Number(r.sequences_per_second),
-      ",\"latency_ms\":{\"mean\":", Number(r.latency.mean_ms), ",\"p50\":", Number(r.latency.p50_ms),
-      ",\"p90\":", Number(r.latency.p90_ms), ",\"p99\":", Number(r.latency.p99_ms),
-      ",\"max\":", Number(r.latency.max_ms), "},\"distinct_profiles\":", r.distinct_profiles,
-      ",\"errors\":{", errors, "}}");
+      ",\"latency_ms\":{\"mean\":", Number(r.latency.mean_ms),
+      ",\"p50\":", Number(r.latency.p50_ms), ",\"p90\":", Number(r.latency.p90_ms),
+      ",\"p99\":", Number(r.latency.p99_ms), ",\"max\":", Number(r.latency.max_ms),
+      "},\"distinct_profiles\":", r.distinct_profiles, ",\"errors\":{", errors, "}}");
 }
 
 std::string ReportTable(const LoadReport& r) {

@@ -17,8 +17,7 @@ absl::StatusOr<Popularity> ParsePopularity(absl::string_view name) {
       absl::StrCat("popularity: expected uniform or zipf, got '", name, "'"));
 }
 
-absl::StatusOr<ProfileSampler> ProfileSampler::Create(Popularity popularity, int n,
-                                                      double zipf_s) {
+absl::StatusOr<ProfileSampler> ProfileSampler::Create(Popularity popularity, int n, double zipf_s) {
   if (n < 1 || n > 10000000) {
     return absl::InvalidArgumentError(absl::StrCat("profiles: must be in [1, 10000000], got ", n));
   }

@@ -29,8 +29,8 @@ v1::TrainProfileRequest TrainRequest(const std::string& profile_id, const SetupO
   for (int i = 0; i < std::max(2, setup.examples); ++i) {
     v1::TrainingExample* example = request.add_examples();
     const bool positive = i % 2 == 1;
-    example->set_text(absl::StrCat(positive ? "great amazing " : "terrible boring ",
-                                   RandomText(rng, 6)));
+    example->set_text(
+        absl::StrCat(positive ? "great amazing " : "terrible boring ", RandomText(rng, 6)));
     example->set_label(positive ? "pos" : "neg");
   }
   request.mutable_hyper_parameters()->set_epochs(setup.epochs);
@@ -98,9 +98,9 @@ absl::Status SetupProfiles(const LoadOptions& load, const SetupOptions& setup,
       continue;
     }
     if (job.state() == v1::FAILED || job.state() == v1::CANCELLED) {
-      return absl::AbortedError(absl::StrCat("setup: job ", job.job_id(), " for ",
-                                             job.profile_id(), " ",
-                                             v1::JobState_Name(job.state()), ": ", job.error()));
+      return absl::AbortedError(absl::StrCat("setup: job ", job.job_id(), " for ", job.profile_id(),
+                                             " ", v1::JobState_Name(job.state()), ": ",
+                                             job.error()));
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(

@@ -7,22 +7,22 @@ namespace loadgen {
 namespace {
 
 const char* const kWords[] = {
-    "the",     "movie",   "was",     "a",       "great",   "story",    "with",    "some",
-    "really",  "bad",     "acting",  "and",     "good",    "music",    "i",       "loved",
-    "it",      "hated",   "plot",    "ending",  "film",    "book",     "news",    "today",
-    "world",   "people",  "time",    "year",    "way",     "day",      "man",     "woman",
-    "thing",   "life",    "child",   "school",  "family",  "student",  "group",   "country",
-    "problem", "hand",    "part",    "place",   "case",    "week",     "company", "system",
-    "program", "question","work",    "number",  "night",   "point",    "home",    "water",
-    "room",    "mother",  "area",    "money",   "fact",    "month",    "lot",     "right",
-    "study",   "job",     "word",    "business","issue",   "side",     "kind",    "head",
-    "house",   "service", "friend",  "father",  "power",   "hour",     "game",    "line",
-    "end",     "member",  "law",     "car",     "city",    "name",     "team",    "minute",
-    "idea",    "kid",     "body",    "back",    "parent",  "face",     "others",  "level",
-    "office",  "door",    "health",  "person",  "art",     "war",      "history", "party",
-    "result",  "change",  "morning", "reason",  "research","girl",     "guy",     "moment",
-    "air",     "teacher", "force",   "education","funny",  "boring",   "amazing", "terrible",
-    "not",     "very",    "never",   "always",  "quite",   "too",      "much",    "new",
+    "the",     "movie",    "was",     "a",         "great",    "story",   "with",    "some",
+    "really",  "bad",      "acting",  "and",       "good",     "music",   "i",       "loved",
+    "it",      "hated",    "plot",    "ending",    "film",     "book",    "news",    "today",
+    "world",   "people",   "time",    "year",      "way",      "day",     "man",     "woman",
+    "thing",   "life",     "child",   "school",    "family",   "student", "group",   "country",
+    "problem", "hand",     "part",    "place",     "case",     "week",    "company", "system",
+    "program", "question", "work",    "number",    "night",    "point",   "home",    "water",
+    "room",    "mother",   "area",    "money",     "fact",     "month",   "lot",     "right",
+    "study",   "job",      "word",    "business",  "issue",    "side",    "kind",    "head",
+    "house",   "service",  "friend",  "father",    "power",    "hour",    "game",    "line",
+    "end",     "member",   "law",     "car",       "city",     "name",    "team",    "minute",
+    "idea",    "kid",      "body",    "back",      "parent",   "face",    "others",  "level",
+    "office",  "door",     "health",  "person",    "art",      "war",     "history", "party",
+    "result",  "change",   "morning", "reason",    "research", "girl",    "guy",     "moment",
+    "air",     "teacher",  "force",   "education", "funny",    "boring",  "amazing", "terrible",
+    "not",     "very",     "never",   "always",    "quite",    "too",     "much",    "new",
 };
 
 }  // namespace

@@ -71,7 +71,8 @@ void PrintPredictions(const CommandContext& ctx, const v1::PredictRequest& reque
 int RunPredict(const CommandContext& ctx) {
   const PredictOptions& options = ctx.options.predict;
   const std::vector<std::string> texts = CollectTexts(ctx);
-  if (texts.empty()) return ReportUsageError(ctx, "predict: no texts (give them as arguments or stdin lines)");
+  if (texts.empty())
+    return ReportUsageError(ctx, "predict: no texts (give them as arguments or stdin lines)");
   const size_t per_call = options.inputs_per_call == 0 ? 64 : options.inputs_per_call;
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   for (size_t begin = 0; begin < texts.size(); begin += per_call) {

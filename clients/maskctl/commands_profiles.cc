@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/base/json.h"
 #include "clients/maskctl/commands.h"
 #include "clients/maskctl/format.h"
+#include "core/base/json.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 
 namespace maskserve {
@@ -80,8 +80,7 @@ int RunList(const CommandContext& ctx) {
       *all.add_profiles() = std::move(profile);
     }
     all.set_total_count(response.total_count());
-    if (response.next_page_token().empty() ||
-        response.next_page_token() == request.page_token()) {
+    if (response.next_page_token().empty() || response.next_page_token() == request.page_token()) {
       break;
     }
     request.set_page_token(response.next_page_token());
@@ -143,9 +142,8 @@ int RunExport(const CommandContext& ctx) {
     return kExitOutputError;
   }
   if (ctx.options.json) {
-    *ctx.out << "{\"profile_id\":" << JsonQuote(profile_id)
-             << ",\"version\":" << response.version() << ",\"bytes\":" << response.data().size()
-             << ",\"file\":" << JsonQuote(path) << "}\n";
+    *ctx.out << "{\"profile_id\":" << JsonQuote(profile_id) << ",\"version\":" << response.version()
+             << ",\"bytes\":" << response.data().size() << ",\"file\":" << JsonQuote(path) << "}\n";
   } else {
     *ctx.out << "exported " << profile_id << " version " << response.version() << " ("
              << response.data().size() << " bytes) to " << path << "\n";

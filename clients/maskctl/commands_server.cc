@@ -25,7 +25,7 @@ int RunHealth(const CommandContext& ctx) {
              << "\n";
   }
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk
-                                                                               : kExitNotServing;
+                                                                             : kExitNotServing;
 }
 
 int RunInfo(const CommandContext& ctx) {

@@ -65,8 +65,8 @@ class CommandsTest : public ::testing::Test {
 
   // Trains `profile_id` on two labelled texts and waits for it.
   void Train(const std::string& profile_id) {
-    const std::string csv = WriteFile(profile_id + ".csv",
-                                      "text,label\nwonderful film,pos\nterrible plot,neg\n");
+    const std::string csv =
+        WriteFile(profile_id + ".csv", "text,label\nwonderful film,pos\nterrible plot,neg\n");
     TrainOptions saved = options_.train;
     options_.train.wait = true;
     Result r = Run("train", {profile_id, csv});
@@ -96,8 +96,8 @@ TEST_F(CommandsTest, HealthAndInfo) {
 }
 
 TEST_F(CommandsTest, TrainWaitThenPredictGetsTheTrainedLabels) {
-  const std::string csv = WriteFile("train.csv",
-                                    "text,label\n\"great, fun movie\",pos\nboring,neg\nloved it,pos\n");
+  const std::string csv =
+      WriteFile("train.csv", "text,label\n\"great, fun movie\",pos\nboring,neg\nloved it,pos\n");
   options_.train.wait = true;
   Result train = Run("train", {"movies", csv});
   ASSERT_EQ(train.code, kExitOk) << train.err;
@@ -133,13 +133,14 @@ TEST_F(CommandsTest, WatchPrintsProgressLines) {
   ASSERT_EQ(train.code, kExitOk) << train.err;
   // The epoch-1 state holds from 500 to 1000 ms; the watch connects long
   // before. (Changes close together may be coalesced into one message.)
-  EXPECT_TRUE(absl::StrContains(train.out, "\nRUNNING  epoch 1/2  step 1/2  loss 0.5000")) << train.out;
+  EXPECT_TRUE(absl::StrContains(train.out, "\nRUNNING  epoch 1/2  step 1/2  loss 0.5000"))
+      << train.out;
   EXPECT_TRUE(absl::StrContains(train.out, "\nSUCCEEDED  epoch 2/2  step 2/2")) << train.out;
 }
 
 TEST_F(CommandsTest, TrainUsesGivenLabelOrderAndHyperParameters) {
-  const std::string jsonl = WriteFile("train.jsonl",
-                                      "{\"text\":\"a\",\"label\":\"pos\"}\n{\"text\":\"b\",\"label\":\"neg\"}\n");
+  const std::string jsonl = WriteFile(
+      "train.jsonl", "{\"text\":\"a\",\"label\":\"pos\"}\n{\"text\":\"b\",\"label\":\"neg\"}\n");
   options_.train.labels = {"neg", "pos"};
   options_.train.hyper_parameters.set_epochs(1);
   options_.train.wait = true;
@@ -152,7 +153,8 @@ TEST_F(CommandsTest, TrainUsesGivenLabelOrderAndHyperParameters) {
   EXPECT_TRUE(absl::StrContains(lines.back(), "\"state\":\"SUCCEEDED\"")) << lines.back();
   EXPECT_TRUE(absl::StrContains(lines.back(), "\"total_epochs\":1")) << lines.back();
   Result get = Run("get", {"ordered"});
-  EXPECT_TRUE(absl::StrContains(get.out, "\"label_names\": [\n  \"neg\",\n  \"pos\"\n ]")) << get.out;
+  EXPECT_TRUE(absl::StrContains(get.out, "\"label_names\": [\n  \"neg\",\n  \"pos\"\n ]"))
+      << get.out;
 }
 
 TEST_F(CommandsTest, TrainWithASharedHeadTakesItsLabels) {
@@ -365,7 +367,8 @@ TEST_F(CommandsTest, ApiKeyIsSentAsBearerMetadata) {
   EXPECT_EQ(anonymous.code, kExitRpcError);
   EXPECT_TRUE(absl::StrContains(anonymous.err, "info failed: UNAUTHENTICATED")) << anonymous.err;
   options_.connection.api_key = "wrong";
-  EXPECT_TRUE(absl::StrContains(Run("info", {}).err, "UNAUTHENTICATED: authorization: unknown api key"));
+  EXPECT_TRUE(
+      absl::StrContains(Run("info", {}).err, "UNAUTHENTICATED: authorization: unknown api key"));
   options_.connection.api_key = "key-1";
   EXPECT_EQ(Run("info", {}).code, kExitOk);
 }

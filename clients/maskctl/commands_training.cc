@@ -68,8 +68,8 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
     if (!retryable || reconnects >= ctx.options.watch_reconnects ||
         absl::Now() + absl::Seconds(1) >= deadline) {
       if (status.ok()) {
-        status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "the stream ended before the job finished");
+        status =
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream ended before the job finished");
       }
       return ReportRpcError(ctx, "watch", status);
     }
@@ -168,8 +168,7 @@ int RunJobs(const CommandContext& ctx) {
     grpc::Status status = stub->ListTrainingJobs(&context, request, &response);
     if (!status.ok()) return ReportRpcError(ctx, "jobs", status);
     for (v1::TrainingJob& job : *response.mutable_jobs()) *all.add_jobs() = std::move(job);
-    if (response.next_page_token().empty() ||
-        response.next_page_token() == request.page_token()) {
+    if (response.next_page_token().empty() || response.next_page_token() == request.page_token()) {
       break;
     }
     request.set_page_token(response.next_page_token());

@@ -139,19 +139,20 @@ absl::StatusOr<std::vector<LabeledExample>> ExamplesFromRows(const std::vector<R
     if (name == options.label_column && label < 0) label = static_cast<int>(i);
   }
   if (text < 0 || label < 0) {
-    return LineError(source, header.line,
-                     absl::StrCat("the header must name the columns '", options.text_column,
-                                  "' and '", options.label_column, "' (got '",
-                                  absl::StrJoin(header.fields, "', '"), "')"));
+    return LineError(
+        source, header.line,
+        absl::StrCat("the header must name the columns '", options.text_column, "' and '",
+                     options.label_column, "' (got '", absl::StrJoin(header.fields, "', '"), "')"));
   }
   std::vector<LabeledExample> examples;
   for (size_t r = 1; r < rows.size(); ++r) {
     if (options.limit > 0 && examples.size() >= options.limit) break;
     const Row& row = rows[r];
     if (row.fields.size() != header.fields.size()) {
-      return LineError(source, row.line,
-                       absl::StrCat("expected ", header.fields.size(), " fields like the header, got ",
-                                    row.fields.size(), " (quote fields that contain a separator)"));
+      return LineError(
+          source, row.line,
+          absl::StrCat("expected ", header.fields.size(), " fields like the header, got ",
+                       row.fields.size(), " (quote fields that contain a separator)"));
     }
     LabeledExample example;
     example.line = row.line;
@@ -173,9 +174,9 @@ absl::StatusOr<std::string> MemberString(const JsonValue& object, const std::str
   }
   if (value->is_string()) return value->AsString();
   if (value->is_int64()) return std::to_string(value->AsInt64());
-  return LineError(source, line,
-                   absl::StrCat("key '", key, "': expected a string, got ",
-                                JsonValue::TypeName(value->type())));
+  return LineError(
+      source, line,
+      absl::StrCat("key '", key, "': expected a string, got ", JsonValue::TypeName(value->type())));
 }
 
 absl::StatusOr<std::vector<LabeledExample>> ParseJsonl(absl::string_view content,
@@ -190,14 +191,15 @@ absl::StatusOr<std::vector<LabeledExample>> ParseJsonl(absl::string_view content
     JsonValue object;
     try {
       object = JsonValue::Parse(std::string_view(text.data(), text.size()),
-                               absl::StrCat(source, ": line ", line));
+                                absl::StrCat(source, ": line ", line));
     } catch (const EngineError& e) {
       return absl::InvalidArgumentError(e.what());
     }
     if (!object.is_object()) return LineError(source, line, "expected a JSON object");
     LabeledExample example;
     example.line = line;
-    absl::StatusOr<std::string> field = MemberString(object, options.text_column, true, source, line);
+    absl::StatusOr<std::string> field =
+        MemberString(object, options.text_column, true, source, line);
     if (!field.ok()) return field.status();
     example.text = *std::move(field);
     field = MemberString(object, options.text_pair_column, false, source, line);

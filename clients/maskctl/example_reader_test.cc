@@ -53,16 +53,19 @@ TEST(CsvReaderTest, ReadsTextPairsAndStripsBom) {
 }
 
 TEST(CsvReaderTest, ErrorsNameTheLine) {
-  auto missing_column = ParseExamples("sentence,label\na,b\n", "x.csv", Format(ExampleFormat::kCsv));
+  auto missing_column =
+      ParseExamples("sentence,label\na,b\n", "x.csv", Format(ExampleFormat::kCsv));
   EXPECT_EQ(missing_column.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(missing_column.status().message().find("x.csv: line 1"), std::string::npos);
   EXPECT_NE(missing_column.status().message().find("'text'"), std::string::npos);
 
-  auto fields = ParseExamples("text,label\nok,pos\na, b,pos\n", "x.csv", Format(ExampleFormat::kCsv));
+  auto fields =
+      ParseExamples("text,label\nok,pos\na, b,pos\n", "x.csv", Format(ExampleFormat::kCsv));
   EXPECT_NE(fields.status().message().find("line 3: expected 2 fields"), std::string::npos)
       << fields.status();
 
-  auto unterminated = ParseExamples("text,label\n\"open,pos\n", "x.csv", Format(ExampleFormat::kCsv));
+  auto unterminated =
+      ParseExamples("text,label\n\"open,pos\n", "x.csv", Format(ExampleFormat::kCsv));
   EXPECT_NE(unterminated.status().message().find("line 2: unterminated"), std::string::npos)
       << unterminated.status();
 
@@ -120,8 +123,8 @@ TEST(JsonlReaderTest, ErrorsNameTheLine) {
       << malformed.status();
   auto missing = ParseExamples("{\"text\":\"a\"}\n", "d.jsonl", Format(ExampleFormat::kJsonl));
   EXPECT_NE(missing.status().message().find("line 1: missing key 'label'"), std::string::npos);
-  auto wrong_type = ParseExamples("{\"text\":[1],\"label\":\"x\"}\n", "d.jsonl",
-                                  Format(ExampleFormat::kJsonl));
+  auto wrong_type =
+      ParseExamples("{\"text\":[1],\"label\":\"x\"}\n", "d.jsonl", Format(ExampleFormat::kJsonl));
   EXPECT_NE(wrong_type.status().message().find("key 'text': expected a string"), std::string::npos)
       << wrong_type.status();
   auto not_object = ParseExamples("[1,2]\n", "d.jsonl", Format(ExampleFormat::kJsonl));
@@ -141,8 +144,8 @@ TEST(FormatTest, ResolvesByExtensionThenContent) {
 }
 
 TEST(LabelsTest, InfersInFirstSeenOrder) {
-  std::vector<LabeledExample> examples = {{"a", "", "pos", 2}, {"b", "", "neg", 3},
-                                          {"c", "", "pos", 4}, {"d", "", "mixed", 5}};
+  std::vector<LabeledExample> examples = {
+      {"a", "", "pos", 2}, {"b", "", "neg", 3}, {"c", "", "pos", 4}, {"d", "", "mixed", 5}};
   EXPECT_EQ(InferLabels(examples), (std::vector<std::string>{"pos", "neg", "mixed"}));
 }
 

@@ -15,8 +15,7 @@ namespace maskctl {
 namespace {
 
 std::string Normalize(absl::string_view name) {
-  return absl::StrReplaceAll(absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name)),
-                             {{"-", "_"}});
+  return absl::StrReplaceAll(absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name)), {{"-", "_"}});
 }
 
 // `split` names the examples ("validation", "training").
@@ -40,9 +39,8 @@ absl::StatusOr<v1::Method> ParseMethod(absl::string_view name) {
       valid.push_back(v1::Method_Name(static_cast<v1::Method>(i)));
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat("method: unknown method '", name,
-                                                 "'; expected one of ",
-                                                 absl::StrJoin(valid, ", ")));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "method: unknown method '", name, "'; expected one of ", absl::StrJoin(valid, ", ")));
 }
 
 absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name) {
@@ -55,8 +53,8 @@ absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name) {
       return precision;
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat("head_precision: unknown precision '", name,
-                                                 "'; expected fp16 or int8"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("head_precision: unknown precision '", name, "'; expected fp16 or int8"));
 }
 
 absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list) {
@@ -121,9 +119,10 @@ std::string ProfileDetails(const v1::Profile& profile) {
       {"size", absl::StrCat(size.total_bytes(), " B (masks ", size.mask_bytes(), " B, head ",
                             size.head_bytes(), " B, metadata ", size.metadata_bytes(), " B)")},
       {"training", Metrics(profile.train_metrics(), "training")},
-      {"validation", profile.metrics().num_examples() == 0 && profile.train_metrics().num_examples() > 0
-                         ? "- (too few examples to hold any out)"
-                         : Metrics(profile.metrics(), "validation")},
+      {"validation",
+       profile.metrics().num_examples() == 0 && profile.train_metrics().num_examples() > 0
+           ? "- (too few examples to hold any out)"
+           : Metrics(profile.metrics(), "validation")},
       {"training_job", profile.training_job_id().empty() ? "-" : profile.training_job_id()},
       {"bank", profile.bank_fingerprint().empty() ? "-" : profile.bank_fingerprint()},
       {"shared_head", profile.shared_head().empty() ? "-" : profile.shared_head()},

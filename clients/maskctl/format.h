@@ -34,8 +34,6 @@ absl::StatusOr<v1::HeadPrecision> ParseHeadPrecision(absl::string_view name);
 // "running,queued" -> {RUNNING, QUEUED}; empty -> {}.
 absl::StatusOr<std::vector<v1::JobState>> ParseJobStates(absl::string_view list);
 
-
-
 // One progress line of a job, e.g.
 //   "RUNNING  epoch 3/20  step 12/80  loss 0.6931  val_acc 0.7500  best 0.8000"
 // (validation columns only once a validation split has been evaluated).

@@ -53,7 +53,8 @@ ABSL_FLAG(std::string, text_pair_column, "text_pair",
 ABSL_FLAG(std::string, label_column, "label", "train: column / JSON key of the label");
 ABSL_FLAG(uint64_t, limit, 0, "train: use only the first N examples (0 = all)");
 ABSL_FLAG(bool, wait, false, "train: watch the job until it finishes");
-ABSL_FLAG(std::optional<uint32_t>, epochs, std::nullopt, "train: passes over the data [enough for 80 steps, 3..40; see README]");
+ABSL_FLAG(std::optional<uint32_t>, epochs, std::nullopt,
+          "train: passes over the data [enough for 80 steps, 3..40; see README]");
 ABSL_FLAG(std::optional<uint32_t>, batch_size, std::nullopt, "train: examples per step [8]");
 ABSL_FLAG(std::optional<float>, mask_learning_rate, std::nullopt, "train: mask learning rate");
 ABSL_FLAG(std::optional<float>, head_learning_rate, std::nullopt,
@@ -74,15 +75,17 @@ ABSL_FLAG(std::optional<float>, propetl_keep_fraction, std::nullopt,
 ABSL_FLAG(std::string, head_precision, "",
           "train: how the head's weight is stored: fp16 (2 bytes per weight) or int8 (1 byte "
           "per weight plus a scale per label) [fp16]");
-ABSL_FLAG(std::optional<float>, validation_fraction, std::nullopt,
-          "train: fraction held out for validation, in [0, 0.5] [0.2 from 100 examples on, else 0]");
+ABSL_FLAG(
+    std::optional<float>, validation_fraction, std::nullopt,
+    "train: fraction held out for validation, in [0, 0.5] [0.2 from 100 examples on, else 0]");
 ABSL_FLAG(uint64_t, seed, 0, "train: random seed");
 ABSL_FLAG(std::string, description, "", "train: free-form description stored with the profile");
 ABSL_FLAG(std::optional<uint64_t>, expected_version, std::nullopt,
           "train, delete: act only if the profile is at this version (0 = must not exist)");
 
 // watch.
-ABSL_FLAG(double, watch_timeout_seconds, 0, "watch, train --wait: give up after this long (0 = never)");
+ABSL_FLAG(double, watch_timeout_seconds, 0,
+          "watch, train --wait: give up after this long (0 = never)");
 
 // predict.
 ABSL_FLAG(uint32_t, top_k, 0, "predict: best labels per input (0 = 1)");
@@ -108,8 +111,8 @@ namespace {
 std::string CheckFlags(int argc, char** argv, std::set<std::string>* given) {
   // Handled by absl itself (help output, flag files) and not looked up here.
   static const std::set<absl::string_view> kAbslBuiltins = {
-      "help",    "helpfull",  "helpshort",  "helppackage", "helpon",  "helpmatch",
-      "version", "only_check_args", "flagfile", "fromenv", "tryfromenv", "undefok"};
+      "help",    "helpfull",        "helpshort", "helppackage", "helpon",     "helpmatch",
+      "version", "only_check_args", "flagfile",  "fromenv",     "tryfromenv", "undefok"};
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
@@ -210,8 +213,7 @@ std::string OptionsFromFlags(CliOptions* options) {
   if (predict.inputs_per_call == 0) return "inputs_per_call: must be positive";
 
   options->list.page_size = absl::GetFlag(FLAGS_page_size);
-  absl::StatusOr<std::vector<v1::JobState>> states =
-      ParseJobStates(absl::GetFlag(FLAGS_states));
+  absl::StatusOr<std::vector<v1::JobState>> states = ParseJobStates(absl::GetFlag(FLAGS_states));
   if (!states.ok()) return std::string(states.status().message());
   options->list.states = *std::move(states);
   options->overwrite = absl::GetFlag(FLAGS_overwrite);

@@ -37,7 +37,8 @@ google::protobuf::Timestamp Now() {
   google::protobuf::Timestamp t;
   const absl::Time now = absl::Now();
   t.set_seconds(absl::ToUnixSeconds(now));
-  t.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(t.seconds()))));
+  t.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(t.seconds()))));
   return t;
 }
 
@@ -75,9 +76,8 @@ bool ReadLengthPrefixed(absl::string_view* in, std::string* bytes) {
 void FillSize(v1::Profile* profile) {
   v1::ProfileSize* size = profile->mutable_size();
   size->set_mask_bytes(profile->method() == v1::HEAD_ONLY ? 0 : 26);  // 2*ceil(100/8)*L, L=1
-  size->set_head_bytes(profile->shared_head().empty()
-                           ? uint64_t(profile->label_names_size()) * 128 * 2
-                           : 0);
+  size->set_head_bytes(
+      profile->shared_head().empty() ? uint64_t(profile->label_names_size()) * 128 * 2 : 0);
   size->set_metadata_bytes(64 + profile->description().size());
   size->set_total_bytes(size->mask_bytes() + size->head_bytes() + size->metadata_bytes());
 }
@@ -123,9 +123,7 @@ FakeMaskserveService::FakeMaskserveService(Options options) : options_(std::move
   trainer_ = std::thread([this] { TrainerLoop(); });
 }
 
-FakeMaskserveService::~FakeMaskserveService() {
-  Stop();
-}
+FakeMaskserveService::~FakeMaskserveService() { Stop(); }
 
 void FakeMaskserveService::Stop() {
   {
@@ -159,9 +157,9 @@ absl::StatusOr<std::string> FakeMaskserveService::Authenticate(
   return key;
 }
 
-#define FAKE_AUTHENTICATE(context, tenant)                     \
+#define FAKE_AUTHENTICATE(context, tenant)                            \
   absl::StatusOr<std::string> tenant##_or = Authenticate(*(context)); \
-  if (!tenant##_or.ok()) return ToGrpc(tenant##_or.status());  \
+  if (!tenant##_or.ok()) return ToGrpc(tenant##_or.status());         \
   const std::string tenant = *tenant##_or
 
 grpc::Status FakeMaskserveService::Predict(grpc::ServerContext* context,
@@ -199,15 +197,17 @@ grpc::Status FakeMaskserveService::Predict(grpc::ServerContext* context,
       best_probability = 0.9f;
     }
     v1::Prediction* p = response->add_predictions();
-    std::vector<float> probabilities(static_cast<size_t>(n), (1.0f - best_probability) / float(n - 1));
+    std::vector<float> probabilities(static_cast<size_t>(n),
+                                     (1.0f - best_probability) / float(n - 1));
     probabilities[size_t(best)] = best_probability;
     p->set_label(labels[best]);
     p->set_label_index(uint32_t(best));
     for (float probability : probabilities) p->add_probabilities(probability);
     std::vector<int> order(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) order[size_t(i)] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return probabilities[size_t(a)] > probabilities[size_t(b)]; });
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return probabilities[size_t(a)] > probabilities[size_t(b)];
+    });
     const int k = std::min(n, std::max(1, int(request->top_k())));
     for (int i = 0; i < k; ++i) {
       v1::LabelScore* score = p->add_top();
@@ -254,7 +254,8 @@ grpc::Status FakeMaskserveService::TrainProfile(grpc::ServerContext* context,
     const v1::TrainingExample& example = request->examples(i);
     if (example.text().empty()) return Invalid(absl::StrCat("examples[", i, "].text: empty"));
     if (labels.count(example.label()) == 0) {
-      return Invalid(absl::StrCat("examples[", i, "].label: unknown label '", example.label(), "'"));
+      return Invalid(
+          absl::StrCat("examples[", i, "].label: unknown label '", example.label(), "'"));
     }
   }
   if (request->has_validation_fraction() &&
@@ -307,9 +308,8 @@ void FakeMaskserveService::TrainerLoop() {
     std::string job_id;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       job_id = queue_.front();
@@ -459,9 +459,9 @@ grpc::Status FakeMaskserveService::CancelTrainingJob(grpc::ServerContext* contex
   }
   Job& job = it->second;
   if (IsFinalJobState(job.job.state())) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("job '", request->job_id(), "' already ",
-                                     v1::JobState_Name(job.job.state())));
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("job '", request->job_id(), "' already ", v1::JobState_Name(job.job.state())));
   }
   job.cancel_requested = true;
   if (job.job.state() == v1::QUEUED) {
@@ -618,9 +618,9 @@ grpc::Status FakeMaskserveService::ImportProfile(grpc::ServerContext* context,
   if (!head.empty() &&
       std::none_of(options_.shared_heads.begin(), options_.shared_heads.end(),
                    [&](const v1::SharedHeadInfo& h) { return h.name() == head; })) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "data: profile uses shared head '" + head +
-                            "', which this server has not loaded");
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        "data: profile uses shared head '" + head + "', which this server has not loaded");
   }
   absl::MutexLock lock(&mu_);
   auto& profiles = tenants_[tenant].profiles;

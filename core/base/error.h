@@ -19,12 +19,12 @@ namespace maskserve {
 
 // Mirrors the subset of absl::StatusCode the engine produces.
 enum class ErrorCode {
-  kInvalidArgument,    // the caller's input is wrong (names the field)
-  kNotFound,           // a file, tensor or key is missing
-  kFailedPrecondition, // valid input, wrong state (e.g. fingerprint mismatch)
-  kDataLoss,           // corrupted or truncated bytes
-  kCancelled,          // work was cancelled by request
-  kInternal,           // a bug or an unexpected library failure
+  kInvalidArgument,     // the caller's input is wrong (names the field)
+  kNotFound,            // a file, tensor or key is missing
+  kFailedPrecondition,  // valid input, wrong state (e.g. fingerprint mismatch)
+  kDataLoss,            // corrupted or truncated bytes
+  kCancelled,           // work was cancelled by request
+  kInternal,            // a bug or an unexpected library failure
 };
 
 class EngineError : public std::runtime_error {
@@ -41,21 +41,13 @@ class EngineError : public std::runtime_error {
 inline EngineError InvalidArgument(const std::string& m) {
   return EngineError(ErrorCode::kInvalidArgument, m);
 }
-inline EngineError NotFound(const std::string& m) {
-  return EngineError(ErrorCode::kNotFound, m);
-}
+inline EngineError NotFound(const std::string& m) { return EngineError(ErrorCode::kNotFound, m); }
 inline EngineError FailedPrecondition(const std::string& m) {
   return EngineError(ErrorCode::kFailedPrecondition, m);
 }
-inline EngineError DataLoss(const std::string& m) {
-  return EngineError(ErrorCode::kDataLoss, m);
-}
-inline EngineError Cancelled(const std::string& m) {
-  return EngineError(ErrorCode::kCancelled, m);
-}
-inline EngineError Internal(const std::string& m) {
-  return EngineError(ErrorCode::kInternal, m);
-}
+inline EngineError DataLoss(const std::string& m) { return EngineError(ErrorCode::kDataLoss, m); }
+inline EngineError Cancelled(const std::string& m) { return EngineError(ErrorCode::kCancelled, m); }
+inline EngineError Internal(const std::string& m) { return EngineError(ErrorCode::kInternal, m); }
 
 }  // namespace maskserve
 

@@ -36,8 +36,7 @@ std::string Quote(std::string_view s) {
 std::string DescribeByte(const char* p, const char* end) {
   if (p >= end) return "end of input";
   unsigned char c = static_cast<unsigned char>(*p);
-  if (c >= 0x21 && c < 0x7F)
-    return std::string("'") + static_cast<char>(c) + "'";
+  if (c >= 0x21 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
   static const char kHex[] = "0123456789abcdef";
   std::string out = "byte 0x";
   out += kHex[c >> 4];
@@ -78,8 +77,7 @@ size_t ValidUtf8Length(const unsigned char* p, const unsigned char* end) {
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-        (p[3] & 0xC0) != 0x80) {
+    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) {
       return 0;
     }
     if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
@@ -112,8 +110,7 @@ class JsonParser {
 
   JsonValue ParseDocument() {
     if (end_ - p_ >= 3 && static_cast<unsigned char>(p_[0]) == 0xEF &&
-        static_cast<unsigned char>(p_[1]) == 0xBB &&
-        static_cast<unsigned char>(p_[2]) == 0xBF) {
+        static_cast<unsigned char>(p_[1]) == 0xBB && static_cast<unsigned char>(p_[2]) == 0xBF) {
       Fail("a UTF-8 byte-order mark is not allowed");
     }
     SkipWhitespace();
@@ -122,8 +119,7 @@ class JsonParser {
     ParseValue(&root, 0);
     SkipWhitespace();
     if (p_ != end_) {
-      Fail("unexpected " + DescribeByte(p_, end_) +
-           " after the JSON value (trailing characters)");
+      Fail("unexpected " + DescribeByte(p_, end_) + " after the JSON value (trailing characters)");
     }
     return root;
   }
@@ -131,13 +127,12 @@ class JsonParser {
  private:
   [[noreturn]] void Fail(const std::string& what) const { FailAt(p_, what); }
   [[noreturn]] void FailAt(const char* at, const std::string& what) const {
-    throw DataLoss(*source_ + ": malformed JSON at byte " +
-                   std::to_string(at - begin_) + ": " + what);
+    throw DataLoss(*source_ + ": malformed JSON at byte " + std::to_string(at - begin_) + ": " +
+                   what);
   }
 
   void SkipWhitespace() {
-    while (p_ < end_ &&
-           (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
       ++p_;
     }
   }
@@ -186,8 +181,7 @@ class JsonParser {
 
   void ExpectLiteral(const char* literal) {
     size_t n = std::strlen(literal);
-    if (static_cast<size_t>(end_ - p_) < n ||
-        std::memcmp(p_, literal, n) != 0) {
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, literal, n) != 0) {
       Fail(std::string("invalid literal (expected '") + literal + "')");
     }
     p_ += n;
@@ -224,8 +218,7 @@ class JsonParser {
         ++p_;
         return;
       }
-      Fail("unexpected " + DescribeByte(p_, end_) +
-           " in an array (expected ',' or ']')");
+      Fail("unexpected " + DescribeByte(p_, end_) + " in an array (expected ',' or ']')");
     }
   }
 
@@ -243,8 +236,7 @@ class JsonParser {
       SkipWhitespace();
       if (p_ == end_) Fail("unexpected end of input inside an object");
       if (*p_ != '"') {
-        Fail("unexpected " + DescribeByte(p_, end_) +
-             " in an object (expected a string key)");
+        Fail("unexpected " + DescribeByte(p_, end_) + " in an object (expected a string key)");
       }
       key_offsets.push_back(p_);
       out->items_.emplace_back();
@@ -253,8 +245,7 @@ class JsonParser {
       ParseString(&member.key_);
       SkipWhitespace();
       if (p_ == end_ || *p_ != ':') {
-        Fail("unexpected " + DescribeByte(p_, end_) +
-             " after an object key (expected ':')");
+        Fail("unexpected " + DescribeByte(p_, end_) + " after an object key (expected ':')");
       }
       ++p_;
       SkipWhitespace();
@@ -269,8 +260,7 @@ class JsonParser {
         ++p_;
         break;
       }
-      Fail("unexpected " + DescribeByte(p_, end_) +
-           " in an object (expected ',' or '}')");
+      Fail("unexpected " + DescribeByte(p_, end_) + " in an object (expected ',' or '}')");
     }
     CheckDuplicateKeys(*out, key_offsets);
   }
@@ -284,8 +274,7 @@ class JsonParser {
       for (size_t i = 1; i < n; ++i) {
         for (size_t j = 0; j < i; ++j) {
           if (items[i].key_ == items[j].key_) {
-            FailAt(key_offsets[i],
-                   "duplicate object key " + Quote(items[i].key_));
+            FailAt(key_offsets[i], "duplicate object key " + Quote(items[i].key_));
           }
         }
       }
@@ -299,8 +288,7 @@ class JsonParser {
     });
     for (size_t i = 1; i < n; ++i) {
       if (items[order[i]].key_ == items[order[i - 1]].key_) {
-        FailAt(key_offsets[order[i]],
-               "duplicate object key " + Quote(items[order[i]].key_));
+        FailAt(key_offsets[order[i]], "duplicate object key " + Quote(items[order[i]].key_));
       }
     }
   }
@@ -329,12 +317,10 @@ class JsonParser {
         continue;
       }
       if (c < 0x20) {
-        Fail("unescaped control character " + DescribeByte(p_, end_) +
-             " in a string");
+        Fail("unescaped control character " + DescribeByte(p_, end_) + " in a string");
       }
-      size_t len =
-          ValidUtf8Length(reinterpret_cast<const unsigned char*>(p_),
-                          reinterpret_cast<const unsigned char*>(end_));
+      size_t len = ValidUtf8Length(reinterpret_cast<const unsigned char*>(p_),
+                                   reinterpret_cast<const unsigned char*>(end_));
       if (len == 0) Fail("invalid UTF-8 in a string");
       out->append(p_, len);
       p_ += len;
@@ -387,14 +373,12 @@ class JsonParser {
         uint32_t cp = ParseHex4();
         if (cp >= 0xD800 && cp <= 0xDBFF) {
           if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') {
-            FailAt(escape_start,
-                   "high surrogate \\u escape not followed by a low surrogate");
+            FailAt(escape_start, "high surrogate \\u escape not followed by a low surrogate");
           }
           p_ += 2;
           uint32_t low = ParseHex4();
           if (low < 0xDC00 || low > 0xDFFF) {
-            FailAt(escape_start,
-                   "high surrogate \\u escape not followed by a low surrogate");
+            FailAt(escape_start, "high surrogate \\u escape not followed by a low surrogate");
           }
           cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
@@ -404,8 +388,7 @@ class JsonParser {
         return;
       }
       default:
-        FailAt(escape_start,
-               "invalid escape sequence '\\" + std::string(1, e) + "'");
+        FailAt(escape_start, "invalid escape sequence '\\" + std::string(1, e) + "'");
     }
   }
 
@@ -420,8 +403,7 @@ class JsonParser {
     const char* int_begin = p_;
     if (*p_ == '0') {
       ++p_;
-      if (p_ < end_ && IsDigit(*p_))
-        FailAt(start, "leading zeros are not allowed");
+      if (p_ < end_ && IsDigit(*p_)) FailAt(start, "leading zeros are not allowed");
     } else {
       while (p_ < end_ && IsDigit(*p_)) ++p_;
     }
@@ -430,8 +412,7 @@ class JsonParser {
     if (p_ < end_ && *p_ == '.') {
       is_integer_literal = false;
       ++p_;
-      if (p_ == end_ || !IsDigit(*p_))
-        Fail("invalid number (expected a digit after '.')");
+      if (p_ == end_ || !IsDigit(*p_)) Fail("invalid number (expected a digit after '.')");
       while (p_ < end_ && IsDigit(*p_)) ++p_;
     }
     int64_t exponent_hint = 0;
@@ -443,11 +424,9 @@ class JsonParser {
         exp_negative = *p_ == '-';
         ++p_;
       }
-      if (p_ == end_ || !IsDigit(*p_))
-        Fail("invalid number (expected an exponent digit)");
+      if (p_ == end_ || !IsDigit(*p_)) Fail("invalid number (expected an exponent digit)");
       while (p_ < end_ && IsDigit(*p_)) {
-        if (exponent_hint < 100000)
-          exponent_hint = exponent_hint * 10 + (*p_ - '0');
+        if (exponent_hint < 100000) exponent_hint = exponent_hint * 10 + (*p_ - '0');
         ++p_;
       }
       if (exp_negative) exponent_hint = -exponent_hint;
@@ -466,12 +445,11 @@ class JsonParser {
         }
         magnitude = magnitude * 10 + digit;
       }
-      const uint64_t limit =
-          negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+      const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
       if (!overflow && magnitude <= limit) {
         out->has_int_ = true;
-        out->int_ = negative ? static_cast<int64_t>(0 - magnitude)
-                             : static_cast<int64_t>(magnitude);
+        out->int_ =
+            negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
         out->number_ = static_cast<double>(out->int_);
         return;
       }
@@ -482,15 +460,14 @@ class JsonParser {
       // Decimal magnitude estimate: digits before the point plus exponent.
       int64_t magnitude_hint = (int_end - int_begin) + exponent_hint;
       if (*int_begin == '0') magnitude_hint = exponent_hint;
-      if (magnitude_hint > 0)
-        FailAt(start, "number out of the range of a double");
+      if (magnitude_hint > 0) FailAt(start, "number out of the range of a double");
       value = negative ? -0.0 : 0.0;  // underflow
     } else if (result.ec != std::errc() || result.ptr != p_) {
       FailAt(start, "invalid number");
     }
     out->number_ = value;
-    if (std::isfinite(value) && std::trunc(value) == value &&
-        value >= -9223372036854775808.0 && value < 9223372036854775808.0) {
+    if (std::isfinite(value) && std::trunc(value) == value && value >= -9223372036854775808.0 &&
+        value < 9223372036854775808.0) {
       out->has_int_ = true;
       out->int_ = static_cast<int64_t>(value);
     }
@@ -502,8 +479,7 @@ class JsonParser {
   std::shared_ptr<const std::string> source_;
 };
 
-JsonValue JsonValue::Parse(std::string_view text,
-                           std::string_view source_name) {
+JsonValue JsonValue::Parse(std::string_view text, std::string_view source_name) {
   JsonParser parser(text, source_name);
   return parser.ParseDocument();
 }
@@ -541,8 +517,7 @@ std::string JsonValue::Context() const {
 }
 
 void JsonValue::ThrowType(const char* expected) const {
-  throw InvalidArgument(Context() + ": expected " + expected + ", got " +
-                        TypeName(type_));
+  throw InvalidArgument(Context() + ": expected " + expected + ", got " + TypeName(type_));
 }
 
 bool JsonValue::AsBool() const {
@@ -558,8 +533,7 @@ double JsonValue::AsDouble() const {
 int64_t JsonValue::AsInt64() const {
   if (type_ != Type::kNumber) ThrowType("an integer");
   if (!has_int_) {
-    throw InvalidArgument(Context() + ": expected an integer, got " +
-                          Serialize());
+    throw InvalidArgument(Context() + ": expected an integer, got " + Serialize());
   }
   return int_;
 }
@@ -586,9 +560,8 @@ const std::vector<JsonValue>& JsonValue::items() const {
 const JsonValue& JsonValue::operator[](size_t index) const {
   if (type_ != Type::kArray) ThrowType("an array");
   if (index >= items_.size()) {
-    throw NotFound(Context() + ": index " + std::to_string(index) +
-                   " out of range (size " + std::to_string(items_.size()) +
-                   ")");
+    throw NotFound(Context() + ": index " + std::to_string(index) + " out of range (size " +
+                   std::to_string(items_.size()) + ")");
   }
   return items_[index];
 }
@@ -609,15 +582,9 @@ const JsonValue& JsonValue::At(std::string_view key) const {
   return *v;
 }
 
-const std::string& JsonValue::GetString(std::string_view key) const {
-  return At(key).AsString();
-}
-int64_t JsonValue::GetInt64(std::string_view key) const {
-  return At(key).AsInt64();
-}
-double JsonValue::GetDouble(std::string_view key) const {
-  return At(key).AsDouble();
-}
+const std::string& JsonValue::GetString(std::string_view key) const { return At(key).AsString(); }
+int64_t JsonValue::GetInt64(std::string_view key) const { return At(key).AsInt64(); }
+double JsonValue::GetDouble(std::string_view key) const { return At(key).AsDouble(); }
 bool JsonValue::GetBool(std::string_view key) const { return At(key).AsBool(); }
 
 namespace {

@@ -24,14 +24,11 @@ std::string SharedDir() {
 #endif
 }
 
-JsonValue P(const std::string& text) {
-  return JsonValue::Parse(text, "test.json");
-}
+JsonValue P(const std::string& text) { return JsonValue::Parse(text, "test.json"); }
 
 // Expects Parse(text) to throw DataLoss whose message names the source and
 // contains `fragment`.
-void ExpectMalformed(const std::string& text,
-                     const std::string& fragment = "") {
+void ExpectMalformed(const std::string& text, const std::string& fragment = "") {
   try {
     JsonValue::Parse(text, "bad.json");
     ADD_FAILURE() << "parsed malformed input: " << text;
@@ -83,8 +80,7 @@ TEST(JsonTest, StringEscapes) {
   EXPECT_EQ(P(R"("\ud83d\ude00")").AsString(), "\xF0\x9F\x98\x80");  // U+1F600
   EXPECT_EQ(P(R"("\uD83D\uDE00")").AsString(), "\xF0\x9F\x98\x80");
   EXPECT_EQ(P(R"("\u0000")").AsString(), std::string("\0", 1));
-  EXPECT_EQ(P("\"caf\xC3\xA9 \xF0\x9F\x91\x8D\"").AsString(),
-            "caf\xC3\xA9 \xF0\x9F\x91\x8D");
+  EXPECT_EQ(P("\"caf\xC3\xA9 \xF0\x9F\x91\x8D\"").AsString(), "caf\xC3\xA9 \xF0\x9F\x91\x8D");
 }
 
 TEST(JsonTest, ObjectsKeepOrderAndNest) {
@@ -109,8 +105,7 @@ TEST(JsonTest, ObjectsKeepOrderAndNest) {
 }
 
 TEST(JsonTest, AccessorErrorsNameKeyAndSource) {
-  JsonValue v = JsonValue::Parse(R"({"hidden_size": "128", "layers": [1, 2]})",
-                                 "config.json");
+  JsonValue v = JsonValue::Parse(R"({"hidden_size": "128", "layers": [1, 2]})", "config.json");
   try {
     v.GetInt64("hidden_size");
     FAIL();
@@ -125,25 +120,22 @@ TEST(JsonTest, AccessorErrorsNameKeyAndSource) {
     FAIL();
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-    EXPECT_EQ(
-        std::string(e.what()),
-        "config.json: top-level value (byte 0): missing key 'vocab_size'");
+    EXPECT_EQ(std::string(e.what()),
+              "config.json: top-level value (byte 0): missing key 'vocab_size'");
   }
   try {
     v.At("layers")[1].AsString();
     FAIL();
   } catch (const EngineError& e) {
-    EXPECT_EQ(
-        std::string(e.what()),
-        "config.json: element [1] (byte 37): expected a string, got number");
+    EXPECT_EQ(std::string(e.what()),
+              "config.json: element [1] (byte 37): expected a string, got number");
   }
   try {
     v.At("layers")[5];
     FAIL();
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-    EXPECT_NE(std::string(e.what()).find("index 5 out of range (size 2)"),
-              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("index 5 out of range (size 2)"), std::string::npos);
   }
   EXPECT_THROW(v.At("layers").At("x"), EngineError);      // not an object
   EXPECT_THROW(v.At("hidden_size").size(), EngineError);  // not a container
@@ -214,8 +206,7 @@ TEST(JsonTest, RejectsMalformedInput) {
 
 TEST(JsonTest, DuplicateKeysInLargeObjects) {
   std::string doc = "{";
-  for (int i = 0; i < 100; ++i)
-    doc += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ",";
+  for (int i = 0; i < 100; ++i) doc += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ",";
   JsonValue ok = P(doc.substr(0, doc.size() - 1) + "}");
   EXPECT_EQ(ok.size(), 100u);
   EXPECT_EQ(ok.GetInt64("k99"), 99);
@@ -227,18 +218,15 @@ TEST(JsonTest, ErrorOffsetsPointAtTheProblem) {
     JsonValue::Parse("{\"a\": [1, 2, x]}", "f.json");
     FAIL();
   } catch (const EngineError& e) {
-    EXPECT_EQ(
-        std::string(e.what()),
-        "f.json: malformed JSON at byte 13: unexpected 'x' (expected a value)");
+    EXPECT_EQ(std::string(e.what()),
+              "f.json: malformed JSON at byte 13: unexpected 'x' (expected a value)");
   }
 }
 
 TEST(JsonTest, NestingDepthIsLimited) {
-  std::string ok =
-      std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  std::string ok = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
   EXPECT_TRUE(P(ok).is_array());
-  std::string deep =
-      std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
+  std::string deep = std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
   ExpectMalformed(deep, "nesting deeper than 256");
   std::string objects;
   for (int i = 0; i <= kMaxJsonDepth; ++i) objects += "{\"a\":";
@@ -307,10 +295,8 @@ TEST(JsonTest, HostileMutationsNeverCrash) {
 
 TEST(JsonTest, RealFilesFromSharedData) {
   const std::string dir = SharedDir() + "/data/hf_parity";
-  std::ifstream config_file(dir + "/tiny-bert-random/config.json",
-                            std::ios::binary);
-  std::ifstream st_file(dir + "/tiny-bert-random/model.safetensors",
-                        std::ios::binary);
+  std::ifstream config_file(dir + "/tiny-bert-random/config.json", std::ios::binary);
+  std::ifstream st_file(dir + "/tiny-bert-random/model.safetensors", std::ios::binary);
   if (!config_file || !st_file) {
     GTEST_SKIP() << "shared data not found under " << dir
                  << "; set MASKSERVE_SHARED_DIR to the shared data checkout";
@@ -329,8 +315,7 @@ TEST(JsonTest, RealFilesFromSharedData) {
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
   ASSERT_LT(header_len, 100000000u);
   std::string header(header_len, '\0');
-  ASSERT_TRUE(
-      st_file.read(&header[0], static_cast<std::streamsize>(header_len)));
+  ASSERT_TRUE(st_file.read(&header[0], static_cast<std::streamsize>(header_len)));
   JsonValue h = JsonValue::Parse(header, "model.safetensors header");
   ASSERT_TRUE(h.is_object());
   int tensors = 0;
@@ -339,8 +324,7 @@ TEST(JsonTest, RealFilesFromSharedData) {
     ++tensors;
     EXPECT_TRUE(entry.GetString("dtype") == "F32") << entry.key();
     EXPECT_EQ(entry.At("data_offsets").size(), 2u);
-    for (const JsonValue& dim : entry.At("shape").items())
-      EXPECT_GE(dim.AsInt64(), 0);
+    for (const JsonValue& dim : entry.At("shape").items()) EXPECT_GE(dim.AsInt64(), 0);
   }
   EXPECT_GT(tensors, 10);
 }

@@ -13,9 +13,9 @@
 //                      [--rounds=3 (best of, variants taking turns)]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
-#include <c10/core/InferenceMode.h>
 
 #include <iostream>
 #include <map>
@@ -23,14 +23,14 @@
 
 #include <random>
 
-#include "core/peft/adapter_bank.h"
-#include "core/model/backbone.h"
-#include "core/tools/benchmark_util.h"
 #include "core/base/bit_packing.h"
-#include "core/peft/composed_profile.h"
 #include "core/base/error.h"
 #include "core/base/fp16.h"
+#include "core/model/backbone.h"
+#include "core/peft/adapter_bank.h"
+#include "core/peft/composed_profile.h"
 #include "core/peft/mixed_batch.h"
+#include "core/tools/benchmark_util.h"
 
 namespace maskserve {
 namespace {
@@ -98,7 +98,8 @@ std::vector<ComposedProfile> RandomProfiles(const BertModel& model, const Servin
       for (uint32_t j = 0; j < k; ++j) mask[row * N + order[j]] = 1;
     }
     p.mask_bits = PackBitRows(mask.data(), 2 * L, N);
-    for (int64_t j = 0; j < 2 * c.hidden_size; ++j) p.head_weight.push_back(FloatToHalf(weight(rng)));
+    for (int64_t j = 0; j < 2 * c.hidden_size; ++j)
+      p.head_weight.push_back(FloatToHalf(weight(rng)));
     p.head_bias.assign(2, FloatToHalf(0.0f));
     out.push_back(ComposeProfile(p, model, banks));
   }
@@ -107,10 +108,18 @@ std::vector<ComposedProfile> RandomProfiles(const BertModel& model, const Servin
 
 int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
-                     {{"shape", "builtin"}, {"model_dir", ""}, {"device", "auto"},
-                      {"dtype", "auto"}, {"batches", "1,8,64,256"}, {"seq_lens", "64,128"},
-                      {"min_seconds", "1.0"}, {"bottleneck", "0"}, {"profiles", "1000"},
-                      {"num_adapters", "100"}, {"top_k", "50"}, {"rounds", "3"}},
+                     {{"shape", "builtin"},
+                      {"model_dir", ""},
+                      {"device", "auto"},
+                      {"dtype", "auto"},
+                      {"batches", "1,8,64,256"},
+                      {"seq_lens", "64,128"},
+                      {"min_seconds", "1.0"},
+                      {"bottleneck", "0"},
+                      {"profiles", "1000"},
+                      {"num_adapters", "100"},
+                      {"top_k", "50"},
+                      {"rounds", "3"}},
                      "backbone_benchmark [--shape=builtin|base] [--model_dir=DIR] "
                      "[--device=auto] [--dtype=auto] [--batches=1,8,64,256] "
                      "[--seq_lens=64,128] [--min_seconds=1.0] [--bottleneck=0] "
@@ -119,11 +128,11 @@ int Run(int argc, char** argv) {
   const DeviceSpec device = ResolveDevice(args.Get("device"), args.Get("dtype"));
   BertModel model = !args.Get("model_dir").empty()
                         ? *LoadHfBackbone(args.Get("model_dir"), device).model
-                    : args.Get("shape") == "base"
-                        ? BertModel::Random(BaseShape(), device, 1)
-                        : *BuiltinBackbone(device).model;
+                    : args.Get("shape") == "base" ? BertModel::Random(BaseShape(), device, 1)
+                                                  : *BuiltinBackbone(device).model;
   const int64_t d = model.config().hidden_size;
-  const int64_t bottleneck = args.GetInt("bottleneck") > 0 ? args.GetInt("bottleneck") : DefaultBottleneck(d);
+  const int64_t bottleneck =
+      args.GetInt("bottleneck") > 0 ? args.GetInt("bottleneck") : DefaultBottleneck(d);
   c10::InferenceMode inference;
 
   const int64_t num_profiles = args.GetInt("profiles");

@@ -2,9 +2,9 @@
 
 #include <ATen/ATen.h>
 
-#include "core/training/encoded_examples.h"
-#include "core/profile/profile_codec.h"
 #include "core/peft/mixed_batch.h"
+#include "core/profile/profile_codec.h"
+#include "core/training/encoded_examples.h"
 
 namespace maskserve {
 
@@ -29,9 +29,9 @@ EvalResult ScoreServedProfile(const Backbone& backbone, const ServingBanks& bank
   at::InferenceMode guard;
   for (const auto& chunk : Chunks(rows, 64)) {
     ExampleBatch batch = set.Batch(chunk, backbone.model->device().device);
-    for (at::Tensor& l : ClassifyMixedBatch(*backbone.model, {&composed},
-                                            std::vector<int64_t>(chunk.size(), 0), batch.ids,
-                                            batch.mask, batch.types)) {
+    for (at::Tensor& l :
+         ClassifyMixedBatch(*backbone.model, {&composed}, std::vector<int64_t>(chunk.size(), 0),
+                            batch.ids, batch.mask, batch.types)) {
       logits.push_back(l.unsqueeze(0));
     }
   }

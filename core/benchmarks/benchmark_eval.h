@@ -17,11 +17,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/model/backbone.h"
-#include "core/training/classification_metrics.h"
-#include "core/peft/composed_profile.h"
 #include "core/benchmarks/naive_bayes.h"
+#include "core/model/backbone.h"
+#include "core/peft/composed_profile.h"
 #include "core/profile/profile_data.h"
+#include "core/training/classification_metrics.h"
 #include "core/training/training_example.h"
 
 namespace maskserve {

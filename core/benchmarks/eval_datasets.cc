@@ -6,8 +6,8 @@
 #include <random>
 #include <set>
 
-#include "core/training/bank_corpus.h"
 #include "core/base/error.h"
+#include "core/training/bank_corpus.h"
 
 namespace maskserve {
 
@@ -111,8 +111,8 @@ EvalTask ReadHuffPostTopicTask(const std::string& path, const TopicTaskOptions& 
     if (seen.insert(a.text).second) texts_of[a.category].push_back(std::move(a.text));
   }
   if (int64_t(texts_of.size()) < options.num_classes) {
-    throw InvalidArgument("num_classes: " + path + " has only " +
-                          std::to_string(texts_of.size()) + " categories");
+    throw InvalidArgument("num_classes: " + path + " has only " + std::to_string(texts_of.size()) +
+                          " categories");
   }
   std::vector<std::string> by_size;
   for (const auto& [category, texts] : texts_of) by_size.push_back(category);

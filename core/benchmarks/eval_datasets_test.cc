@@ -42,7 +42,8 @@ TEST(EvalDatasetsTest, ReadsSst2WithTrimmedSentences) {
 }
 
 TEST(EvalDatasetsTest, Sst2ErrorsNameTheFileAndLine) {
-  const std::string bad_label = WriteTempFile("bad_label.tsv", "sentence\tlabel\ngood\t1\nbad\t2\n");
+  const std::string bad_label =
+      WriteTempFile("bad_label.tsv", "sentence\tlabel\ngood\t1\nbad\t2\n");
   EngineError e = ErrorOf([&] { ReadSst2(bad_label); });
   EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
   EXPECT_NE(std::string(e.what()).find(bad_label + ":3"), std::string::npos) << e.what();
@@ -122,8 +123,9 @@ TEST(EvalDatasetsTest, TopicTaskErrorsNameTheFileAndLine) {
   const EngineError e = ErrorOf([&] { ReadHuffPostTopicTask(path, TopicTaskOptions()); });
   EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
   EXPECT_NE(std::string(e.what()).find(path + ":2"), std::string::npos) << e.what();
-  EXPECT_EQ(ErrorOf([&] { ReadHuffPostTopicTask(WriteTempFile("broken.jsonl", "{x\n"), {}); }).code(),
-            ErrorCode::kDataLoss);
+  EXPECT_EQ(
+      ErrorOf([&] { ReadHuffPostTopicTask(WriteTempFile("broken.jsonl", "{x\n"), {}); }).code(),
+      ErrorCode::kDataLoss);
   EXPECT_EQ(ErrorOf([] { ReadHuffPostTopicTask("/nonexistent/h.jsonl", {}); }).code(),
             ErrorCode::kNotFound);
 }

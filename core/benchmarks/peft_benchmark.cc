@@ -13,13 +13,13 @@
 
 #include <iostream>
 
-#include "core/model/backbone.h"
-#include "core/tools/benchmark_util.h"
 #include "core/base/bit_packing.h"
+#include "core/model/backbone.h"
 #include "core/peft/peft_composition.h"
 #include "core/profile/profile_codec.h"
-#include "core/training/profile_trainer.h"
 #include "core/testing/synthetic_task.h"
+#include "core/tools/benchmark_util.h"
+#include "core/training/profile_trainer.h"
 
 namespace maskserve {
 namespace {
@@ -32,8 +32,14 @@ ProfileData BaseShapeProfile(Method method) {
   p.method = method;
   p.backbone_fingerprint = std::string(64, '0');
   p.bank_fingerprint = IsXpeft(method) || IsPropetl(method) ? std::string(64, '1') : "";
-  p.shape = {kL, kD, kB, IsXpeft(method) ? kN : 0, method == Method::kXpeftHard ? kK : 0,
-             method == Method::kPropetlHybrid ? 0.3f : IsPropetl(method) ? 0.5f : 0.0f};
+  p.shape = {kL,
+             kD,
+             kB,
+             IsXpeft(method) ? kN : 0,
+             method == Method::kXpeftHard ? kK : 0,
+             method == Method::kPropetlHybrid ? 0.3f
+             : IsPropetl(method)              ? 0.5f
+                                              : 0.0f};
   p.labels = {"negative", "positive"};
   p.head_weight.assign(kClasses * kD, 0);
   p.head_bias.assign(kClasses, 0);
@@ -46,36 +52,54 @@ ProfileData BaseShapeProfile(Method method) {
       p.mask_bits = PackBitRows(mask.data(), 2 * kL, kN);
       break;
     }
-    case Method::kXpeftSoft: p.mask_weights.assign(2 * kL * kN, 0); break;
-    case Method::kPropetlLayer: p.mask_bits.assign(2 * kL * PackedBytes(kD * kB), 0); break;
-    case Method::kPropetlHybrid: p.mask_bits.assign(2 * PackedBytes(kD * kB), 0); break;
-    case Method::kAdapter: p.adapter_params.assign(kL * (2 * kD * kB + kB + kD), 0); break;
-    default: break;
+    case Method::kXpeftSoft:
+      p.mask_weights.assign(2 * kL * kN, 0);
+      break;
+    case Method::kPropetlLayer:
+      p.mask_bits.assign(2 * kL * PackedBytes(kD * kB), 0);
+      break;
+    case Method::kPropetlHybrid:
+      p.mask_bits.assign(2 * PackedBytes(kD * kB), 0);
+      break;
+    case Method::kAdapter:
+      p.adapter_params.assign(kL * (2 * kD * kB + kB + kD), 0);
+      break;
+    default:
+      break;
   }
   return p;
 }
 
 std::string PaperFormula(Method method) {
   switch (method) {
-    case Method::kXpeftHard: return "2*ceil(N/8)*L = 312 B";
-    case Method::kXpeftSoft: return "2*N*L values (fp16: 4800 B)";
-    case Method::kPropetlLayer: return "2*d*b*L bits = 110592 B";
-    case Method::kPropetlHybrid: return "2*d*b bits = 9216 B";
-    case Method::kAdapter: return "L*(2db+b+d) fp16 = 1789440 B";
-    default: return "head only";
+    case Method::kXpeftHard:
+      return "2*ceil(N/8)*L = 312 B";
+    case Method::kXpeftSoft:
+      return "2*N*L values (fp16: 4800 B)";
+    case Method::kPropetlLayer:
+      return "2*d*b*L bits = 110592 B";
+    case Method::kPropetlHybrid:
+      return "2*d*b bits = 9216 B";
+    case Method::kAdapter:
+      return "L*(2db+b+d) fp16 = 1789440 B";
+    default:
+      return "head only";
   }
 }
 
 int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
-                     {{"compose_batches", "1,64,256"}, {"train_examples", "50"},
-                      {"epochs", "0"}, {"device", "auto"}, {"skip_training", "false"},
+                     {{"compose_batches", "1,64,256"},
+                      {"train_examples", "50"},
+                      {"epochs", "0"},
+                      {"device", "auto"},
+                      {"skip_training", "false"},
                       {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}},
                      "peft_benchmark [--compose_batches=1,64,256] [--train_examples=50] "
                      "[--epochs=0 (method default)] [--device=auto] [--skip_training] "
                      "[--model_dir=DIR|builtin]");
-  const Method methods[] = {Method::kXpeftHard, Method::kXpeftSoft, Method::kPropetlLayer,
-                            Method::kPropetlHybrid, Method::kHeadOnly, Method::kAdapter};
+  const Method methods[] = {Method::kXpeftHard,     Method::kXpeftSoft, Method::kPropetlLayer,
+                            Method::kPropetlHybrid, Method::kHeadOnly,  Method::kAdapter};
 
   std::vector<BenchmarkRow> bytes_rows;
   for (Method m : methods) {
@@ -120,10 +144,11 @@ int Run(int argc, char** argv) {
                              .Add("total_bytes", int64_t(shared.total))
                              .Add("paper_formula", PaperFormula(Method::kXpeftHard)));
   }
-  PrintBenchmarkReport("profile_bytes",
-                       {{"shape", "L=12 d=768 b=48 N=100 k=50, 2 classes"},
-                        {"note", "X-PEFT head_bytes include the per-profile LayerNorm (2*b*L fp16)"}},
-                       bytes_rows);
+  PrintBenchmarkReport(
+      "profile_bytes",
+      {{"shape", "L=12 d=768 b=48 N=100 k=50, 2 classes"},
+       {"note", "X-PEFT head_bytes include the per-profile LayerNorm (2*b*L fp16)"}},
+      bytes_rows);
   std::cout << "\n";
 
   const DeviceSpec device = ResolveDevice(args.Get("device"), "auto");
@@ -148,10 +173,11 @@ int Run(int argc, char** argv) {
         ++calls;
         elapsed = NowSeconds() - start;
       } while (elapsed < 0.5);
-      compose_rows.push_back(BenchmarkRow()
-                                 .Add("distinct_profiles", profiles)
-                                 .Add("ms_per_batch", 1000.0 * elapsed / double(calls), 3)
-                                 .Add("us_per_profile", 1e6 * elapsed / double(calls * profiles), 1));
+      compose_rows.push_back(
+          BenchmarkRow()
+              .Add("distinct_profiles", profiles)
+              .Add("ms_per_batch", 1000.0 * elapsed / double(calls), 3)
+              .Add("us_per_profile", 1e6 * elapsed / double(calls * profiles), 1));
     }
   }
   PrintBenchmarkReport("xpeft_composition",
@@ -188,12 +214,13 @@ int Run(int argc, char** argv) {
     options.early_stopping_patience = 0;
     int64_t steps = 0, epochs = 0;
     const double start = NowSeconds();
-    ProfileData p = trainer.Train(examples, {"a", "b"}, options,
-                                  [&](const TrainingProgress& progress) {
-                                    steps = progress.step;
-                                    epochs = progress.total_epochs;
-                                  },
-                                  nullptr);
+    ProfileData p = trainer.Train(
+        examples, {"a", "b"}, options,
+        [&](const TrainingProgress& progress) {
+          steps = progress.step;
+          epochs = progress.total_epochs;
+        },
+        nullptr);
     const double seconds = NowSeconds() - start;
     train_rows.push_back(BenchmarkRow()
                              .Add("method", MethodName(m))

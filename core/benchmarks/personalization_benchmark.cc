@@ -17,16 +17,16 @@
 #include <iostream>
 #include <map>
 
+#include "core/benchmarks/benchmark_eval.h"
 #include "core/model/backbone.h"
+#include "core/peft/composed_profile.h"
+#include "core/peft/mixed_batch.h"
+#include "core/peft/shared_heads.h"
+#include "core/profile/profile_codec.h"
+#include "core/tools/benchmark_util.h"
 #include "core/training/bank_builder.h"
 #include "core/training/bank_corpus.h"
-#include "core/benchmarks/benchmark_eval.h"
-#include "core/tools/benchmark_util.h"
-#include "core/peft/composed_profile.h"
-#include "core/profile/profile_codec.h"
 #include "core/training/profile_trainer.h"
-#include "core/peft/shared_heads.h"
-#include "core/peft/mixed_batch.h"
 
 namespace maskserve {
 namespace {
@@ -57,18 +57,26 @@ int Run(int argc, char** argv) {
   BenchmarkArgs args(
       argc, argv,
       {{"huffpost", std::string(MASKSERVE_SHARED_DIR) + "/data/huffpost/news_category_10k.jsonl"},
-       {"min_articles", "20"}, {"max_profiles", "0"}, {"bank_epochs", "5"},
-       {"profile_epochs", "0"}, {"num_adapters", "0"}, {"device", "auto"}, {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}, {"pooling", ""},
-       {"seed", "0"}, {"max_train_examples", "0"}},
+       {"min_articles", "20"},
+       {"max_profiles", "0"},
+       {"bank_epochs", "5"},
+       {"profile_epochs", "0"},
+       {"num_adapters", "0"},
+       {"device", "auto"},
+       {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR},
+       {"pooling", ""},
+       {"seed", "0"},
+       {"max_train_examples", "0"}},
       "personalization_benchmark [--huffpost=PATH] [--min_articles=20] [--max_profiles=0] "
       "[--bank_epochs=5] [--profile_epochs=0 (trainer default)] [--num_adapters=0] "
       "[--device=auto] "
-      "[--model_dir=DIR|builtin] [--pooling=] [--seed=0] [--max_train_examples=0 (all; else each author's earliest n "
+      "[--model_dir=DIR|builtin] [--pooling=] [--seed=0] [--max_train_examples=0 (all; else each "
+      "author's earliest n "
       "training articles only)]");
   const SplitCorpus corpus = ReadHuffPostAuthors(args.Get("huffpost"), args.GetInt("min_articles"));
   const DeviceSpec device = ResolveDevice(args.Get("device"), "auto");
   const Backbone backbone = LoadBackbone(args.Get("model_dir"), device,
-                                        ParsePoolingOverride(args.Get("pooling"), "--pooling"));
+                                         ParsePoolingOverride(args.Get("pooling"), "--pooling"));
   const BertConfig& c = backbone.model->config();
   const int64_t b = DefaultBottleneck(c.hidden_size);
 
@@ -92,34 +100,41 @@ int Run(int argc, char** argv) {
   proto_config.bottleneck = b;
 
   double t0 = NowSeconds();
-  BuiltAdapterBank warm = BuildWarmAdapterBank(backbone, bank_corpus, bank_config, build, nullptr, nullptr);
+  BuiltAdapterBank warm =
+      BuildWarmAdapterBank(backbone, bank_corpus, bank_config, build, nullptr, nullptr);
   const double warm_seconds = NowSeconds() - t0;
   t0 = NowSeconds();
-  BuiltPrototype proto = BuildPrototype(backbone, bank_corpus, proto_config, build, nullptr, nullptr);
+  BuiltPrototype proto =
+      BuildPrototype(backbone, bank_corpus, proto_config, build, nullptr, nullptr);
   const double proto_seconds = NowSeconds() - t0;
   std::vector<BenchmarkRow> bank_rows;
   bank_rows.push_back(BenchmarkRow()
                           .Add("bank", "xpeft_warm")
                           .Add("profiles", int64_t(bank_corpus.tasks.size()))
                           .Add("examples", bank_corpus.num_examples())
-                          .Add("validation_accuracy", warm.report.validation ? warm.report.validation->accuracy : 0.0, 3)
+                          .Add("validation_accuracy",
+                               warm.report.validation ? warm.report.validation->accuracy : 0.0, 3)
                           .Add("seconds", warm_seconds, 1));
   bank_rows.push_back(BenchmarkRow()
                           .Add("bank", "propetl_prototype")
                           .Add("profiles", int64_t(bank_corpus.tasks.size()))
                           .Add("examples", bank_corpus.num_examples())
-                          .Add("validation_accuracy", proto.report.validation ? proto.report.validation->accuracy : 0.0, 3)
+                          .Add("validation_accuracy",
+                               proto.report.validation ? proto.report.validation->accuracy : 0.0, 3)
                           .Add("seconds", proto_seconds, 1));
   PrintBenchmarkReport("bank_building",
-                       {{"backbone", backbone.source}, {"pooling", PoolingName(backbone.model->config().pooling)},
+                       {{"backbone", backbone.source},
+                        {"pooling", PoolingName(backbone.model->config().pooling)},
                         {"device", DeviceName(device.device)},
                         {"N", std::to_string(n)},
                         {"b", std::to_string(b)}},
                        bank_rows);
 
   ServingBanks random_banks;
-  random_banks.adapters = std::make_shared<AdapterBank>(AdapterBank::Random(bank_config, device, 1234));
-  random_banks.prototype = std::make_shared<PrototypeBank>(PrototypeBank::Random(proto_config, device, 1235));
+  random_banks.adapters =
+      std::make_shared<AdapterBank>(AdapterBank::Random(bank_config, device, 1234));
+  random_banks.prototype =
+      std::make_shared<PrototypeBank>(PrototypeBank::Random(proto_config, device, 1235));
   ServingBanks warm_banks;
   warm_banks.adapters = std::make_shared<AdapterBank>(warm.bank);
   auto heads = std::make_shared<SharedHeadSet>(backbone.model->fingerprint());
@@ -167,8 +182,8 @@ int Run(int argc, char** argv) {
       const double seconds = NowSeconds() - start;
       totals[config.name].Add(
           ScoreServedProfile(backbone, banks, profile, author.test, options.max_sequence_length),
-          ScoreServedProfile(backbone, banks, profile, train, options.max_sequence_length),
-          seconds, double(MeasureProfile(profile).total));
+          ScoreServedProfile(backbone, banks, profile, train, options.max_sequence_length), seconds,
+          double(MeasureProfile(profile).total));
     }
     std::cerr << "evaluated " << evaluated << " profiles\n";
   }
@@ -194,7 +209,8 @@ int Run(int argc, char** argv) {
     rows.push_back(std::move(row));
   }
   PrintBenchmarkReport("personalization_huffpost",
-                       {{"backbone", backbone.source}, {"pooling", PoolingName(backbone.model->config().pooling)},
+                       {{"backbone", backbone.source},
+                        {"pooling", PoolingName(backbone.model->config().pooling)},
                         {"device", DeviceName(device.device)},
                         {"labels", std::to_string(corpus.labels.size())},
                         {"bank_profiles", std::to_string(bank_corpus.tasks.size())},

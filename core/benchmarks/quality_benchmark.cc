@@ -26,22 +26,22 @@
 #include <set>
 #include <sstream>
 
-#include "core/model/backbone.h"
-#include "core/benchmarks/benchmark_eval.h"
-#include "core/tools/benchmark_util.h"
 #include "core/base/error.h"
+#include "core/benchmarks/benchmark_eval.h"
 #include "core/benchmarks/eval_datasets.h"
-#include "core/profile/profile_codec.h"
-#include "core/training/profile_trainer.h"
+#include "core/model/backbone.h"
 #include "core/peft/mixed_batch.h"
+#include "core/profile/profile_codec.h"
+#include "core/tools/benchmark_util.h"
+#include "core/training/profile_trainer.h"
 
 namespace maskserve {
 namespace {
 
 const std::vector<std::pair<std::string, Method>>& MethodNames() {
   static const auto* names = new std::vector<std::pair<std::string, Method>>{
-      {"head_only", Method::kHeadOnly},         {"adapter", Method::kAdapter},
-      {"xpeft_hard", Method::kXpeftHard},       {"xpeft_soft", Method::kXpeftSoft},
+      {"head_only", Method::kHeadOnly},           {"adapter", Method::kAdapter},
+      {"xpeft_hard", Method::kXpeftHard},         {"xpeft_soft", Method::kXpeftSoft},
       {"propetl_hybrid", Method::kPropetlHybrid}, {"propetl_layer", Method::kPropetlLayer}};
   return *names;
 }
@@ -156,14 +156,23 @@ int Run(int argc, char** argv) {
   const std::string shared = MASKSERVE_SHARED_DIR;
   BenchmarkArgs args(
       argc, argv,
-      {{"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}, {"pooling", ""}, {"device", "auto"},
+      {{"model_dir", MASKSERVE_DEFAULT_MODEL_DIR},
+       {"pooling", ""},
+       {"device", "auto"},
        {"tasks", "sst2_64,sst2_1000,topics_16"},
        {"methods", "head_only,adapter,xpeft_hard,xpeft_soft,propetl_hybrid,propetl_layer"},
-       {"seed", "0"}, {"epochs", "0"}, {"batch_size", "0"}, {"head_learning_rate", "0"},
-       {"mask_learning_rate", "0"}, {"glue", shared + "/data/glue"},
+       {"seed", "0"},
+       {"epochs", "0"},
+       {"batch_size", "0"},
+       {"head_learning_rate", "0"},
+       {"mask_learning_rate", "0"},
+       {"glue", shared + "/data/glue"},
        {"huffpost", shared + "/data/huffpost/news_category_10k.jsonl"},
-       {"topic_classes", "4"}, {"topic_test_per_class", "200"}, {"sst2_test", "dev"}},
-      "quality_benchmark [--model_dir=DIR (default: the default model; builtin)] [--pooling= (pooler|cls|mean; "
+       {"topic_classes", "4"},
+       {"topic_test_per_class", "200"},
+       {"sst2_test", "dev"}},
+      "quality_benchmark [--model_dir=DIR (default: the default model; builtin)] [--pooling= "
+      "(pooler|cls|mean; "
       "empty = the checkpoint's)] [--device=auto] "
       "[--tasks=sst2_64,sst2_1000,topics_16] "
       "[--methods=head_only,adapter,xpeft_hard,xpeft_soft,propetl_hybrid,propetl_layer] "
@@ -219,14 +228,14 @@ int Run(int argc, char** argv) {
       start = NowSeconds();
       const ProfileData profile = trainer.Train(task.train, task.labels, options, nullptr, nullptr);
       const double seconds = NowSeconds() - start;
-      const EvalResult test = ScoreServedProfile(backbone, banks, profile, task.test,
-                                                 options.max_sequence_length);
-      const EvalResult train = ScoreServedProfile(backbone, banks, profile, task.train,
-                                                  options.max_sequence_length);
+      const EvalResult test =
+          ScoreServedProfile(backbone, banks, profile, task.test, options.max_sequence_length);
+      const EvalResult train =
+          ScoreServedProfile(backbone, banks, profile, task.train, options.max_sequence_length);
       rows.push_back(Row(task_name, method_name, task, test, train, seconds)
                          .Add("profile_bytes", int64_t(MeasureProfile(profile).total)));
-      std::cerr << task_name << " " << method_name << ": test accuracy " << test.accuracy
-                << " (" << seconds << " s)\n";
+      std::cerr << task_name << " " << method_name << ": test accuracy " << test.accuracy << " ("
+                << seconds << " s)\n";
     }
   }
   PrintBenchmarkReport("quality",

@@ -40,8 +40,7 @@ std::string DefaultSharedDir() {
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in),
-              std::istreambuf_iterator<char>());
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return true;
 }
 
@@ -64,8 +63,7 @@ std::vector<std::string> ReadTsvFirstColumn(const std::string& contents) {
 
 // Deterministic stand-ins when the shared data is missing.
 std::vector<std::string> SyntheticVocab() {
-  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
-                                     "[MASK]"};
+  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
   for (char c = '!'; c <= '~'; ++c) tokens.push_back(std::string(1, c));
   for (char c = 'a'; c <= 'z'; ++c) tokens.push_back(std::string("##") + c);
   uint64_t state = 42;
@@ -82,10 +80,10 @@ std::vector<std::string> SyntheticVocab() {
 }
 
 std::vector<std::string> SyntheticSentences(size_t count) {
-  static const char* kWords[] = {
-      "the",   "movie", "is",   "a",     "charming", "and",   "often", "funny",
-      "story", "about", "love", ",",     "but",      "it",    "never", "quite",
-      "works", ".",     "Café", "naïve", "résumé",   "don't", "U.S.",  "2002"};
+  static const char* kWords[] = {"the",   "movie", "is",     "a",     "charming", "and",
+                                 "often", "funny", "story",  "about", "love",     ",",
+                                 "but",   "it",    "never",  "quite", "works",    ".",
+                                 "Café",  "naïve", "résumé", "don't", "U.S.",     "2002"};
   const size_t n_words = sizeof(kWords) / sizeof(kWords[0]);
   std::vector<std::string> out;
   uint64_t state = 7;
@@ -137,16 +135,14 @@ Args ParseArgs(int argc, char** argv) {
     } else if (arg == "--max_length") {
       a.max_length = std::max(3, std::atoi(value().c_str()));
     } else {
-      std::fprintf(
-          stderr,
-          "usage: %s [--shared DIR] [--vocab FILE] [--data FILE] [--cased] "
-          "[--repeats N] [--batch N] [--max_length N]\n",
-          argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--shared DIR] [--vocab FILE] [--data FILE] [--cased] "
+                   "[--repeats N] [--batch N] [--max_length N]\n",
+                   argv[0]);
       std::exit(arg == "--help" || arg == "-h" ? 0 : 2);
     }
   }
-  if (a.vocab.empty())
-    a.vocab = a.shared + "/data/vocab/bert-base-uncased-vocab.txt";
+  if (a.vocab.empty()) a.vocab = a.shared + "/data/vocab/bert-base-uncased-vocab.txt";
   if (a.data.empty()) a.data = a.shared + "/data/glue/SST-2/train.tsv";
   return a;
 }
@@ -161,19 +157,15 @@ int Run(int argc, char** argv) {
   std::string vocab_text, data_text;
   const bool have_vocab = ReadFile(args.vocab, &vocab_text);
   const bool have_data = ReadFile(args.data, &data_text);
-  Vocab vocab = have_vocab
-                    ? Vocab::FromText(vocab_text, args.vocab)
-                    : Vocab::FromTokens(SyntheticVocab(), "synthetic-vocab");
+  Vocab vocab = have_vocab ? Vocab::FromText(vocab_text, args.vocab)
+                           : Vocab::FromTokens(SyntheticVocab(), "synthetic-vocab");
   std::vector<std::string> sentences =
       have_data ? ReadTsvFirstColumn(data_text) : SyntheticSentences(67349);
   const std::string data_name = have_data ? "sst2-train" : "synthetic";
   if (!have_data || !have_vocab) {
-    std::fprintf(stderr,
-                 "note: shared data not found (%s%s); using synthetic %s\n",
-                 have_data ? "" : args.data.c_str(),
-                 have_vocab ? "" : (" " + args.vocab).c_str(),
-                 have_data ? "vocabulary"
-                           : (have_vocab ? "text" : "text and vocabulary"));
+    std::fprintf(stderr, "note: shared data not found (%s%s); using synthetic %s\n",
+                 have_data ? "" : args.data.c_str(), have_vocab ? "" : (" " + args.vocab).c_str(),
+                 have_data ? "vocabulary" : (have_vocab ? "text" : "text and vocabulary"));
   }
 
   WordPieceOptions options;
@@ -233,23 +225,18 @@ int Run(int argc, char** argv) {
       "\"mb_per_s\":%.2f,\"batch_size\":%d,\"max_length\":%lld,"
       "\"batch_encode_seconds\":%.6f,\"batch_encode_sentences_per_s\":%.1f,"
       "\"padded_cells\":%lld}\n",
-      data_name.c_str(), static_cast<long long>(vocab.size()),
-      args.lower ? "true" : "false", sentences.size(), bytes, tokens,
-      best_tokenize, n / best_tokenize,
-      static_cast<double>(tokens) / best_tokenize,
-      static_cast<double>(bytes) / best_tokenize / 1e6, args.batch,
-      static_cast<long long>(args.max_length), best_batch, n / best_batch,
+      data_name.c_str(), static_cast<long long>(vocab.size()), args.lower ? "true" : "false",
+      sentences.size(), bytes, tokens, best_tokenize, n / best_tokenize,
+      static_cast<double>(tokens) / best_tokenize, static_cast<double>(bytes) / best_tokenize / 1e6,
+      args.batch, static_cast<long long>(args.max_length), best_batch, n / best_batch,
       static_cast<long long>(padded_cells));
-  std::printf("\n%-34s %14s\n", "WordPiece tokenizer (1 thread)",
-              data_name.c_str());
+  std::printf("\n%-34s %14s\n", "WordPiece tokenizer (1 thread)", data_name.c_str());
   std::printf("%-34s %14zu\n", "sentences", sentences.size());
   std::printf("%-34s %14zu\n", "tokens (no [CLS]/[SEP])", tokens);
   std::printf("%-34s %14.3f\n", "tokenize: seconds (best)", best_tokenize);
   std::printf("%-34s %14.0f\n", "tokenize: sentences/s", n / best_tokenize);
-  std::printf("%-34s %14.0f\n", "tokenize: tokens/s",
-              static_cast<double>(tokens) / best_tokenize);
-  std::printf("%-34s %14.1f\n", "tokenize: MB/s",
-              static_cast<double>(bytes) / best_tokenize / 1e6);
+  std::printf("%-34s %14.0f\n", "tokenize: tokens/s", static_cast<double>(tokens) / best_tokenize);
+  std::printf("%-34s %14.1f\n", "tokenize: MB/s", static_cast<double>(bytes) / best_tokenize / 1e6);
   std::printf("%-34s %14.0f\n", "batch encode: sentences/s", n / best_batch);
   return 0;
 }

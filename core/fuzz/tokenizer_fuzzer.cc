@@ -11,10 +11,10 @@
 
 namespace {
 const maskserve::WordPieceTokenizer& Tokenizer(bool lower) {
-  static const maskserve::Vocab vocab = maskserve::Vocab::FromTokens(
-      {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "the", "##s", "##e", "un",
-       "##able", "caf", "##é", "中", ",", "."},
-      "fuzz vocab");
+  static const maskserve::Vocab vocab =
+      maskserve::Vocab::FromTokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "the",
+                                    "##s", "##e", "un", "##able", "caf", "##é", "中", ",", "."},
+                                   "fuzz vocab");
   static const maskserve::WordPieceTokenizer lowered(vocab, {});
   static const maskserve::WordPieceTokenizer cased(vocab, [] {
     maskserve::WordPieceOptions o;

@@ -20,9 +20,10 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},
-    {"BF16", at::kBFloat16, 2}, {"I64", at::kLong, 8}, {"I32", at::kInt, 4},
-    {"I16", at::kShort, 2}, {"I8", at::kChar, 1}, {"U8", at::kByte, 1}, {"BOOL", at::kBool, 1},
+    {"F64", at::kDouble, 8},    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},
+    {"BF16", at::kBFloat16, 2}, {"I64", at::kLong, 8},  {"I32", at::kInt, 4},
+    {"I16", at::kShort, 2},     {"I8", at::kChar, 1},   {"U8", at::kByte, 1},
+    {"BOOL", at::kBool, 1},
 };
 
 const DtypeInfo* FindDtype(std::string_view name) {
@@ -116,7 +117,8 @@ at::Tensor SafetensorsReader::Load(std::string_view name) const {
   }
   at::Tensor t = at::empty(entry->shape, at::TensorOptions().dtype(FindDtype(entry->dtype)->type));
   if (entry->end > entry->begin) {
-    std::memcpy(t.data_ptr(), bytes_.data() + data_begin_ + entry->begin, entry->end - entry->begin);
+    std::memcpy(t.data_ptr(), bytes_.data() + data_begin_ + entry->begin,
+                entry->end - entry->begin);
   }
   return t;
 }

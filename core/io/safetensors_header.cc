@@ -44,8 +44,8 @@ SafetensorsEntry ParseEntry(const JsonValue& member, uint64_t data_size, const s
   }
   const int64_t begin = offsets[0].AsInt64(), end = offsets[1].AsInt64();
   if (begin < 0 || end < begin || uint64_t(end) > data_size) {
-    throw DataLoss(where + ": data_offsets [" + std::to_string(begin) + ", " +
-                   std::to_string(end) + "] outside the " + std::to_string(data_size) +
+    throw DataLoss(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                   "] outside the " + std::to_string(data_size) +
                    "-byte data section (truncated file?)");
   }
   entry.begin = uint64_t(begin);
@@ -111,8 +111,9 @@ SafetensorsHeader ParseSafetensorsHeader(std::string_view file, const std::strin
 
   std::vector<const SafetensorsEntry*> by_offset;
   for (const SafetensorsEntry& e : header.entries) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
+  std::sort(
+      by_offset.begin(), by_offset.end(),
+      [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i) {
     if (by_offset[i]->begin < by_offset[i - 1]->end) {
       throw DataLoss(source + ": tensors '" + by_offset[i - 1]->name + "' and '" +

@@ -33,7 +33,7 @@ struct SafetensorsEntry {
 };
 
 struct SafetensorsHeader {
-  uint64_t data_begin = 0;  // offset of the data section in the file
+  uint64_t data_begin = 0;                // offset of the data section in the file
   std::vector<SafetensorsEntry> entries;  // header order
   std::map<std::string, std::string> metadata;
 };

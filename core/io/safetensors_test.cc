@@ -41,7 +41,8 @@ void ExpectDataLoss(const std::string& bytes, const std::string& needle) {
 
 TEST(SafetensorsTest, RoundTripKeepsDtypesShapesAndMetadata) {
   auto tensors = SampleTensors();
-  std::string bytes = SerializeSafetensors(tensors, {{"format", "pt"}, {"note", "a \"quoted\" value"}});
+  std::string bytes =
+      SerializeSafetensors(tensors, {{"format", "pt"}, {"note", "a \"quoted\" value"}});
   SafetensorsReader reader = SafetensorsReader::FromBytes(bytes, "mem");
   EXPECT_EQ(reader.metadata().at("format"), "pt");
   EXPECT_EQ(reader.metadata().at("note"), "a \"quoted\" value");
@@ -71,7 +72,8 @@ TEST(SafetensorsTest, MissingFileAndTensorAreNotFound) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/model.safetensors"), std::string::npos);
   }
-  SafetensorsReader reader = SafetensorsReader::FromBytes(SerializeSafetensors(SampleTensors()), "m");
+  SafetensorsReader reader =
+      SafetensorsReader::FromBytes(SerializeSafetensors(SampleTensors()), "m");
   try {
     reader.Load("zzz");
     FAIL();
@@ -95,12 +97,14 @@ TEST(SafetensorsTest, MalformedFilesAreDataLossNamingTheProblem) {
                  "tensor 'w': 8 bytes do not match");
   ExpectDataLoss(HeaderOnlyFile(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
                  "tensor 'w': negative dimension");
-  ExpectDataLoss(HeaderOnlyFile(R"({"w":{"dtype":"F32","shape":[1]}})", 4),
-                 "tensor 'w'");
-  ExpectDataLoss(HeaderOnlyFile(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", 4),
-                 "tensor 'w'");
+  ExpectDataLoss(HeaderOnlyFile(R"({"w":{"dtype":"F32","shape":[1]}})", 4), "tensor 'w'");
+  ExpectDataLoss(
+      HeaderOnlyFile(
+          R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", 4),
+      "tensor 'w'");
   ExpectDataLoss(HeaderOnlyFile(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                                R"("v":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                                R"("v":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                8),
                  "overlap");
   ExpectDataLoss(HeaderOnlyFile(R"({"__metadata__":{"k":1}})"), "__metadata__");
 }

@@ -2,10 +2,10 @@
 
 #include <sys/stat.h>
 
-#include "core/text/builtin_vocab.h"
 #include "core/base/error.h"
 #include "core/base/json.h"
 #include "core/io/safetensors.h"
+#include "core/text/builtin_vocab.h"
 
 namespace maskserve {
 
@@ -40,8 +40,8 @@ Backbone LoadHfBackbone(const std::string& dir, const DeviceSpec& device,
                    "--model_dir=builtin serves the built-in test model)");
   }
   const std::string config_path = dir + "/config.json";
-  BertConfig config = ParseBertConfig(JsonValue::Parse(ReadFileBytes(config_path), config_path),
-                                      config_path);
+  BertConfig config =
+      ParseBertConfig(JsonValue::Parse(ReadFileBytes(config_path), config_path), config_path);
   config.name = BaseName(dir);
 
   const std::string tokenizer_config_path = dir + "/tokenizer_config.json";

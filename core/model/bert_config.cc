@@ -1,8 +1,8 @@
 #include "core/model/bert_config.h"
 
-#include "core/text/builtin_vocab.h"
 #include "core/base/error.h"
 #include "core/base/json.h"
+#include "core/text/builtin_vocab.h"
 
 namespace maskserve {
 
@@ -16,9 +16,12 @@ void RequirePositive(const std::string& source, const char* key, int64_t value) 
 
 const char* PoolingName(Pooling pooling) {
   switch (pooling) {
-    case Pooling::kPooler: return "pooler";
-    case Pooling::kCls: return "cls";
-    case Pooling::kMean: return "mean";
+    case Pooling::kPooler:
+      return "pooler";
+    case Pooling::kCls:
+      return "cls";
+    case Pooling::kMean:
+      return "mean";
   }
   return "pooler";
 }
@@ -52,7 +55,8 @@ Pooling ParseSentenceTransformersPooling(const JsonValue& json, const std::strin
   }
   const bool cls = mode("pooling_mode_cls_token"), mean = mode("pooling_mode_mean_tokens");
   if (cls == mean) {
-    throw InvalidArgument(source + ": exactly one of pooling_mode_cls_token and "
+    throw InvalidArgument(source +
+                          ": exactly one of pooling_mode_cls_token and "
                           "pooling_mode_mean_tokens must be true");
   }
   return cls ? Pooling::kCls : Pooling::kMean;

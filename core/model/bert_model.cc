@@ -116,7 +116,8 @@ BertModel BertModel::FromTensors(const BertConfig& config, const TensorMap& tens
     model.pooler_bias_ = t.Get("pooler.dense.bias", {d});
   } else {
     model.pooler_weight_ = t.GetOptional("pooler.dense.weight", {d, d});
-    model.pooler_bias_ = model.pooler_weight_.defined() ? t.Get("pooler.dense.bias", {d}) : at::Tensor();
+    model.pooler_bias_ =
+        model.pooler_weight_.defined() ? t.Get("pooler.dense.bias", {d}) : at::Tensor();
   }
   model.ComputeFingerprint();
   return model;
@@ -165,10 +166,10 @@ int64_t BertModel::num_parameters() const {
               token_type_embeddings_.numel() + embed_ln_weight_.numel() + embed_ln_bias_.numel() +
               (has_pooler() ? pooler_weight_.numel() + pooler_bias_.numel() : 0);
   for (const Layer& l : layers_) {
-    for (const at::Tensor* t : {&l.qkv_weight, &l.qkv_bias, &l.attn_out_weight, &l.attn_out_bias,
-                                &l.attn_ln_weight, &l.attn_ln_bias, &l.ffn_in_weight,
-                                &l.ffn_in_bias, &l.ffn_out_weight, &l.ffn_out_bias,
-                                &l.out_ln_weight, &l.out_ln_bias}) {
+    for (const at::Tensor* t :
+         {&l.qkv_weight, &l.qkv_bias, &l.attn_out_weight, &l.attn_out_bias, &l.attn_ln_weight,
+          &l.attn_ln_bias, &l.ffn_in_weight, &l.ffn_in_bias, &l.ffn_out_weight, &l.ffn_out_bias,
+          &l.out_ln_weight, &l.out_ln_bias}) {
       n += t->numel();
     }
   }
@@ -179,24 +180,26 @@ void BertModel::ComputeFingerprint() {
   Sha256 hash;
   const BertConfig& c = config_;
   hash.Update("bert:v=" + std::to_string(c.vocab_size) + ";d=" + std::to_string(c.hidden_size) +
-              ";L=" + std::to_string(c.num_hidden_layers) + ";h=" +
-              std::to_string(c.num_attention_heads) + ";ffn=" + std::to_string(c.intermediate_size) +
-              ";pos=" + std::to_string(c.max_position_embeddings) + ";types=" +
-              std::to_string(c.type_vocab_size) + ";act=" + c.hidden_act + ";eps=" +
-              std::to_string(c.layer_norm_eps) + ";");
+              ";L=" + std::to_string(c.num_hidden_layers) +
+              ";h=" + std::to_string(c.num_attention_heads) +
+              ";ffn=" + std::to_string(c.intermediate_size) +
+              ";pos=" + std::to_string(c.max_position_embeddings) +
+              ";types=" + std::to_string(c.type_vocab_size) + ";act=" + c.hidden_act +
+              ";eps=" + std::to_string(c.layer_norm_eps) + ";");
   // Heads depend on the pooling. (Pooler-pooled models hash as they did
   // before pooling was configurable, so their stores stay valid.)
-  if (c.pooling != Pooling::kPooler) hash.Update(std::string("pool=") + PoolingName(c.pooling) + ";");
+  if (c.pooling != Pooling::kPooler)
+    hash.Update(std::string("pool=") + PoolingName(c.pooling) + ";");
   auto add = [&hash](const at::Tensor& t) { HashTensor(t, &hash); };
   for (const at::Tensor* t : {&word_embeddings_, &position_embeddings_, &token_type_embeddings_,
                               &embed_ln_weight_, &embed_ln_bias_}) {
     add(*t);
   }
   for (const Layer& l : layers_) {
-    for (const at::Tensor* t : {&l.qkv_weight, &l.qkv_bias, &l.attn_out_weight, &l.attn_out_bias,
-                                &l.attn_ln_weight, &l.attn_ln_bias, &l.ffn_in_weight,
-                                &l.ffn_in_bias, &l.ffn_out_weight, &l.ffn_out_bias,
-                                &l.out_ln_weight, &l.out_ln_bias}) {
+    for (const at::Tensor* t :
+         {&l.qkv_weight, &l.qkv_bias, &l.attn_out_weight, &l.attn_out_bias, &l.attn_ln_weight,
+          &l.attn_ln_bias, &l.ffn_in_weight, &l.ffn_in_bias, &l.ffn_out_weight, &l.ffn_out_bias,
+          &l.out_ln_weight, &l.out_ln_bias}) {
       add(*t);
     }
   }
@@ -242,12 +245,13 @@ at::Tensor BertModel::LayerForward(const Layer& layer, const at::Tensor& x,
   at::Tensor context = at::matmul(at::softmax(scores + mask_bias, -1), v);
 #endif
   context = context.transpose(1, 2).reshape({batch, seq, d});
-  at::Tensor attention = at::layer_norm(
-      at::linear(context, layer.attn_out_weight, layer.attn_out_bias) + x, {d},
-      layer.attn_ln_weight, layer.attn_ln_bias, eps);
+  at::Tensor attention =
+      at::layer_norm(at::linear(context, layer.attn_out_weight, layer.attn_out_bias) + x, {d},
+                     layer.attn_ln_weight, layer.attn_ln_bias, eps);
 
-  at::Tensor h = at::linear(Activation(at::linear(attention, layer.ffn_in_weight, layer.ffn_in_bias)),
-                            layer.ffn_out_weight, layer.ffn_out_bias);
+  at::Tensor h =
+      at::linear(Activation(at::linear(attention, layer.ffn_in_weight, layer.ffn_in_bias)),
+                 layer.ffn_out_weight, layer.ffn_out_bias);
   at::Tensor residual = h + attention;
   at::Tensor out = at::layer_norm(residual, {d}, layer.out_ln_weight, layer.out_ln_bias, eps);
   if (adapter != nullptr && adapter->defined()) {
@@ -262,7 +266,8 @@ BertOutput BertModel::Forward(const at::Tensor& input_ids, const at::Tensor& att
                               const std::vector<AdapterWeights>* adapters) const {
   if (input_ids.dim() != 2 || attention_mask.sizes() != input_ids.sizes() ||
       token_type_ids.sizes() != input_ids.sizes()) {
-    throw InvalidArgument("input_ids, attention_mask and token_type_ids must share one [B, T] shape");
+    throw InvalidArgument(
+        "input_ids, attention_mask and token_type_ids must share one [B, T] shape");
   }
   if (input_ids.size(1) > config_.max_position_embeddings) {
     throw InvalidArgument("input_ids: sequence length " + std::to_string(input_ids.size(1)) +
@@ -311,7 +316,8 @@ at::Tensor BertModel::Pool(const at::Tensor& last_hidden_state, const at::Tensor
       break;
   }
   if (!has_pooler()) {
-    throw FailedPrecondition(config_.name + ": the checkpoint has no pooler weights; pool with "
+    throw FailedPrecondition(config_.name +
+                             ": the checkpoint has no pooler weights; pool with "
                              "'cls' or 'mean'");
   }
   return at::tanh(at::linear(last_hidden_state.select(1, 0), pooler_weight_, pooler_bias_));

@@ -29,7 +29,8 @@ struct Batch {
 Batch MakeBatch() {
   // Two sequences; the second is padded after 5 tokens.
   Batch b;
-  b.ids = at::tensor({2, 10, 11, 12, 13, 14, 3, 0, 2, 20, 21, 3, 30, 3, 0, 0}, at::kLong).view({2, 8});
+  b.ids =
+      at::tensor({2, 10, 11, 12, 13, 14, 3, 0, 2, 20, 21, 3, 30, 3, 0, 0}, at::kLong).view({2, 8});
   b.mask = at::tensor({1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 8});
   b.types = at::tensor({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0}, at::kLong).view({2, 8});
   return b;
@@ -55,9 +56,9 @@ TEST_F(BertModelTest, OutputShapes) {
   BertOutput out = model_.Forward(b.ids, b.mask, b.types);
   EXPECT_EQ(out.last_hidden_state.sizes(), at::IntArrayRef({2, 8, 32}));
   EXPECT_EQ(out.pooled.sizes(), at::IntArrayRef({2, 32}));
-  EXPECT_EQ(model_.num_parameters(),
-            50 * 32 + 16 * 32 + 2 * 32 + 2 * 32 + 32 * 32 + 32 +
-                2 * (3 * (32 * 32 + 32) + 32 * 32 + 32 + 2 * 32 + 64 * 32 + 64 + 32 * 64 + 32 + 2 * 32));
+  EXPECT_EQ(model_.num_parameters(), 50 * 32 + 16 * 32 + 2 * 32 + 2 * 32 + 32 * 32 + 32 +
+                                         2 * (3 * (32 * 32 + 32) + 32 * 32 + 32 + 2 * 32 + 64 * 32 +
+                                              64 + 32 * 64 + 32 + 2 * 32));
 }
 
 TEST_F(BertModelTest, RandomIsDeterministicPerSeed) {
@@ -75,9 +76,9 @@ TEST_F(BertModelTest, PaddingDoesNotChangeRealTokens) {
   Batch b = MakeBatch();
   BertOutput padded = model_.Forward(b.ids, b.mask, b.types);
   // The second sequence alone, without its padding.
-  BertOutput alone = model_.Forward(b.ids.slice(0, 1, 2).slice(1, 0, 6),
-                                    b.mask.slice(0, 1, 2).slice(1, 0, 6),
-                                    b.types.slice(0, 1, 2).slice(1, 0, 6));
+  BertOutput alone =
+      model_.Forward(b.ids.slice(0, 1, 2).slice(1, 0, 6), b.mask.slice(0, 1, 2).slice(1, 0, 6),
+                     b.types.slice(0, 1, 2).slice(1, 0, 6));
   EXPECT_TRUE(at::allclose(padded.last_hidden_state.slice(0, 1, 2).slice(1, 0, 6),
                            alone.last_hidden_state, 1e-5, 1e-5));
   EXPECT_TRUE(at::allclose(padded.pooled.slice(0, 1, 2), alone.pooled, 1e-5, 1e-5));
@@ -353,8 +354,9 @@ TEST(AdapterInsertionTest, EqualsTheReferencePfeifferLayer) {
   at::Tensor r = ln(lin(ctx, p + "attention.output.dense") + e, p + "attention.output.LayerNorm");
   at::Tensor h = lin(at::gelu(lin(r, p + "intermediate.dense")), p + "output.dense");
   at::Tensor x = ln(h + r, p + "output.LayerNorm");
-  at::Tensor a = at::matmul(at::relu(at::matmul(x, adapter.down[0]) + adapter.down_bias[0]),
-                            adapter.up[0]) + adapter.up_bias[0];
+  at::Tensor a =
+      at::matmul(at::relu(at::matmul(x, adapter.down[0]) + adapter.down_bias[0]), adapter.up[0]) +
+      adapter.up_bias[0];
   at::Tensor expected = ln(a + h + r, p + "output.LayerNorm");
 
   EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-5))

@@ -70,7 +70,8 @@ DeviceSpec ResolveDevice(const std::string& device, const std::string& dtype) {
   } else if (dtype == "bfloat16" || dtype == "bf16") {
     spec.dtype = c10::kBFloat16;
   } else {
-    throw InvalidArgument("dtype: expected auto, float32, float16 or bfloat16, got '" + dtype + "'");
+    throw InvalidArgument("dtype: expected auto, float32, float16 or bfloat16, got '" + dtype +
+                          "'");
   }
   if (spec.device.is_cpu() && spec.dtype != c10::kFloat) {
     throw InvalidArgument("dtype: " + DtypeName(spec.dtype) +
@@ -86,10 +87,14 @@ std::string DeviceName(const c10::Device& device) {
 
 std::string DtypeName(c10::ScalarType dtype) {
   switch (dtype) {
-    case c10::kFloat: return "float32";
-    case c10::kHalf: return "float16";
-    case c10::kBFloat16: return "bfloat16";
-    default: return c10::toString(dtype);
+    case c10::kFloat:
+      return "float32";
+    case c10::kHalf:
+      return "float16";
+    case c10::kBFloat16:
+      return "bfloat16";
+    default:
+      return c10::toString(dtype);
   }
 }
 

@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/model/backbone.h"
 #include "core/base/error.h"
 #include "core/base/json.h"
 #include "core/io/safetensors.h"
+#include "core/model/backbone.h"
 
 namespace maskserve {
 namespace {
@@ -26,10 +26,10 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-#define SKIP_WITHOUT_SHARED_DATA()                                                      \
-  if (!Exists(kParityDir + "/tiny_bert_encoder_golden.safetensors")) {                  \
-    GTEST_SKIP() << "HF parity fixtures not found under " << kParityDir                 \
-                 << " (../shared is absent in a user's clone; CI has it)";               \
+#define SKIP_WITHOUT_SHARED_DATA()                                         \
+  if (!Exists(kParityDir + "/tiny_bert_encoder_golden.safetensors")) {     \
+    GTEST_SKIP() << "HF parity fixtures not found under " << kParityDir    \
+                 << " (../shared is absent in a user's clone; CI has it)"; \
   }
 
 class HfParityTest : public ::testing::Test {
@@ -94,8 +94,9 @@ TEST_F(HfParityTest, TokenizerReproducesTheGoldenInputs) {
   at::Tensor got_types =
       at::cat({as_tensor(single.token_type_ids, single.batch_size, single.seq_len),
                as_tensor(pairs.token_type_ids, pairs.batch_size, pairs.seq_len)});
-  at::Tensor got_mask = at::cat({as_tensor(single.attention_mask, single.batch_size, single.seq_len),
-                                 as_tensor(pairs.attention_mask, pairs.batch_size, pairs.seq_len)});
+  at::Tensor got_mask =
+      at::cat({as_tensor(single.attention_mask, single.batch_size, single.seq_len),
+               as_tensor(pairs.attention_mask, pairs.batch_size, pairs.seq_len)});
   ASSERT_EQ(int64_t(singles + pair_firsts.size()), ids.size(0));
   EXPECT_TRUE(at::equal(got_ids, ids));
   EXPECT_TRUE(at::equal(got_types, types));

@@ -11,8 +11,7 @@ ExampleBatch PadEncodings(const std::vector<const Encoding*>& rows, const at::De
   int64_t seq = 0;
   for (const Encoding* e : rows) seq = std::max<int64_t>(seq, int64_t(e->input_ids.size()));
   const int64_t n = int64_t(rows.size());
-  std::vector<int64_t> ids(size_t(n * seq), 0), mask(size_t(n * seq), 0),
-      types(size_t(n * seq), 0);
+  std::vector<int64_t> ids(size_t(n * seq), 0), mask(size_t(n * seq), 0), types(size_t(n * seq), 0);
   for (int64_t i = 0; i < n; ++i) {
     const Encoding& e = *rows[size_t(i)];
     std::copy(e.input_ids.begin(), e.input_ids.end(), ids.begin() + i * seq);

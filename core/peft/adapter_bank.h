@@ -31,11 +31,11 @@
 namespace maskserve {
 
 struct AdapterBankConfig {
-  int64_t num_layers = 0;     // L, the backbone's layer count
-  int64_t hidden_size = 0;    // d
-  int64_t bottleneck = 0;     // b (d/16 by default)
-  int64_t num_adapters = 100; // N
-  int64_t top_k = 50;         // default k of X-PEFT hard profiles
+  int64_t num_layers = 0;      // L, the backbone's layer count
+  int64_t hidden_size = 0;     // d
+  int64_t bottleneck = 0;      // b (d/16 by default)
+  int64_t num_adapters = 100;  // N
+  int64_t top_k = 50;          // default k of X-PEFT hard profiles
 
   // Throws InvalidArgument naming the field.
   void Validate() const;

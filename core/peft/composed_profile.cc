@@ -81,9 +81,8 @@ ComposedProfile ComposeProfile(const ProfileData& p, const BertModel& backbone,
   if (IsXpeft(p.method)) {
     const AdapterBank& bank = banks.RequireAdapters(p.method);
     if (p.bank_fingerprint != bank.fingerprint()) {
-      throw FailedPrecondition("profile was trained for adapter bank " +
-                               Short(p.bank_fingerprint) + "..., this server has " +
-                               Short(bank.fingerprint()) + "...");
+      throw FailedPrecondition("profile was trained for adapter bank " + Short(p.bank_fingerprint) +
+                               "..., this server has " + Short(bank.fingerprint()) + "...");
     }
     RequireShape(p, bank.config().num_layers, bank.config().hidden_size, bank.config().bottleneck,
                  "adapter bank");

@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "core/model/backbone.h"
 #include "core/base/error.h"
 #include "core/base/fp16.h"
-#include "core/peft/profile_tensors.h"
-#include "core/training/profile_trainer.h"
-#include "core/testing/synthetic_task.h"
+#include "core/model/backbone.h"
 #include "core/peft/mixed_batch.h"
+#include "core/peft/profile_tensors.h"
+#include "core/testing/synthetic_task.h"
+#include "core/training/profile_trainer.h"
 
 namespace maskserve {
 namespace {
@@ -32,7 +32,8 @@ class ComposedProfileTest : public ::testing::Test {
     proto.num_layers = c.num_hidden_layers;
     proto.hidden_size = c.hidden_size;
     proto.bottleneck = 8;
-    banks_->prototype = std::make_shared<PrototypeBank>(PrototypeBank::Random(proto, DeviceSpec(), 2));
+    banks_->prototype =
+        std::make_shared<PrototypeBank>(PrototypeBank::Random(proto, DeviceSpec(), 2));
     // One quickly trained profile of every method (3 labels for some).
     ProfileTrainer trainer(*backbone_, *banks_);
     profiles_ = new std::vector<ProfileData>();
@@ -82,13 +83,14 @@ std::vector<ProfileData>* ComposedProfileTest::profiles_ = nullptr;
 
 TEST_F(ComposedProfileTest, MixedBatchEqualsEachProfileAlone) {
   std::vector<ComposedProfile> composed;
-  for (const ProfileData& p : *profiles_) composed.push_back(ComposeProfile(p, *backbone_->model, *banks_));
+  for (const ProfileData& p : *profiles_)
+    composed.push_back(ComposeProfile(p, *backbone_->model, *banks_));
   std::vector<const ComposedProfile*> pointers;
   for (const ComposedProfile& c : composed) pointers.push_back(&c);
 
   const std::vector<std::string_view> texts = {
-      "a great film", "the worst movie ever made", "music and dance", "it is a story",
-      "boring and dull", "the band played jazz all night long", "perfect", "ugly waste"};
+      "a great film",    "the worst movie ever made",           "music and dance", "it is a story",
+      "boring and dull", "the band played jazz all night long", "perfect",         "ugly waste"};
   const std::vector<int64_t> profile_of = {0, 1, 2, 3, 4, 5, 0, 3};
   Tokens all = Encode(texts);
   std::vector<at::Tensor> mixed =
@@ -145,9 +147,9 @@ TEST_F(ComposedProfileTest, RefusesAnotherBankOrBackbone) {
 
 TEST(Int8HeadTest, DequantisedWeightsAreWithinHalfAScale) {
   at::Tensor w = at::randn({5, 128}, at::TensorOptions().dtype(at::kFloat)) * 3.0;
-  w[1].zero_();                       // an all-zero row
-  w[2].mul_(1e-7);                    // below fp16's normal range
-  w[3][7] = 250.0;                    // one large weight dominates its row
+  w[1].zero_();     // an all-zero row
+  w[2].mul_(1e-7);  // below fp16's normal range
+  w[3][7] = 250.0;  // one large weight dominates its row
   Int8Rows q = QuantizeInt8Rows(w);
   ASSERT_EQ(q.values.size(), 5u * 128);
   ASSERT_EQ(q.scales.size(), 5u);

@@ -35,8 +35,8 @@ AdapterStack ComposeXpeft(const at::Tensor& mask_a, const at::Tensor& mask_b,
   const int64_t L = c.num_layers, N = c.num_adapters, d = c.hidden_size, b = c.bottleneck;
   if (mask_a.dim() != 3 || mask_a.size(0) != L || mask_a.size(2) != N ||
       mask_b.sizes() != mask_a.sizes()) {
-    throw InvalidArgument("xpeft masks: expected [L=" + std::to_string(L) + ", P, N=" +
-                          std::to_string(N) + "]");
+    throw InvalidArgument("xpeft masks: expected [L=" + std::to_string(L) +
+                          ", P, N=" + std::to_string(N) + "]");
   }
   const int64_t P = mask_a.size(1);
   const auto dtype = bank.down_cat().scalar_type();

@@ -22,8 +22,8 @@
 
 #include <cstdint>
 
-#include <ATen/core/Tensor.h>
 #include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
 
 #include "core/peft/adapter_bank.h"
 #include "core/peft/prototype_bank.h"
@@ -51,8 +51,7 @@ AdapterStack ComposeXpeft(const at::Tensor& mask_a, const at::Tensor& mask_b,
 // |scores| (ProPETL's top-k% rule), as 0/1 in scores' dtype. The rule
 // applies to each slice over the first `slice_dims` dimensions separately
 // (e.g. slice_dims = 1 for per-layer masks stacked as [L, d, b]).
-at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction,
-                           int64_t slice_dims = 0);
+at::Tensor TopFractionMask(const at::Tensor& scores, double keep_fraction, int64_t slice_dims = 0);
 
 // Straight-through top-k% mask of `scores` (forward: exact top count of
 // |scores| in each slice over the first `slice_dims` dimensions, see

@@ -28,8 +28,8 @@ PrototypeBank PrototypeBank::FromTensors(const PrototypeBankConfig& config, cons
                                          const at::Tensor& down_bias, const at::Tensor& up,
                                          const at::Tensor& up_bias,
                                          const at::Tensor& layer_down_masks,
-                                         const at::Tensor& layer_up_masks,
-                                         const DeviceSpec& device, bool warm) {
+                                         const at::Tensor& layer_up_masks, const DeviceSpec& device,
+                                         bool warm) {
   config.Validate();
   const int64_t L = config.num_layers, d = config.hidden_size, b = config.bottleneck;
   RequireShape(down, {d, b}, "prototype.down");
@@ -45,8 +45,8 @@ PrototypeBank PrototypeBank::FromTensors(const PrototypeBankConfig& config, cons
   Sha256 hash;
   char keep[32];
   std::snprintf(keep, sizeof(keep), "%.6f", double(config.layer_keep_fraction));
-  hash.Update("propetl-prototype:L=" + std::to_string(L) + ";d=" + std::to_string(d) + ";b=" +
-              std::to_string(b) + ";keep=" + keep + ";");
+  hash.Update("propetl-prototype:L=" + std::to_string(L) + ";d=" + std::to_string(d) +
+              ";b=" + std::to_string(b) + ";keep=" + keep + ";");
   const at::Tensor down_mask01 = layer_down_masks.ne(0).to(at::kFloat);
   const at::Tensor up_mask01 = layer_up_masks.ne(0).to(at::kFloat);
   for (const at::Tensor* t : {&down, &down_bias, &up, &up_bias, &down_mask01, &up_mask01}) {

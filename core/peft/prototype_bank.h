@@ -52,10 +52,10 @@ class PrototypeBank {
   bool warm() const { return warm_; }
   const DeviceSpec& device() const { return device_; }
   // Serving dtype, on the device.
-  const at::Tensor& down() const { return down_; }            // [d, b]
-  const at::Tensor& down_bias() const { return down_bias_; }  // [b]
-  const at::Tensor& up() const { return up_; }                // [b, d]
-  const at::Tensor& up_bias() const { return up_bias_; }      // [d]
+  const at::Tensor& down() const { return down_; }                          // [d, b]
+  const at::Tensor& down_bias() const { return down_bias_; }                // [b]
+  const at::Tensor& up() const { return up_; }                              // [b, d]
+  const at::Tensor& up_bias() const { return up_bias_; }                    // [d]
   const at::Tensor& layer_down_masks() const { return layer_down_masks_; }  // [L, d, b]
   const at::Tensor& layer_up_masks() const { return layer_up_masks_; }      // [L, b, d]
 

@@ -49,7 +49,8 @@ const SharedHead* ServingBanks::ResolveSharedHead(const std::string& name, Metho
   if (name.empty()) return nullptr;
   ValidateSharedHeadName(name, "shared_head");
   if (method == Method::kHeadOnly) {
-    throw InvalidArgument("shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+    throw InvalidArgument(
+        "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
   }
   const SharedHead* head = heads != nullptr ? heads->Find(name) : nullptr;
   if (head == nullptr) {

@@ -6,10 +6,10 @@
 #include <set>
 
 #include "core/base/error.h"
-#include "core/profile/profile_data.h"
-#include "core/io/safetensors.h"
 #include "core/base/sha256.h"
+#include "core/io/safetensors.h"
 #include "core/io/tensor_hash.h"
+#include "core/profile/profile_data.h"
 
 namespace maskserve {
 

@@ -33,8 +33,8 @@ namespace maskserve {
 struct SharedHead {
   std::string name;
   std::vector<std::string> labels;
-  at::Tensor weight;  // [C, d]: float on the CPU until the set is placed
-  at::Tensor bias;    // [C]
+  at::Tensor weight;        // [C, d]: float on the CPU until the set is placed
+  at::Tensor bias;          // [C]
   std::string fingerprint;  // over the float values as added or loaded
 };
 

@@ -47,8 +47,12 @@ enum Tag : uint16_t {
 class Writer {
  public:
   void U8(uint8_t v) { out_.push_back(char(v)); }
-  void U16(uint16_t v) { for (int i = 0; i < 2; ++i) out_.push_back(char((v >> (8 * i)) & 0xff)); }
-  void U32(uint32_t v) { for (int i = 0; i < 4; ++i) out_.push_back(char((v >> (8 * i)) & 0xff)); }
+  void U16(uint16_t v) {
+    for (int i = 0; i < 2; ++i) out_.push_back(char((v >> (8 * i)) & 0xff));
+  }
+  void U32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_.push_back(char((v >> (8 * i)) & 0xff));
+  }
   void F32(float f) {
     uint32_t v;
     std::memcpy(&v, &f, 4);
@@ -87,7 +91,10 @@ class Reader {
                      " more bytes, " + std::to_string(remaining()) + " left)");
     }
   }
-  uint8_t U8() { Need(1); return uint8_t(data_[pos_++]); }
+  uint8_t U8() {
+    Need(1);
+    return uint8_t(data_[pos_++]);
+  }
   uint16_t U16() {
     Need(2);
     uint16_t v = uint16_t(uint8_t(data_[pos_]) | (uint8_t(data_[pos_ + 1]) << 8));
@@ -125,7 +132,10 @@ void WriteArray(Writer& w, uint16_t tag, const std::vector<T>& values) {
   if (values.empty()) return;
   size_t at = w.Begin(tag);
   for (T v : values) {
-    if constexpr (sizeof(T) == 1) w.U8(uint8_t(v)); else w.U16(v);
+    if constexpr (sizeof(T) == 1)
+      w.U8(uint8_t(v));
+    else
+      w.U16(v);
   }
   w.End(at);
 }
@@ -139,7 +149,10 @@ std::vector<T> ReadArray(std::string_view value, const char* field) {
   std::vector<T> out(value.size() / sizeof(T));
   Reader r(value, field);
   for (T& v : out) {
-    if constexpr (sizeof(T) == 1) v = T(r.U8()); else v = r.U16();
+    if constexpr (sizeof(T) == 1)
+      v = T(r.U8());
+    else
+      v = r.U16();
   }
   return out;
 }
@@ -197,8 +210,7 @@ void ValidateHead(const ProfileData& p, uint64_t C, uint64_t d) {
         "expected one form");
   }
   if (!fp16 && !int8) {
-    throw DataLoss(
-        "profile: head_weight missing (neither fp16 head_weight nor head_weight_int8)");
+    throw DataLoss("profile: head_weight missing (neither fp16 head_weight nor head_weight_int8)");
   }
   if (fp16) {
     ExpectSize("head_weight", p.head_weight.size(), C * d);
@@ -224,8 +236,7 @@ void ValidateProfileData(const ProfileData& p) {
     throw DataLoss("profile: unknown method " + std::to_string(int(p.method)));
   }
   if (s.num_layers == 0 || s.num_layers > kMaxLayers || s.hidden_size == 0 ||
-      s.hidden_size > kMaxHidden || s.bottleneck > s.hidden_size ||
-      s.num_adapters > kMaxAdapters) {
+      s.hidden_size > kMaxHidden || s.bottleneck > s.hidden_size || s.num_adapters > kMaxAdapters) {
     throw DataLoss("profile: shape out of range (L=" + std::to_string(s.num_layers) +
                    ", d=" + std::to_string(s.hidden_size) + ", b=" + std::to_string(s.bottleneck) +
                    ", N=" + std::to_string(s.num_adapters) + ")");
@@ -383,7 +394,8 @@ std::string EncodeProfile(const ProfileData& p) {
 
 ProfileData DecodeProfile(std::string_view bytes) {
   Reader r(bytes, "header");
-  if (r.Take(4) != std::string_view(kMagic, 4)) throw DataLoss("profile: bad magic (not a profile)");
+  if (r.Take(4) != std::string_view(kMagic, 4))
+    throw DataLoss("profile: bad magic (not a profile)");
   const uint16_t version = r.U16();
   if (version == 0 || version > kProfileFormatVersion) {
     throw DataLoss("profile: unknown format version " + std::to_string(version) +
@@ -412,8 +424,12 @@ ProfileData DecodeProfile(std::string_view bytes) {
         have_method = true;
         break;
       }
-      case kTagBackboneFingerprint: p.backbone_fingerprint = std::string(value); break;
-      case kTagBankFingerprint: p.bank_fingerprint = std::string(value); break;
+      case kTagBackboneFingerprint:
+        p.backbone_fingerprint = std::string(value);
+        break;
+      case kTagBankFingerprint:
+        p.bank_fingerprint = std::string(value);
+        break;
       case kTagShape: {
         Reader v(value, "shape");
         p.shape.num_layers = v.U32();
@@ -439,20 +455,36 @@ ProfileData DecodeProfile(std::string_view bytes) {
         have_labels = true;
         break;
       }
-      case kTagMaskBits: p.mask_bits = ReadArray<uint8_t>(value, "mask_bits"); break;
-      case kTagMaskWeights: p.mask_weights = ReadArray<uint16_t>(value, "mask_weights"); break;
-      case kTagNormParams: p.norm_params = ReadArray<uint16_t>(value, "norm_params"); break;
-      case kTagAdapterParams: p.adapter_params = ReadArray<uint16_t>(value, "adapter_params"); break;
-      case kTagHeadWeight: p.head_weight = ReadArray<uint16_t>(value, "head_weight"); break;
+      case kTagMaskBits:
+        p.mask_bits = ReadArray<uint8_t>(value, "mask_bits");
+        break;
+      case kTagMaskWeights:
+        p.mask_weights = ReadArray<uint16_t>(value, "mask_weights");
+        break;
+      case kTagNormParams:
+        p.norm_params = ReadArray<uint16_t>(value, "norm_params");
+        break;
+      case kTagAdapterParams:
+        p.adapter_params = ReadArray<uint16_t>(value, "adapter_params");
+        break;
+      case kTagHeadWeight:
+        p.head_weight = ReadArray<uint16_t>(value, "head_weight");
+        break;
       case kTagHeadWeightInt8:
         p.head_weight_int8 = ReadArray<int8_t>(value, "head_weight_int8");
         break;
       case kTagHeadWeightScale:
         p.head_weight_scale = ReadArray<uint16_t>(value, "head_weight_scale");
         break;
-      case kTagHeadBias: p.head_bias = ReadArray<uint16_t>(value, "head_bias"); break;
-      case kTagSharedHead: p.shared_head = std::string(value); break;
-      case kTagSharedHeadFingerprint: p.shared_head_fingerprint = std::string(value); break;
+      case kTagHeadBias:
+        p.head_bias = ReadArray<uint16_t>(value, "head_bias");
+        break;
+      case kTagSharedHead:
+        p.shared_head = std::string(value);
+        break;
+      case kTagSharedHeadFingerprint:
+        p.shared_head_fingerprint = std::string(value);
+        break;
       case kTagMetrics: {
         Reader v(value, "metrics");
         p.metrics.validation_accuracy = v.F32();

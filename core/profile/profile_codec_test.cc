@@ -399,7 +399,7 @@ TEST(Fp16Test, ConvertsExactlyAndRoundsToNearestEven) {
     EXPECT_EQ(HalfToFloat(FloatToHalf(v)), v) << v;
   }
   EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
-  EXPECT_EQ(FloatToHalf(1e6f), 0x7c00);  // overflow -> inf
+  EXPECT_EQ(FloatToHalf(1e6f), 0x7c00);                           // overflow -> inf
   EXPECT_EQ(HalfToFloat(FloatToHalf(1.0f + 1.0f / 4096)), 1.0f);  // tie -> even
   EXPECT_NE(HalfToFloat(FloatToHalf(std::nanf(""))), HalfToFloat(FloatToHalf(std::nanf(""))));
 }

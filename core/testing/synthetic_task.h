@@ -29,8 +29,8 @@ inline std::vector<std::vector<std::string>> SyntheticCueWords() {
 
 // `count` examples over `num_labels` (<= 3) labels, balanced, shuffled.
 inline std::vector<SyntheticExample> SyntheticTask(int count, int num_labels, unsigned seed) {
-  const std::vector<std::string> filler = {"the", "movie", "was", "a", "film", "story",
-                                           "and", "it", "this", "of", "with", "is"};
+  const std::vector<std::string> filler = {"the", "movie", "was",  "a",  "film", "story",
+                                           "and", "it",    "this", "of", "with", "is"};
   const auto cues = SyntheticCueWords();
   std::mt19937 rng(seed);
   std::vector<SyntheticExample> out;

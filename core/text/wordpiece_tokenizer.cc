@@ -43,12 +43,10 @@ const uint8_t* BmpFlags() {
     for (size_t i = 0; i < unicode::kClassRangeCount; ++i) {
       uint32_t start = unicode::kClassRangeStart[i];
       if (start >= 0x10000) break;
-      uint32_t end =
-          i + 1 < unicode::kClassRangeCount
-              ? std::min<uint32_t>(unicode::kClassRangeStart[i + 1], 0x10000)
-              : 0x10000;
-      std::fill(t.begin() + start, t.begin() + end,
-                unicode::kClassRangeFlags[i]);
+      uint32_t end = i + 1 < unicode::kClassRangeCount
+                         ? std::min<uint32_t>(unicode::kClassRangeStart[i + 1], 0x10000)
+                         : 0x10000;
+      std::fill(t.begin() + start, t.begin() + end, unicode::kClassRangeFlags[i]);
     }
     return t;
   }();
@@ -93,9 +91,9 @@ void AppendLower(char32_t cp, uint8_t flags, std::vector<char32_t>* out) {
   }
   const unicode::LowerRun* begin = unicode::kLowerRuns;
   const unicode::LowerRun* end = begin + unicode::kLowerRunCount;
-  const unicode::LowerRun* it = std::upper_bound(
-      begin, end, static_cast<uint32_t>(cp),
-      [](uint32_t v, const unicode::LowerRun& r) { return v < r.start; });
+  const unicode::LowerRun* it =
+      std::upper_bound(begin, end, static_cast<uint32_t>(cp),
+                       [](uint32_t v, const unicode::LowerRun& r) { return v < r.start; });
   if (it != begin) {
     const unicode::LowerRun& r = *(it - 1);
     uint32_t d = static_cast<uint32_t>(cp) - r.start;
@@ -117,8 +115,7 @@ void AppendNfd(char32_t cp, uint8_t flags, std::vector<char32_t>* out) {
     uint32_t s = cp - kHangulSBase;
     out->push_back(kHangulLBase + s / kHangulNCount);
     out->push_back(kHangulVBase + (s % kHangulNCount) / kHangulTCount);
-    if (s % kHangulTCount != 0)
-      out->push_back(kHangulTBase + s % kHangulTCount);
+    if (s % kHangulTCount != 0) out->push_back(kHangulTBase + s % kHangulTCount);
     return;
   }
   const uint32_t* begin = unicode::kNfdCodepoints;
@@ -137,9 +134,9 @@ uint8_t CombiningClass(char32_t cp) {
   if (cp < 0x300) return 0;
   const unicode::CccRange* begin = unicode::kCccRanges;
   const unicode::CccRange* end = begin + unicode::kCccRangeCount;
-  const unicode::CccRange* it = std::upper_bound(
-      begin, end, static_cast<uint32_t>(cp),
-      [](uint32_t v, const unicode::CccRange& r) { return v < r.first; });
+  const unicode::CccRange* it =
+      std::upper_bound(begin, end, static_cast<uint32_t>(cp),
+                       [](uint32_t v, const unicode::CccRange& r) { return v < r.first; });
   if (it == begin) return 0;
   const unicode::CccRange& r = *(it - 1);
   return cp <= r.last ? r.ccc : 0;
@@ -164,11 +161,9 @@ void CanonicalReorder(std::vector<char32_t>* v) {
 
 // Primary composite of (a, b), or 0.
 char32_t Compose(char32_t a, char32_t b) {
-  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount &&
-      b >= kHangulVBase && b < kHangulVBase + kHangulVCount) {
-    return kHangulSBase +
-           ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) *
-               kHangulTCount;
+  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount && b >= kHangulVBase &&
+      b < kHangulVBase + kHangulVCount) {
+    return kHangulSBase + ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) * kHangulTCount;
   }
   if (a >= kHangulSBase && a < kHangulSBase + kHangulSCount &&
       (a - kHangulSBase) % kHangulTCount == 0 && b > kHangulTBase &&
@@ -184,8 +179,7 @@ char32_t Compose(char32_t a, char32_t b) {
 }
 
 // NFC of `in` into `out` (decompose, reorder, compose).
-void Nfc(const std::vector<char32_t>& in, const uint8_t* bmp,
-         std::vector<char32_t>* out) {
+void Nfc(const std::vector<char32_t>& in, const uint8_t* bmp, std::vector<char32_t>* out) {
   out->clear();
   for (char32_t cp : in) AppendNfd(cp, Flags(bmp, cp), out);
   CanonicalReorder(out);
@@ -253,14 +247,12 @@ size_t DecodeUtf8(const unsigned char* p, size_t n, char32_t* cp) {
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-        (p[3] & 0xC0) != 0x80) {
+    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) {
       return 0;
     }
     if (c == 0xF0 && p[1] < 0x90) return 0;
     if (c == 0xF4 && p[1] >= 0x90) return 0;
-    *cp = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) |
-          (p[3] & 0x3F);
+    *cp = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
     return 4;
   }
   return 0;
@@ -293,8 +285,7 @@ class TokenTable {
  public:
   // Keys are arena[offset, offset + len); a later insert of an equal key
   // overwrites the id (Python dict semantics).
-  void Build(const std::string* arena,
-             const std::vector<std::pair<uint32_t, uint32_t>>& keys,
+  void Build(const std::string* arena, const std::vector<std::pair<uint32_t, uint32_t>>& keys,
              const std::vector<int32_t>& ids) {
     arena_ = arena;
     size_t capacity = 16;
@@ -365,8 +356,8 @@ struct Vocab::Data {
 
 namespace {
 
-std::shared_ptr<const Vocab::Data> BuildVocab(
-    std::vector<std::string_view> tokens, std::string_view source) {
+std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> tokens,
+                                              std::string_view source) {
   auto data = std::make_shared<Vocab::Data>();
   data->source = std::string(source);
   if (tokens.empty()) {
@@ -377,8 +368,7 @@ std::shared_ptr<const Vocab::Data> BuildVocab(
   }
   size_t total = 0;
   for (std::string_view t : tokens) total += t.size();
-  if (total > UINT32_MAX)
-    throw InvalidArgument(data->source + ": vocabulary too large");
+  if (total > UINT32_MAX) throw InvalidArgument(data->source + ": vocabulary too large");
   data->arena.reserve(total);
   data->offsets.reserve(tokens.size() + 1);
   std::vector<std::pair<uint32_t, uint32_t>> full_keys, cont_keys;
@@ -413,9 +403,8 @@ std::shared_ptr<const Vocab::Data> BuildVocab(
                         : data->pad < 0 ? "[PAD]"
                                         : nullptr;
   if (missing != nullptr) {
-    throw InvalidArgument(data->source + ": vocabulary has no " + missing +
-                          " token (" + std::to_string(tokens.size()) +
-                          " tokens read)");
+    throw InvalidArgument(data->source + ": vocabulary has no " + missing + " token (" +
+                          std::to_string(tokens.size()) + " tokens read)");
   }
   return data;
 }
@@ -442,12 +431,10 @@ Vocab Vocab::FromText(std::string_view contents, std::string_view source_name) {
       }
       char32_t cp;
       size_t len =
-          DecodeUtf8(reinterpret_cast<const unsigned char*>(line.data()) + k,
-                     line.size() - k, &cp);
+          DecodeUtf8(reinterpret_cast<const unsigned char*>(line.data()) + k, line.size() - k, &cp);
       if (len == 0) {
-        throw DataLoss(std::string(source_name) + ":" +
-                       std::to_string(line_no) + ": invalid UTF-8 at byte " +
-                       std::to_string(i + k));
+        throw DataLoss(std::string(source_name) + ":" + std::to_string(line_no) +
+                       ": invalid UTF-8 at byte " + std::to_string(i + k));
       }
       k += len;
     }
@@ -465,24 +452,19 @@ Vocab Vocab::FromText(std::string_view contents, std::string_view source_name) {
 Vocab Vocab::LoadFromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw NotFound(path +
-                   ": cannot open vocabulary file: " + std::strerror(errno));
+    throw NotFound(path + ": cannot open vocabulary file: " + std::strerror(errno));
   }
-  std::string contents((std::istreambuf_iterator<char>(in)),
-                       std::istreambuf_iterator<char>());
+  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw DataLoss(path + ": read error");
   return FromText(contents, path);
 }
 
-Vocab Vocab::FromTokens(const std::vector<std::string>& tokens,
-                        std::string_view source_name) {
+Vocab Vocab::FromTokens(const std::vector<std::string>& tokens, std::string_view source_name) {
   std::vector<std::string_view> views(tokens.begin(), tokens.end());
   return Vocab(BuildVocab(std::move(views), source_name));
 }
 
-int64_t Vocab::size() const {
-  return static_cast<int64_t>(data_->offsets.size()) - 1;
-}
+int64_t Vocab::size() const { return static_cast<int64_t>(data_->offsets.size()) - 1; }
 
 int32_t Vocab::Find(std::string_view token) const {
   return data_->full.Find(token.data(), token.size());
@@ -550,12 +532,10 @@ class WordPieceTokenizer::Runner {
         strip_(t.strip_accents_),
         chinese_(t.options_.tokenize_chinese_chars),
         nfc_(t.options_.nfc),
-        max_chars_(static_cast<size_t>(
-            std::max(0, t.options_.max_input_chars_per_word))) {}
+        max_chars_(static_cast<size_t>(std::max(0, t.options_.max_input_chars_per_word))) {}
 
   void Run(std::string_view text, std::string_view field) {
-    const unsigned char* p =
-        reinterpret_cast<const unsigned char*>(text.data());
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
     const bool has_specials = !t_.specials_.empty();
     s_.word.clear();
@@ -581,8 +561,7 @@ class WordPieceTokenizer::Runner {
       char32_t cp;
       size_t len = DecodeUtf8(p + i, n - i, &cp);
       if (len == 0) {
-        throw InvalidArgument(std::string(field) + ": invalid UTF-8 at byte " +
-                              std::to_string(i));
+        throw InvalidArgument(std::string(field) + ": invalid UTF-8 at byte " + std::to_string(i));
       }
       i += len;
       const uint8_t f = Flags(bmp_, cp);
@@ -619,8 +598,7 @@ class WordPieceTokenizer::Runner {
     }
     if (best == nullptr) return false;
     FlushWord();
-    if (word_starts_)
-      word_starts_->push_back(static_cast<int64_t>(ids_->size()));
+    if (word_starts_) word_starts_->push_back(static_cast<int64_t>(ids_->size()));
     ids_->push_back(best->id);
     *i += best->text.size();
     return true;
@@ -668,8 +646,7 @@ class WordPieceTokenizer::Runner {
     a.resize(word.size());
     for (size_t k = 0; k < word.size(); ++k) {
       char c = static_cast<char>(word[k]);
-      if (lower_ && c >= 'A' && c <= 'Z')
-        c = static_cast<char>(c + ('a' - 'A'));
+      if (lower_ && c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
       a[k] = c;
     }
     size_t start = 0;
@@ -680,8 +657,7 @@ class WordPieceTokenizer::Runner {
         start = k + 1;
       }
     }
-    if (start < a.size())
-      WordPiece(a.data() + start, nullptr, a.size() - start);
+    if (start < a.size()) WordPiece(a.data() + start, nullptr, a.size() - start);
   }
 
   void FlushUnicodeWord() {
@@ -745,8 +721,7 @@ class WordPieceTokenizer::Runner {
   // characters; `bounds[i]` is the byte offset of character i (nullptr when
   // every character is one byte).
   void WordPiece(const char* s, const uint32_t* bounds, size_t nchars) {
-    if (word_starts_)
-      word_starts_->push_back(static_cast<int64_t>(ids_->size()));
+    if (word_starts_) word_starts_->push_back(static_cast<int64_t>(ids_->size()));
     const int32_t unk = data_.unk;
     if (nchars > max_chars_) {
       ids_->push_back(unk);
@@ -811,16 +786,14 @@ WordPieceTokenizer::WordPieceTokenizer(Vocab vocab, WordPieceOptions options)
   BmpFlags();  // build the lookup table eagerly
 }
 
-void WordPieceTokenizer::TokenizeToIds(std::string_view text,
-                                       std::vector<int64_t>* ids,
+void WordPieceTokenizer::TokenizeToIds(std::string_view text, std::vector<int64_t>* ids,
                                        std::vector<int64_t>* word_starts,
                                        std::string_view field) const {
   Runner runner(*this, ThreadScratch(), ids, word_starts);
   runner.Run(text, field);
 }
 
-std::vector<std::string> WordPieceTokenizer::Tokenize(
-    std::string_view text) const {
+std::vector<std::string> WordPieceTokenizer::Tokenize(std::string_view text) const {
   std::vector<int64_t> ids;
   TokenizeToIds(text, &ids);
   std::vector<std::string> tokens;
@@ -836,14 +809,12 @@ namespace {
 int64_t MeasuredLength(const std::vector<int64_t>& word_starts, int64_t length,
                        int64_t max_length) {
   if (length <= max_length) return length;
-  auto it =
-      std::lower_bound(word_starts.begin(), word_starts.end(), max_length);
+  auto it = std::lower_bound(word_starts.begin(), word_starts.end(), max_length);
   return it == word_starts.end() ? length : *it;
 }
 
 // HF longest_first for a pair (see the header): the kept lengths.
-std::pair<int64_t, int64_t> LongestFirst(int64_t len1, int64_t len2,
-                                         int64_t m) {
+std::pair<int64_t, int64_t> LongestFirst(int64_t len1, int64_t len2, int64_t m) {
   if (len1 + len2 <= m) return {len1, len2};
   int64_t n1 = len1, n2 = len2;
   bool swap = false;
@@ -866,18 +837,13 @@ std::pair<int64_t, int64_t> LongestFirst(int64_t len1, int64_t len2,
 
 }  // namespace
 
-void WordPieceTokenizer::EncodeInto(std::string_view text,
-                                    const std::string_view* text_pair,
-                                    const EncodeOptions& options,
-                                    std::string_view field,
-                                    std::string_view pair_field,
-                                    Encoding* out) const {
-  const int64_t num_special =
-      text_pair ? kSpecialTokensPair : kSpecialTokensSingle;
+void WordPieceTokenizer::EncodeInto(std::string_view text, const std::string_view* text_pair,
+                                    const EncodeOptions& options, std::string_view field,
+                                    std::string_view pair_field, Encoding* out) const {
+  const int64_t num_special = text_pair ? kSpecialTokensPair : kSpecialTokensSingle;
   const int64_t max_length = options.max_length;
   if (max_length < 0 || (max_length > 0 && max_length < num_special)) {
-    throw InvalidArgument("max_length: " + std::to_string(max_length) +
-                          " leaves no room for the " +
+    throw InvalidArgument("max_length: " + std::to_string(max_length) + " leaves no room for the " +
                           std::to_string(num_special) + " special tokens");
   }
   if (options.padding == Padding::kMaxLength && max_length == 0) {
@@ -915,21 +881,18 @@ void WordPieceTokenizer::EncodeInto(std::string_view text,
     }
   }
   const int64_t total = num_special + len_a + len_b;
-  const int64_t padded = options.padding == Padding::kMaxLength
-                             ? std::max(total, max_length)
-                             : total;
+  const int64_t padded =
+      options.padding == Padding::kMaxLength ? std::max(total, max_length) : total;
   out->input_ids.clear();
   out->token_type_ids.clear();
   out->attention_mask.clear();
   out->input_ids.reserve(padded);
   out->input_ids.push_back(vocab_.cls_id());
-  out->input_ids.insert(out->input_ids.end(), ids_a.begin(),
-                        ids_a.begin() + len_a);
+  out->input_ids.insert(out->input_ids.end(), ids_a.begin(), ids_a.begin() + len_a);
   out->input_ids.push_back(vocab_.sep_id());
   int64_t first_len = len_a + 2;
   if (text_pair) {
-    out->input_ids.insert(out->input_ids.end(), ids_b.begin(),
-                          ids_b.begin() + len_b);
+    out->input_ids.insert(out->input_ids.end(), ids_b.begin(), ids_b.begin() + len_b);
     out->input_ids.push_back(vocab_.sep_id());
   }
   out->token_type_ids.assign(first_len, 0);
@@ -940,29 +903,25 @@ void WordPieceTokenizer::EncodeInto(std::string_view text,
   out->attention_mask.resize(padded, 0);
 }
 
-Encoding WordPieceTokenizer::Encode(std::string_view text,
-                                    const EncodeOptions& options) const {
+Encoding WordPieceTokenizer::Encode(std::string_view text, const EncodeOptions& options) const {
   Encoding out;
   EncodeInto(text, nullptr, options, "text", "", &out);
   return out;
 }
 
-Encoding WordPieceTokenizer::EncodePair(std::string_view text,
-                                        std::string_view text_pair,
+Encoding WordPieceTokenizer::EncodePair(std::string_view text, std::string_view text_pair,
                                         const EncodeOptions& options) const {
   Encoding out;
   EncodeInto(text, &text_pair, options, "text", "text_pair", &out);
   return out;
 }
 
-BatchEncoding WordPieceTokenizer::EncodePairBatch(
-    const std::vector<std::string_view>& texts,
-    const std::vector<std::string_view>& text_pairs,
-    const EncodeOptions& options) const {
+BatchEncoding WordPieceTokenizer::EncodePairBatch(const std::vector<std::string_view>& texts,
+                                                  const std::vector<std::string_view>& text_pairs,
+                                                  const EncodeOptions& options) const {
   if (!text_pairs.empty() && text_pairs.size() != texts.size()) {
-    throw InvalidArgument("text_pairs: " + std::to_string(text_pairs.size()) +
-                          " pairs for " + std::to_string(texts.size()) +
-                          " texts");
+    throw InvalidArgument("text_pairs: " + std::to_string(text_pairs.size()) + " pairs for " +
+                          std::to_string(texts.size()) + " texts");
   }
   BatchEncoding batch;
   batch.batch_size = static_cast<int64_t>(texts.size());
@@ -982,19 +941,16 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
       EncodeInto(texts[i], nullptr, row_options, field, "", &row);
     } else {
       const std::string pair_field = "text_pairs[" + std::to_string(i) + "]";
-      EncodeInto(texts[i], &text_pairs[i], row_options, field, pair_field,
-                 &row);
+      EncodeInto(texts[i], &text_pairs[i], row_options, field, pair_field, &row);
     }
     ids.insert(ids.end(), row.input_ids.begin(), row.input_ids.end());
-    types.insert(types.end(), row.token_type_ids.begin(),
-                 row.token_type_ids.end());
+    types.insert(types.end(), row.token_type_ids.begin(), row.token_type_ids.end());
     offsets.push_back(static_cast<int64_t>(ids.size()));
     batch.lengths[i] = static_cast<int64_t>(row.input_ids.size());
     longest = std::max(longest, batch.lengths[i]);
   }
-  batch.seq_len = options.padding == Padding::kMaxLength
-                      ? std::max(longest, options.max_length)
-                      : longest;
+  batch.seq_len =
+      options.padding == Padding::kMaxLength ? std::max(longest, options.max_length) : longest;
   const size_t cells = static_cast<size_t>(batch.batch_size * batch.seq_len);
   batch.input_ids.assign(cells, vocab_.pad_id());
   batch.token_type_ids.assign(cells, 0);
@@ -1003,19 +959,16 @@ BatchEncoding WordPieceTokenizer::EncodePairBatch(
     const size_t row_begin = i * static_cast<size_t>(batch.seq_len);
     const int64_t b = offsets[i];
     const int64_t len = offsets[i + 1] - b;
-    std::copy(ids.begin() + b, ids.begin() + b + len,
-              batch.input_ids.begin() + row_begin);
-    std::copy(types.begin() + b, types.begin() + b + len,
-              batch.token_type_ids.begin() + row_begin);
+    std::copy(ids.begin() + b, ids.begin() + b + len, batch.input_ids.begin() + row_begin);
+    std::copy(types.begin() + b, types.begin() + b + len, batch.token_type_ids.begin() + row_begin);
     std::fill(batch.attention_mask.begin() + row_begin,
               batch.attention_mask.begin() + row_begin + len, 1);
   }
   return batch;
 }
 
-BatchEncoding WordPieceTokenizer::EncodeBatch(
-    const std::vector<std::string_view>& texts,
-    const EncodeOptions& options) const {
+BatchEncoding WordPieceTokenizer::EncodeBatch(const std::vector<std::string_view>& texts,
+                                              const EncodeOptions& options) const {
   return EncodePairBatch(texts, {}, options);
 }
 

@@ -61,11 +61,9 @@ class Vocab {
   // DataLoss on invalid UTF-8; messages name `path` (and the line).
   static Vocab LoadFromFile(const std::string& path);
   // Same checks on vocab.txt contents already in memory.
-  static Vocab FromText(std::string_view contents,
-                        std::string_view source_name);
+  static Vocab FromText(std::string_view contents, std::string_view source_name);
   // Tokens in id order (e.g. a generated built-in vocabulary).
-  static Vocab FromTokens(const std::vector<std::string>& tokens,
-                          std::string_view source_name);
+  static Vocab FromTokens(const std::vector<std::string>& tokens, std::string_view source_name);
 
   int64_t size() const;
   // Id of `token`, or -1.
@@ -162,8 +160,7 @@ class WordPieceTokenizer {
                      std::string_view field = "text") const;
 
   // [CLS] text [SEP]; token_type_ids all 0.
-  Encoding Encode(std::string_view text,
-                  const EncodeOptions& options = EncodeOptions()) const;
+  Encoding Encode(std::string_view text, const EncodeOptions& options = EncodeOptions()) const;
   // [CLS] text [SEP] text_pair [SEP]; token_type_ids 0 up to the first
   // [SEP], 1 after it.
   Encoding EncodePair(std::string_view text, std::string_view text_pair,
@@ -172,13 +169,11 @@ class WordPieceTokenizer {
   // Batches: every row is encoded as above and padded to the longest row, or
   // to max_length with Padding::kMaxLength. `text_pairs` is empty (single
   // sequences) or as long as `texts`.
-  BatchEncoding EncodeBatch(
-      const std::vector<std::string_view>& texts,
-      const EncodeOptions& options = EncodeOptions()) const;
-  BatchEncoding EncodePairBatch(
-      const std::vector<std::string_view>& texts,
-      const std::vector<std::string_view>& text_pairs,
-      const EncodeOptions& options = EncodeOptions()) const;
+  BatchEncoding EncodeBatch(const std::vector<std::string_view>& texts,
+                            const EncodeOptions& options = EncodeOptions()) const;
+  BatchEncoding EncodePairBatch(const std::vector<std::string_view>& texts,
+                                const std::vector<std::string_view>& text_pairs,
+                                const EncodeOptions& options = EncodeOptions()) const;
 
   // Number of special tokens Encode / EncodePair add.
   static constexpr int kSpecialTokensSingle = 2;
@@ -192,8 +187,8 @@ class WordPieceTokenizer {
   class Runner;
 
   void EncodeInto(std::string_view text, const std::string_view* text_pair,
-                  const EncodeOptions& options, std::string_view field,
-                  std::string_view pair_field, Encoding* out) const;
+                  const EncodeOptions& options, std::string_view field, std::string_view pair_field,
+                  Encoding* out) const;
 
   Vocab vocab_;
   WordPieceOptions options_;

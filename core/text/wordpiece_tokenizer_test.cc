@@ -49,12 +49,10 @@ const std::vector<std::string>& TinyTokens() {
 WordPieceTokenizer TinyTokenizer(bool lower) {
   WordPieceOptions options;
   options.do_lower_case = lower;
-  return WordPieceTokenizer(Vocab::FromTokens(TinyTokens(), "tiny-vocab"),
-                            options);
+  return WordPieceTokenizer(Vocab::FromTokens(TinyTokens(), "tiny-vocab"), options);
 }
 
-std::vector<std::string> Tok(const WordPieceTokenizer& t,
-                             const std::string& text) {
+std::vector<std::string> Tok(const WordPieceTokenizer& t, const std::string& text) {
   return t.Tokenize(text);
 }
 
@@ -65,8 +63,7 @@ using Ids = std::vector<int64_t>;
 // Vocab
 
 TEST(VocabTest, LoadsTokensInLineOrder) {
-  Vocab v =
-      Vocab::FromText("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\n", "v.txt");
+  Vocab v = Vocab::FromText("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\n", "v.txt");
   EXPECT_EQ(v.size(), 6);
   EXPECT_EQ(v.Find("hello"), 4);
   EXPECT_EQ(v.Find("##lo"), 5);
@@ -111,8 +108,7 @@ TEST(VocabTest, ErrorsNameTheFile) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("[CLS]"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("[CLS]"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("my/vocab.txt"), std::string::npos);
   }
   try {
@@ -120,16 +116,14 @@ TEST(VocabTest, ErrorsNameTheFile) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
-    EXPECT_NE(std::string(e.what()).find("my/vocab.txt:5"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("my/vocab.txt:5"), std::string::npos) << e.what();
   }
   try {
     Vocab::LoadFromFile("/nonexistent/dir/vocab.txt");
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/vocab.txt"),
-              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/vocab.txt"), std::string::npos);
   }
 }
 
@@ -252,8 +246,7 @@ TEST(WordPieceTokenizerTest, SpecialTokensInText) {
   // stays whole.
   auto cased = TinyTokenizer(false);
   EXPECT_EQ(Tok(cased, std::string("[CL\0S]", 6)), (Strings{"[CLS]"}));
-  EXPECT_EQ(Tok(t, std::string("[CL\0S]", 6)),
-            (Strings{"[", "cl", "##s", "]"}));
+  EXPECT_EQ(Tok(t, std::string("[CL\0S]", 6)), (Strings{"[", "cl", "##s", "]"}));
 }
 
 TEST(WordPieceTokenizerTest, InvalidUtf8NamesFieldAndOffset) {
@@ -263,23 +256,20 @@ TEST(WordPieceTokenizerTest, InvalidUtf8NamesFieldAndOffset) {
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("text: invalid UTF-8 at byte 3"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("text: invalid UTF-8 at byte 3"), std::string::npos)
         << e.what();
   }
   try {
     t.EncodePair("ok", "\xED\xA0\x80");  // encoded surrogate
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("text_pair"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("text_pair"), std::string::npos) << e.what();
   }
   try {
     t.EncodeBatch({"fine", "bad\xFF"});
     FAIL() << "expected an error";
   } catch (const EngineError& e) {
-    EXPECT_NE(std::string(e.what()).find("texts[1]"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("texts[1]"), std::string::npos) << e.what();
   }
 }
 
@@ -305,8 +295,7 @@ TEST(WordPieceTokenizerTest, TruncatesSingleAndPads) {
   auto t = TinyTokenizer(true);
   EncodeOptions o;
   o.max_length = 4;
-  EXPECT_EQ(t.Encode("hello world hello world", o).input_ids,
-            (Ids{2, 5, 6, 3}));
+  EXPECT_EQ(t.Encode("hello world hello world", o).input_ids, (Ids{2, 5, 6, 3}));
   o.padding = Padding::kMaxLength;
   o.max_length = 6;
   Encoding e = t.Encode("hello", o);
@@ -358,8 +347,7 @@ TEST(WordPieceTokenizerTest, LongestFirstPairTruncation) {
   EXPECT_EQ(PairKept(t, 40, 30, 10), (P{3, 4}));
 }
 
-TEST(WordPieceTokenizerTest,
-     PairTruncationMeasuresUpToTheWordReachingMaxLength) {
+TEST(WordPieceTokenizerTest, PairTruncationMeasuresUpToTheWordReachingMaxLength) {
   // HF's Rust backend stops measuring a sequence at the end of the first word
   // that reaches max_length tokens. "abbbb" is 5 tokens (a ##b ##b ##b ##b).
   auto t = TinyTokenizer(true);
@@ -399,8 +387,7 @@ TEST(WordPieceTokenizerTest, BatchIsRowMajorAndPadded) {
   EncodeOptions o;
   o.max_length = 6;
   o.padding = Padding::kMaxLength;
-  BatchEncoding p =
-      t.EncodePairBatch({"hello", "hello world"}, {"world", "hello world"}, o);
+  BatchEncoding p = t.EncodePairBatch({"hello", "hello world"}, {"world", "hello world"}, o);
   EXPECT_EQ(p.seq_len, 6);
   EXPECT_EQ(p.input_ids, (Ids{2, 5, 3, 6, 3, 0,  //
                               2, 5, 3, 5, 6, 3}));
@@ -414,9 +401,8 @@ TEST(WordPieceTokenizerTest, BatchIsRowMajorAndPadded) {
 
 TEST(WordPieceTokenizerTest, ConcurrentCallsAgree) {
   const auto t = TinyTokenizer(true);
-  const std::vector<std::string> texts = {
-      "Hello, WORLD!", "unaffable café", "ΣΣ 中文 e\xCC\x81",
-      "hello [SEP] world", std::string(300, 'b')};
+  const std::vector<std::string> texts = {"Hello, WORLD!", "unaffable café", "ΣΣ 中文 e\xCC\x81",
+                                          "hello [SEP] world", std::string(300, 'b')};
   std::vector<Encoding> want;
   for (const auto& s : texts) want.push_back(t.EncodePair(s, s));
   std::vector<std::thread> threads;
@@ -480,8 +466,7 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
       got = t.Encode(text, options);
     }
     Ids want_ids, want_types;
-    for (const JsonValue& v : rec.At("input_ids").items())
-      want_ids.push_back(v.AsInt64());
+    for (const JsonValue& v : rec.At("input_ids").items()) want_ids.push_back(v.AsInt64());
     for (const JsonValue& v : rec.At("token_type_ids").items()) {
       want_types.push_back(v.AsInt64());
     }
@@ -490,11 +475,9 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
     Strings want_tokens, got_tokens;
     if (const JsonValue* tokens = rec.Find("tokens")) {
       ++with_tokens;
-      for (const JsonValue& v : tokens->items())
-        want_tokens.push_back(v.AsString());
+      for (const JsonValue& v : tokens->items()) want_tokens.push_back(v.AsString());
       got_tokens.push_back("[CLS]");
-      for (std::string& s : t.Tokenize(text))
-        got_tokens.push_back(std::move(s));
+      for (std::string& s : t.Tokenize(text)) got_tokens.push_back(std::move(s));
       got_tokens.push_back("[SEP]");
       ok = ok && got_tokens == want_tokens;
     }
@@ -502,8 +485,7 @@ TEST(WordPieceTokenizerGoldenTest, MatchesHuggingFaceGoldens) {
       ++matched;
     } else if (reported++ < 10) {
       std::ostringstream msg;
-      msg << source << ": mismatch for "
-          << JsonValue::Parse(line, source).At("text").Serialize()
+      msg << source << ": mismatch for " << JsonValue::Parse(line, source).At("text").Serialize()
           << "\n  want ids:";
       for (int64_t id : want_ids) msg << ' ' << id;
       msg << "\n  got  ids:";

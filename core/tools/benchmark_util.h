@@ -51,8 +51,7 @@ int RunProgram(const char* name, int (*run)(int, char**), int argc, char** argv)
 
 // Seconds since an arbitrary epoch (monotonic).
 inline double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace maskserve

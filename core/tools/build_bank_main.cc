@@ -15,18 +15,19 @@
 #include <filesystem>
 #include <iostream>
 
-#include "core/model/backbone.h"
-#include "core/training/bank_builder.h"
-#include "core/training/bank_corpus.h"
-#include "core/tools/benchmark_util.h"
 #include "core/base/error.h"
 #include "core/base/json.h"
+#include "core/model/backbone.h"
 #include "core/peft/shared_heads.h"
+#include "core/tools/benchmark_util.h"
+#include "core/training/bank_builder.h"
+#include "core/training/bank_corpus.h"
 
 namespace maskserve {
 namespace {
 
-constexpr char kUsage[] = R"(usage: maskserve_build_bank --kind=xpeft|propetl --out=PATH (--corpus=PATH | --huffpost=PATH)
+constexpr char kUsage[] =
+    R"(usage: maskserve_build_bank --kind=xpeft|propetl --out=PATH (--corpus=PATH | --huffpost=PATH)
   corpus     --corpus=PATH            JSON lines {"profile","text","text_pair"?,"label"}
              --huffpost=PATH          HuffPost News Category JSON lines (profile = authors)
              --min_articles=20        HuffPost: authors with fewer articles are dropped
@@ -46,19 +47,37 @@ constexpr char kUsage[] = R"(usage: maskserve_build_bank --kind=xpeft|propetl --
 
 int Run(int argc, char** argv) {
   BenchmarkArgs args(argc, argv,
-                     {{"kind", ""}, {"out", ""}, {"corpus", ""}, {"huffpost", ""},
-                      {"min_articles", "20"}, {"test_fraction", "0.3"}, {"select", "all"},
-                      {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR}, {"pooling", ""},
-                      {"device", "auto"}, {"dtype", "auto"}, {"num_adapters", "100"}, {"top_k", "50"}, {"bottleneck", "0"},
-                      {"keep_fraction", "0.3"}, {"epochs", "5"}, {"batch_size", "32"},
-                      {"learning_rate", "1e-3"}, {"mask_learning_rate", "3e-3"},
-                      {"head_learning_rate", "1e-2"}, {"weight_decay", "0.01"},
-                      {"warmup_fraction", "0.1"}, {"max_sequence_length", "128"},
-                      {"validation_fraction", "0.1"}, {"seed", "0"},
-                      {"shared_heads_out", ""}, {"head_name", ""}},
+                     {{"kind", ""},
+                      {"out", ""},
+                      {"corpus", ""},
+                      {"huffpost", ""},
+                      {"min_articles", "20"},
+                      {"test_fraction", "0.3"},
+                      {"select", "all"},
+                      {"model_dir", MASKSERVE_DEFAULT_MODEL_DIR},
+                      {"pooling", ""},
+                      {"device", "auto"},
+                      {"dtype", "auto"},
+                      {"num_adapters", "100"},
+                      {"top_k", "50"},
+                      {"bottleneck", "0"},
+                      {"keep_fraction", "0.3"},
+                      {"epochs", "5"},
+                      {"batch_size", "32"},
+                      {"learning_rate", "1e-3"},
+                      {"mask_learning_rate", "3e-3"},
+                      {"head_learning_rate", "1e-2"},
+                      {"weight_decay", "0.01"},
+                      {"warmup_fraction", "0.1"},
+                      {"max_sequence_length", "128"},
+                      {"validation_fraction", "0.1"},
+                      {"seed", "0"},
+                      {"shared_heads_out", ""},
+                      {"head_name", ""}},
                      kUsage);
   const std::string kind = args.Get("kind");
-  if (kind != "xpeft" && kind != "propetl") throw InvalidArgument("--kind: must be xpeft or propetl");
+  if (kind != "xpeft" && kind != "propetl")
+    throw InvalidArgument("--kind: must be xpeft or propetl");
   if (args.Get("out").empty()) throw InvalidArgument("--out: the bank file to write is required");
   if (args.Get("corpus").empty() == args.Get("huffpost").empty()) {
     throw InvalidArgument("--corpus / --huffpost: give exactly one");
@@ -84,11 +103,10 @@ int Run(int argc, char** argv) {
 
   const DeviceSpec device = ResolveDevice(args.Get("device"), args.Get("dtype"));
   const Backbone backbone = LoadBackbone(args.Get("model_dir"), device,
-                                        ParsePoolingOverride(args.Get("pooling"), "--pooling"));
+                                         ParsePoolingOverride(args.Get("pooling"), "--pooling"));
   const BertConfig& c = backbone.model->config();
-  const int64_t bottleneck = args.GetInt("bottleneck") > 0
-                                 ? args.GetInt("bottleneck")
-                                 : DefaultBottleneck(c.hidden_size);
+  const int64_t bottleneck =
+      args.GetInt("bottleneck") > 0 ? args.GetInt("bottleneck") : DefaultBottleneck(c.hidden_size);
 
   BankBuildOptions options;
   options.epochs = args.GetInt("epochs");
@@ -148,8 +166,9 @@ int Run(int argc, char** argv) {
   std::string head_fingerprint;
   if (!args.Get("shared_heads_out").empty()) {
     const std::string path = args.Get("shared_heads_out");
-    SharedHeadSet heads = std::filesystem::exists(path) ? SharedHeadSet::Load(path)
-                                                        : SharedHeadSet(backbone.model->fingerprint());
+    SharedHeadSet heads = std::filesystem::exists(path)
+                              ? SharedHeadSet::Load(path)
+                              : SharedHeadSet(backbone.model->fingerprint());
     if (heads.backbone_fingerprint() != backbone.model->fingerprint()) {
       throw FailedPrecondition(path + ": its heads belong to another backbone");
     }

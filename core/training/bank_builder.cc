@@ -11,10 +11,10 @@
 #include <random>
 #include <set>
 
-#include "core/training/encoded_examples.h"
 #include "core/base/error.h"
-#include "core/training/scheduled_adamw.h"
 #include "core/peft/peft_composition.h"
+#include "core/training/encoded_examples.h"
+#include "core/training/scheduled_adamw.h"
 #include "core/training/standardized_head.h"
 
 namespace maskserve {
@@ -149,8 +149,8 @@ class PrototypeAdapters : public MultiTaskAdapters {
     std::vector<int64_t> rows;
     for (int64_t t : tasks) rows.push_back(slot[t]);
     at::Tensor row_index = at::tensor(rows, at::kLong).to(device_);
-    task_down = task_down.index_select(0, row_index);  // [B, d, b]
-    task_up = task_up.index_select(0, row_index);      // [B, b, d]
+    task_down = task_down.index_select(0, row_index);                  // [B, d, b]
+    task_up = task_up.index_select(0, row_index);                      // [B, b, d]
     at::Tensor layer_down = PropetlMask(layer_down_scores_, keep, 1);  // [L, d, b]
     at::Tensor layer_up = PropetlMask(layer_up_scores_, keep, 1);      // [L, b, d]
     const int64_t B = int64_t(tasks.size());
@@ -168,10 +168,10 @@ class PrototypeAdapters : public MultiTaskAdapters {
   PrototypeBank Export(const DeviceSpec& serving) const {
     auto cpu = [](const at::Tensor& t) { return t.detach().to(at::kCPU, at::kFloat); };
     const double keep = config_.layer_keep_fraction;
-    return PrototypeBank::FromTensors(
-        config_, cpu(down_), cpu(down_bias_), cpu(up_), cpu(up_bias_),
-        TopFractionMask(cpu(layer_down_scores_), keep, 1),
-        TopFractionMask(cpu(layer_up_scores_), keep, 1), serving, /*warm=*/true);
+    return PrototypeBank::FromTensors(config_, cpu(down_), cpu(down_bias_), cpu(up_), cpu(up_bias_),
+                                      TopFractionMask(cpu(layer_down_scores_), keep, 1),
+                                      TopFractionMask(cpu(layer_up_scores_), keep, 1), serving,
+                                      /*warm=*/true);
   }
 
  private:
@@ -218,10 +218,11 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
     val_rows.insert(val_rows.end(), rows.begin(), rows.begin() + long(held));
     train_rows.insert(train_rows.end(), rows.begin() + long(held), rows.end());
   }
-  if (train_rows.empty()) throw InvalidArgument("corpus: no training examples left after the validation split");
-  const EncodedExamples set(*backbone.tokenizer, flat, num_labels,
-                            std::min(options.max_sequence_length,
-                                     model.config().max_position_embeddings));
+  if (train_rows.empty())
+    throw InvalidArgument("corpus: no training examples left after the validation split");
+  const EncodedExamples set(
+      *backbone.tokenizer, flat, num_labels,
+      std::min(options.max_sequence_length, model.config().max_position_embeddings));
   auto tasks_of = [&](const std::vector<int64_t>& rows) {
     std::vector<int64_t> tasks;
     for (int64_t r : rows) tasks.push_back(task_of[size_t(r)]);
@@ -237,10 +238,11 @@ BuiltHead TrainMultiTask(const Backbone& backbone, const BankCorpus& corpus,
   std::unique_ptr<StandardizedHead> head;
   {
     at::NoGradGuard no_grad;
-    std::vector<int64_t> sample(train_rows.begin(),
-                                train_rows.begin() + long(std::min<size_t>(train_rows.size(), 2048)));
+    std::vector<int64_t> sample(
+        train_rows.begin(), train_rows.begin() + long(std::min<size_t>(train_rows.size(), 2048)));
     std::vector<at::Tensor> features;
-    for (const auto& chunk : Chunks(sample, 64)) features.push_back(pooled(chunk, set.Batch(chunk, device)));
+    for (const auto& chunk : Chunks(sample, 64))
+      features.push_back(pooled(chunk, set.Batch(chunk, device)));
     head = std::make_unique<StandardizedHead>(at::cat(features), num_labels, gen);
   }
 

@@ -35,9 +35,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/model/backbone.h"
 #include "core/peft/adapter_bank.h"
 #include "core/peft/prototype_bank.h"
-#include "core/model/backbone.h"
 #include "core/training/bank_corpus.h"
 #include "core/training/classification_metrics.h"
 
@@ -52,7 +52,7 @@ struct BankBuildOptions {
   double weight_decay = 0.01;
   double warmup_fraction = 0.1;
   int64_t max_sequence_length = 128;
-  double validation_fraction = 0.1;    // held out per task
+  double validation_fraction = 0.1;  // held out per task
   uint64_t seed = 0;
 
   // Throws InvalidArgument naming the field.
@@ -80,7 +80,7 @@ struct BankBuildReport {
   int64_t tasks = 0;
   int64_t train_examples = 0;
   int64_t validation_examples = 0;
-  int64_t trained_adapters = 0;  // X-PEFT: adapters that had at least one task
+  int64_t trained_adapters = 0;          // X-PEFT: adapters that had at least one task
   std::optional<EvalResult> validation;  // of the last epoch
   double seconds = 0;
 };

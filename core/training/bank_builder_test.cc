@@ -9,13 +9,13 @@
 
 #include <gtest/gtest.h>
 
-#include "core/training/encoded_examples.h"
 #include "core/base/error.h"
-#include "core/profile/profile_codec.h"
-#include "core/training/profile_trainer.h"
-#include "core/peft/shared_heads.h"
-#include "core/testing/synthetic_task.h"
 #include "core/peft/mixed_batch.h"
+#include "core/peft/shared_heads.h"
+#include "core/profile/profile_codec.h"
+#include "core/testing/synthetic_task.h"
+#include "core/training/encoded_examples.h"
+#include "core/training/profile_trainer.h"
 
 namespace maskserve {
 namespace {
@@ -103,7 +103,8 @@ TEST_F(BankBuilderTest, WarmAdapterBankTrainsOneAdapterPerTaskAndLeavesTheRestRa
   EXPECT_EQ(built.head.weight.sizes(), (at::IntArrayRef{3, config.hidden_size}));
   EXPECT_EQ(built.head.bias.sizes(), (at::IntArrayRef{3}));
 
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / "warm_bank.safetensors").string();
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "warm_bank.safetensors").string();
   built.bank.Save(path);
   AdapterBank loaded = AdapterBank::Load(path, DeviceSpec());
   EXPECT_EQ(loaded.fingerprint(), built.bank.fingerprint());
@@ -119,7 +120,8 @@ TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
       BuildWarmAdapterBank(*backbone_, Corpus(3, 60), BankConfig(4), Options(), nullptr, nullptr);
   auto heads = std::make_shared<SharedHeadSet>(backbone_->model->fingerprint());
   heads->Add("synthetic", built.head.labels, built.head.weight, built.head.bias);
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / "heads.safetensors").string();
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "heads.safetensors").string();
   heads->Save(path);
   auto loaded = std::make_shared<SharedHeadSet>(SharedHeadSet::Load(path));
   loaded->Place(DeviceSpec());
@@ -143,8 +145,8 @@ TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
   EXPECT_EQ(MeasureProfile(profile).head, 0u);
   EXPECT_GT(profile.metrics.validation_accuracy, 0.9);
 
-  ComposedProfile composed = ComposeProfile(DecodeProfile(EncodeProfile(profile)),
-                                            *backbone_->model, banks);
+  ComposedProfile composed =
+      ComposeProfile(DecodeProfile(EncodeProfile(profile)), *backbone_->model, banks);
   EXPECT_TRUE(composed.head_is_shared);
   EXPECT_TRUE(composed.head_weight.is_same(loaded->Find("synthetic")->weight));
   const std::vector<TrainingExample> test = Examples(60, 902);
@@ -156,8 +158,10 @@ TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
       ClassifyMixedBatch(*backbone_->model, {&composed}, std::vector<int64_t>(rows.size(), 0),
                          batch.ids, batch.mask, batch.types);
   int correct = 0;
-  for (size_t i = 0; i < logits.size(); ++i) correct += logits[i].argmax().item<int64_t>() == test[i].label;
-  EXPECT_GT(double(correct) / double(test.size()), 0.9) << "validation " << profile.metrics.validation_accuracy << ", bank validation "
+  for (size_t i = 0; i < logits.size(); ++i)
+    correct += logits[i].argmax().item<int64_t>() == test[i].label;
+  EXPECT_GT(double(correct) / double(test.size()), 0.9)
+      << "validation " << profile.metrics.validation_accuracy << ", bank validation "
       << built.report.validation->accuracy;
 
   // Served elsewhere without the head, or with another head of that name.
@@ -184,7 +188,8 @@ TEST_F(BankBuilderTest, WarmBankWithSharedHeadServesMaskOnlyProfiles) {
 
 TEST_F(BankBuilderTest, SharedHeadTrainingRefusesUnknownHeadsOtherLabelsAndHeadOnly) {
   ServingBanks banks;
-  banks.adapters = std::make_shared<AdapterBank>(AdapterBank::Random(BankConfig(4), DeviceSpec(), 1));
+  banks.adapters =
+      std::make_shared<AdapterBank>(AdapterBank::Random(BankConfig(4), DeviceSpec(), 1));
   auto heads = std::make_shared<SharedHeadSet>(backbone_->model->fingerprint());
   heads->Add("h", {"positive", "negative", "music"},
              at::zeros({3, backbone_->model->config().hidden_size}), at::zeros({3}));
@@ -221,11 +226,14 @@ TEST_F(BankBuilderTest, BuildingIsDeterministicForASeed) {
   BankBuildOptions options = Options();
   options.epochs = 1;
   const BankCorpus corpus = Corpus(2, 20);
-  BuiltAdapterBank a = BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
-  BuiltAdapterBank b = BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
+  BuiltAdapterBank a =
+      BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
+  BuiltAdapterBank b =
+      BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
   EXPECT_EQ(a.bank.fingerprint(), b.bank.fingerprint());
   options.seed += 1;
-  BuiltAdapterBank c = BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
+  BuiltAdapterBank c =
+      BuildWarmAdapterBank(*backbone_, corpus, BankConfig(2), options, nullptr, nullptr);
   EXPECT_NE(a.bank.fingerprint(), c.bank.fingerprint());
 }
 
@@ -257,8 +265,8 @@ TEST_F(BankBuilderTest, PrototypeLearnsTheCorpusWithExactLayerMaskDensity) {
   options.epochs = 10;
   options.seed = 3;
   options.validation_fraction = 0.2;  // 60 examples: none held out by default
-  ProfileData profile = trainer.Train(Examples(60, 900), {"positive", "negative", "music"},
-                                      options, nullptr, nullptr);
+  ProfileData profile = trainer.Train(Examples(60, 900), {"positive", "negative", "music"}, options,
+                                      nullptr, nullptr);
   EXPECT_EQ(profile.bank_fingerprint, built.prototype.fingerprint());
   EXPECT_GT(profile.metrics.validation_accuracy, 0.9);
 }

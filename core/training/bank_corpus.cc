@@ -136,10 +136,9 @@ SplitCorpus ReadHuffPostAuthors(const std::string& path, int64_t min_articles,
   corpus.labels = SortedLabels(categories);
   for (auto& [author, articles] : by_author) {
     if (int64_t(articles.size()) < min_articles) continue;
-    std::stable_sort(articles.begin(), articles.end(),
-                     [](const HuffPostArticle& a, const HuffPostArticle& b) {
-                       return a.date < b.date;
-                     });
+    std::stable_sort(
+        articles.begin(), articles.end(),
+        [](const HuffPostArticle& a, const HuffPostArticle& b) { return a.date < b.date; });
     const size_t train = size_t(std::floor((1.0 - test_fraction) * double(articles.size())));
     ProfileSplit split;
     split.name = author;

@@ -38,10 +38,10 @@ TEST(BankCorpusTest, ReadsJsonLinesGroupingByProfileWithSortedLabels) {
 }
 
 TEST(BankCorpusTest, JsonLinesErrorsNameTheLineAndKey) {
-  const std::string path = WriteTempFile(
-      "bad_corpus.jsonl",
-      "{\"profile\": \"bob\", \"text\": \"t1\", \"label\": \"sports\"}\n"
-      "{\"profile\": \"bob\", \"label\": \"sports\"}\n");
+  const std::string path =
+      WriteTempFile("bad_corpus.jsonl",
+                    "{\"profile\": \"bob\", \"text\": \"t1\", \"label\": \"sports\"}\n"
+                    "{\"profile\": \"bob\", \"label\": \"sports\"}\n");
   try {
     ReadJsonlCorpus(path);
     FAIL() << "a row without text was accepted";

@@ -14,8 +14,8 @@ namespace maskserve {
 
 inline double WarmupDecayFactor(int64_t step, int64_t warmup_steps, int64_t total_steps) {
   if (step < warmup_steps) return double(step + 1) / double(warmup_steps);
-  return std::max(0.0, double(total_steps - step) /
-                           double(std::max<int64_t>(1, total_steps - warmup_steps)));
+  return std::max(
+      0.0, double(total_steps - step) / double(std::max<int64_t>(1, total_steps - warmup_steps)));
 }
 
 }  // namespace maskserve

@@ -14,11 +14,11 @@
 
 #include <gtest/gtest.h>
 
-#include "core/model/backbone.h"
 #include "core/benchmarks/benchmark_eval.h"
 #include "core/benchmarks/eval_datasets.h"
-#include "core/training/profile_trainer.h"
+#include "core/model/backbone.h"
 #include "core/peft/mixed_batch.h"
+#include "core/training/profile_trainer.h"
 
 namespace maskserve {
 namespace {
@@ -49,7 +49,8 @@ class PretrainedTrainingTest : public ::testing::TestWithParam<Method> {
     proto.num_layers = c.num_hidden_layers;
     proto.hidden_size = c.hidden_size;
     proto.bottleneck = c.hidden_size / 16;
-    banks_->prototype = std::make_shared<PrototypeBank>(PrototypeBank::Random(proto, DeviceSpec(), 1235));
+    banks_->prototype =
+        std::make_shared<PrototypeBank>(PrototypeBank::Random(proto, DeviceSpec(), 1235));
     LabelledExamples sst2 = ReadSst2(kSst2Train);
     labels_ = new std::vector<std::string>(sst2.labels);
     examples_ = new std::vector<TrainingExample>(

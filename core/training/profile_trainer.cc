@@ -8,10 +8,10 @@
 #include <numeric>
 #include <random>
 
-#include "core/training/encoded_examples.h"
 #include "core/base/error.h"
-#include "core/training/scheduled_adamw.h"
 #include "core/peft/profile_tensors.h"
+#include "core/training/encoded_examples.h"
+#include "core/training/scheduled_adamw.h"
 #include "core/training/standardized_head.h"
 #include "core/training/trainable_profile.h"
 
@@ -71,7 +71,8 @@ const SharedHead* ResolveSharedHead(const TrainingOptions& options, const Servin
                                     const std::vector<std::string>& labels) {
   if (options.shared_head.empty()) return nullptr;
   if (options.method == Method::kHeadOnly) {
-    throw InvalidArgument("shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+    throw InvalidArgument(
+        "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
   }
   const SharedHead* head = banks.heads ? banks.heads->Find(options.shared_head) : nullptr;
   if (head == nullptr) {
@@ -105,9 +106,9 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   if (shared_head != nullptr && shared_head->weight.size(1) != model.config().hidden_size) {
     throw InvalidArgument("shared_head: '" + shared_head->name + "' is for another hidden size");
   }
-  const EncodedExamples all(*backbone_.tokenizer, examples, num_labels,
-                            std::min(options.max_sequence_length,
-                                     model.config().max_position_embeddings));
+  const EncodedExamples all(
+      *backbone_.tokenizer, examples, num_labels,
+      std::min(options.max_sequence_length, model.config().max_position_embeddings));
 
   // Deterministic split.
   std::mt19937_64 rng(options.seed);
@@ -131,7 +132,8 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   // HEAD_ONLY: the backbone output does not depend on any trainable
   // parameter, so compute the pooled features once.
   at::Tensor cached_pooled;
-  auto pooled_of = [&](const std::vector<int64_t>& rows, const std::vector<AdapterWeights>& adapters) {
+  auto pooled_of = [&](const std::vector<int64_t>& rows,
+                       const std::vector<AdapterWeights>& adapters) {
     if (cached_pooled.defined()) {
       return cached_pooled.index_select(0, at::tensor(rows, at::kLong).to(device.device));
     }
@@ -166,7 +168,8 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
     at::NoGradGuard no_grad;
     std::vector<AdapterWeights> adapters = trainable->InferenceAdapters();
     std::vector<at::Tensor> logits;
-    for (const auto& chunk : Chunks(rows, 64)) logits.push_back(head->Logits(pooled_of(chunk, adapters)));
+    for (const auto& chunk : Chunks(rows, 64))
+      logits.push_back(head->Logits(pooled_of(chunk, adapters)));
     at::Tensor index = at::tensor(rows, at::kLong).to(device.device);
     return ClassificationMetrics(at::cat(logits), all_labels.index_select(0, index), num_labels);
   };
@@ -177,7 +180,8 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
   progress.total_epochs = options.epochs;
   progress.total_steps = options.epochs * steps_per_epoch;
   progress.has_validation = !val_rows.empty();
-  const int64_t warmup_steps = int64_t(std::llround(options.warmup_fraction * double(progress.total_steps)));
+  const int64_t warmup_steps =
+      int64_t(std::llround(options.warmup_fraction * double(progress.total_steps)));
   ScheduledAdamW optimizer(warmup_steps, progress.total_steps);
   optimizer.AddGroup(trainable->mask_parameters(), options.mask_learning_rate, 0.0);
   std::vector<at::Tensor> weight_params = trainable->weight_parameters();
@@ -194,7 +198,8 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
     for (const auto& rows : Chunks(train_rows, size_t(batch_size))) {
       if (cancelled && cancelled()) throw Cancelled("training was cancelled");
       const int64_t step = progress.step;
-      const double t = progress.total_steps > 1 ? double(step) / double(progress.total_steps - 1) : 1.0;
+      const double t =
+          progress.total_steps > 1 ? double(step) / double(progress.total_steps - 1) : 1.0;
       StepSchedule schedule{Lerp(options.gumbel_noise_start, options.gumbel_noise_end, t),
                             Lerp(options.temperature_start, options.temperature_end, t)};
       at::Tensor logits = head->Logits(pooled_of(rows, trainable->TrainingAdapters(schedule, gen)));

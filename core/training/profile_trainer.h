@@ -42,9 +42,9 @@
 #include <vector>
 
 #include "core/model/backbone.h"
-#include "core/training/classification_metrics.h"
 #include "core/peft/composed_profile.h"
 #include "core/profile/profile_data.h"
+#include "core/training/classification_metrics.h"
 #include "core/training/training_example.h"
 #include "core/training/training_options.h"
 

@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "core/base/error.h"
+#include "core/peft/mixed_batch.h"
 #include "core/profile/profile_codec.h"
 #include "core/testing/synthetic_task.h"
-#include "core/peft/mixed_batch.h"
 
 namespace maskserve {
 namespace {
@@ -49,7 +49,8 @@ class ProfileTrainerTest : public ::testing::TestWithParam<Method> {
 
   // Logits [n, C] of `profile` on `test` through the serving path (codec ->
   // ComposeProfile -> ClassifyMixedBatch).
-  static at::Tensor ServeLogits(const ProfileData& profile, const std::vector<SyntheticExample>& test) {
+  static at::Tensor ServeLogits(const ProfileData& profile,
+                                const std::vector<SyntheticExample>& test) {
     ComposedProfile composed =
         ComposeProfile(DecodeProfile(EncodeProfile(profile)), *backbone_->model, *banks_);
     std::vector<std::string_view> texts;
@@ -64,10 +65,12 @@ class ProfileTrainerTest : public ::testing::TestWithParam<Method> {
   }
 
   // Accuracy of `profile` on `test` through the serving path.
-  static double ServeAccuracy(const ProfileData& profile, const std::vector<SyntheticExample>& test) {
+  static double ServeAccuracy(const ProfileData& profile,
+                              const std::vector<SyntheticExample>& test) {
     at::Tensor logits = ServeLogits(profile, test);
     int correct = 0;
-    for (size_t i = 0; i < test.size(); ++i) correct += logits[i].argmax().item<int64_t>() == test[i].label;
+    for (size_t i = 0; i < test.size(); ++i)
+      correct += logits[i].argmax().item<int64_t>() == test[i].label;
     return double(correct) / double(test.size());
   }
 
@@ -80,7 +83,8 @@ ServingBanks* ProfileTrainerTest::banks_ = nullptr;
 
 TEST_P(ProfileTrainerTest, LearnsASeparableTaskAbove90Percent) {
   const std::vector<SyntheticExample> data = SyntheticTask(200, 2, 42);
-  std::vector<SyntheticExample> train(data.begin(), data.begin() + 100), test(data.begin() + 100, data.end());
+  std::vector<SyntheticExample> train(data.begin(), data.begin() + 100),
+      test(data.begin() + 100, data.end());
   TrainingOptions options;
   options.method = GetParam();
   options.seed = 3;
@@ -112,7 +116,8 @@ INSTANTIATE_TEST_SUITE_P(AllMethods, ProfileTrainerTest,
 
 TEST_F(ProfileTrainerTest, Int8HeadServesLikeTheFp16Head) {
   const std::vector<SyntheticExample> data = SyntheticTask(200, 2, 42);
-  std::vector<SyntheticExample> train(data.begin(), data.begin() + 100), test(data.begin() + 100, data.end());
+  std::vector<SyntheticExample> train(data.begin(), data.begin() + 100),
+      test(data.begin() + 100, data.end());
   ProfileTrainer trainer(*backbone_, *banks_);
   for (Method method : {Method::kXpeftHard, Method::kHeadOnly}) {
     TrainingOptions options;
@@ -168,10 +173,11 @@ TEST_F(ProfileTrainerTest, HardMasksSelectExactlyKAdapters) {
   options.epochs = 1;
   options.xpeft_top_k = 7;
   ProfileTrainer trainer(*backbone_, *banks_);
-  ProfileData p = trainer.Train(ToExamples(SyntheticTask(16, 2, 1)), {"a", "b"}, options, nullptr, nullptr);
+  ProfileData p =
+      trainer.Train(ToExamples(SyntheticTask(16, 2, 1)), {"a", "b"}, options, nullptr, nullptr);
   EXPECT_EQ(p.shape.top_k, 7u);
   EXPECT_EQ(p.mask_bits.size(), 2u * ((100 + 7) / 8) * 4);  // 2*ceil(N/8)*L
-  ValidateProfileData(p);  // checks k ones per row
+  ValidateProfileData(p);                                   // checks k ones per row
 }
 
 TEST_F(ProfileTrainerTest, CancellationStopsTraining) {

@@ -30,8 +30,7 @@ class ScheduledAdamW {
 
   // Adds a group (ignored when `params` is empty). All groups must be added
   // before the first Step().
-  void AddGroup(const std::vector<at::Tensor>& params, double learning_rate,
-                double weight_decay);
+  void AddGroup(const std::vector<at::Tensor>& params, double learning_rate, double weight_decay);
 
   // Zeroes the gradients, back-propagates `loss` and updates every group
   // with its learning rate scaled for 0-based `step`.

@@ -17,9 +17,8 @@ StandardizedHead::StandardizedHead(const at::Tensor& features, int64_t num_label
   at::Tensor std = f.size(0) > 1 ? f.std(0) : at::ones_like(mean_);
   scale_ = 1.0 / at::clamp_min(std, std.mean().item<double>() * 1e-2 + 1e-6);
   const int64_t d = f.size(1);
-  weight_ = at::normal(0.0, 0.02, {num_labels, d}, generator)
-                .to(f.device())
-                .set_requires_grad(true);
+  weight_ =
+      at::normal(0.0, 0.02, {num_labels, d}, generator).to(f.device()).set_requires_grad(true);
   bias_ = at::zeros({num_labels}, f.options()).set_requires_grad(true);
 }
 

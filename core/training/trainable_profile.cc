@@ -36,8 +36,10 @@ class XpeftProfile : public TrainableProfile {
  public:
   XpeftProfile(const TrainableProfileOptions& options, std::shared_ptr<const AdapterBank> bank,
                at::ScalarType dtype, at::Generator& gen)
-      : hard_(options.method == Method::kXpeftHard), k_(options.xpeft_top_k),
-        bank_(std::move(bank)), dtype_(dtype) {
+      : hard_(options.method == Method::kXpeftHard),
+        k_(options.xpeft_top_k),
+        bank_(std::move(bank)),
+        dtype_(dtype) {
     const AdapterBankConfig& c = bank_->config();
     if (hard_ && (k_ <= 0 || k_ > c.num_adapters)) {
       throw InvalidArgument("hyper_parameters.xpeft_top_k: must be in 1.." +
@@ -61,8 +63,9 @@ class XpeftProfile : public TrainableProfile {
   std::vector<AdapterWeights> TrainingAdapters(const StepSchedule& schedule,
                                                at::Generator& gen) override {
     if (!hard_) return Compose(at::softmax(logits_a_, -1), at::softmax(logits_b_, -1));
-    return Compose(XpeftGumbelMask(logits_a_, k_, schedule.gumbel_noise, schedule.temperature, gen),
-                   XpeftGumbelMask(logits_b_, k_, schedule.gumbel_noise, schedule.temperature, gen));
+    return Compose(
+        XpeftGumbelMask(logits_a_, k_, schedule.gumbel_noise, schedule.temperature, gen),
+        XpeftGumbelMask(logits_b_, k_, schedule.gumbel_noise, schedule.temperature, gen));
   }
 
   std::vector<AdapterWeights> InferenceAdapters() override {
@@ -104,11 +107,12 @@ class XpeftProfile : public TrainableProfile {
 
 class PropetlProfile : public TrainableProfile {
  public:
-  PropetlProfile(const TrainableProfileOptions& options,
-                 std::shared_ptr<const PrototypeBank> proto, at::ScalarType dtype,
-                 at::Generator& gen)
-      : hybrid_(options.method == Method::kPropetlHybrid), keep_(options.propetl_keep_fraction),
-        proto_(std::move(proto)), dtype_(dtype) {
+  PropetlProfile(const TrainableProfileOptions& options, std::shared_ptr<const PrototypeBank> proto,
+                 at::ScalarType dtype, at::Generator& gen)
+      : hybrid_(options.method == Method::kPropetlHybrid),
+        keep_(options.propetl_keep_fraction),
+        proto_(std::move(proto)),
+        dtype_(dtype) {
     if (!(keep_ > 0.0 && keep_ <= 1.0)) {
       throw InvalidArgument("hyper_parameters.propetl_keep_fraction: must be in (0, 1]");
     }
@@ -122,8 +126,10 @@ class PropetlProfile : public TrainableProfile {
     const at::Device device = proto_->device().device;
     // U(+-1/sqrt(fan_in)): fan_in is d for the down and b for the up projection.
     const double down_bound = 1.0 / std::sqrt(double(d)), up_bound = 1.0 / std::sqrt(double(b));
-    down_scores_ = Parameter(at::rand(down_shape, gen, at::TensorOptions()) * 2 * down_bound - down_bound, device);
-    up_scores_ = Parameter(at::rand(up_shape, gen, at::TensorOptions()) * 2 * up_bound - up_bound, device);
+    down_scores_ = Parameter(
+        at::rand(down_shape, gen, at::TensorOptions()) * 2 * down_bound - down_bound, device);
+    up_scores_ =
+        Parameter(at::rand(up_shape, gen, at::TensorOptions()) * 2 * up_bound - up_bound, device);
   }
 
   std::vector<at::Tensor> mask_parameters() override { return {down_scores_, up_scores_}; }
@@ -174,7 +180,9 @@ class AdapterProfile : public TrainableProfile {
   }
 
   std::vector<at::Tensor> mask_parameters() override { return {}; }
-  std::vector<at::Tensor> weight_parameters() override { return {down_, down_bias_, up_, up_bias_}; }
+  std::vector<at::Tensor> weight_parameters() override {
+    return {down_, down_bias_, up_, up_bias_};
+  }
   std::vector<AdapterWeights> TrainingAdapters(const StepSchedule&, at::Generator&) override {
     return InferenceAdapters();
   }
@@ -243,7 +251,7 @@ std::unique_ptr<TrainableProfile> MakeTrainableProfile(const TrainableProfileOpt
     return std::make_unique<PropetlProfile>(options, banks.prototype, device.dtype, generator);
   }
   if (options.method == Method::kAdapter) {
-    const int64_t b = banks.adapters ? banks.adapters->config().bottleneck
+    const int64_t b = banks.adapters    ? banks.adapters->config().bottleneck
                       : banks.prototype ? banks.prototype->config().bottleneck
                                         : DefaultBottleneck(c.hidden_size);
     return std::make_unique<AdapterProfile>(c.num_hidden_layers, c.hidden_size, b, device,

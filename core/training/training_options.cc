@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/peft/adapter_bank.h"
 #include "core/base/error.h"
+#include "core/peft/adapter_bank.h"
 
 namespace maskserve {
 
@@ -73,7 +73,8 @@ void TrainingOptions::ResolveDefaults(const ServingBanks& banks, int64_t num_exa
     epochs = std::clamp(wanted, d.min_epochs, d.max_epochs);
   }
   if (xpeft_top_k == 0 && banks.adapters) xpeft_top_k = banks.adapters->config().top_k;
-  if (propetl_keep_fraction == 0) propetl_keep_fraction = method == Method::kPropetlHybrid ? 0.3 : 0.5;
+  if (propetl_keep_fraction == 0)
+    propetl_keep_fraction = method == Method::kPropetlHybrid ? 0.3 : 0.5;
   // A shared head was trained over adapters without a per-profile norm.
   if (!shared_head.empty()) xpeft_layer_norm = false;
 }
@@ -81,8 +82,10 @@ void TrainingOptions::ResolveDefaults(const ServingBanks& banks, int64_t num_exa
 void TrainingOptions::Validate() const {
   Check(batch_size >= 1 && batch_size <= 4096, "batch_size", "must be in 1..4096");
   Check(epochs >= 1 && epochs <= 1000, "epochs", "must be in 1..1000");
-  Check(mask_learning_rate > 0 && mask_learning_rate <= 10, "mask_learning_rate", "must be in (0, 10]");
-  Check(head_learning_rate > 0 && head_learning_rate <= 10, "head_learning_rate", "must be in (0, 10]");
+  Check(mask_learning_rate > 0 && mask_learning_rate <= 10, "mask_learning_rate",
+        "must be in (0, 10]");
+  Check(head_learning_rate > 0 && head_learning_rate <= 10, "head_learning_rate",
+        "must be in (0, 10]");
   Check(weight_decay >= 0 && weight_decay <= 1, "weight_decay", "must be in [0, 1]");
   Check(warmup_fraction >= 0 && warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)");
   Check(max_sequence_length >= 3 && max_sequence_length <= 4096, "max_sequence_length",

@@ -29,10 +29,10 @@ namespace maskserve {
 //   optimiser steps, within a range of epochs.
 struct TrainingOptions {
   Method method = Method::kXpeftHard;
-  int64_t epochs = 0;              // 0: method default for the data size
-  int64_t batch_size = 0;          // 0: method default
-  double mask_learning_rate = 0;   // 0: method default
-  double head_learning_rate = 0;   // 0: method default
+  int64_t epochs = 0;             // 0: method default for the data size
+  int64_t batch_size = 0;         // 0: method default
+  double mask_learning_rate = 0;  // 0: method default
+  double head_learning_rate = 0;  // 0: method default
   double weight_decay = 0.01;
   double warmup_fraction = 0.1;
   int64_t max_sequence_length = 128;
@@ -40,11 +40,11 @@ struct TrainingOptions {
   int64_t xpeft_top_k = 0;              // 0: the bank's default k
   double gumbel_noise_start = 1.0, gumbel_noise_end = 0.0;
   double temperature_start = 1.0, temperature_end = 0.1;
-  double propetl_keep_fraction = 0;     // 0: 0.3 for hybrid, 0.5 for layer masks
-  bool xpeft_layer_norm = true;         // off with a shared head (trained without one)
-  bool head_int8 = false;               // store the head weight as int8 + per-row scale
-  std::string shared_head;              // name of a frozen shared head; "" = own head
-  double validation_fraction = -1;      // < 0: 0.2 from kMinExamplesForValidation on, else 0
+  double propetl_keep_fraction = 0;  // 0: 0.3 for hybrid, 0.5 for layer masks
+  bool xpeft_layer_norm = true;      // off with a shared head (trained without one)
+  bool head_int8 = false;            // store the head weight as int8 + per-row scale
+  std::string shared_head;           // name of a frozen shared head; "" = own head
+  double validation_fraction = -1;   // < 0: 0.2 from kMinExamplesForValidation on, else 0
   uint64_t seed = 0;
 
   // Examples held out for validation out of `num_examples` at `fraction`:

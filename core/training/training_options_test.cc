@@ -21,9 +21,9 @@ TEST(TrainingOptionsTest, ValidationSplitOnlyWithEnoughExamples) {
   EXPECT_EQ(Resolved(Method::kXpeftHard, TrainingOptions::kMinExamplesForValidation - 1)
                 .validation_fraction,
             0.0);
-  EXPECT_EQ(Resolved(Method::kXpeftHard, TrainingOptions::kMinExamplesForValidation)
-                .validation_fraction,
-            0.2);
+  EXPECT_EQ(
+      Resolved(Method::kXpeftHard, TrainingOptions::kMinExamplesForValidation).validation_fraction,
+      0.2);
   TrainingOptions explicit_split;
   explicit_split.validation_fraction = 0.25;
   explicit_split.ResolveDefaults(ServingBanks(), 20);

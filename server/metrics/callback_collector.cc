@@ -9,38 +9,32 @@
 namespace maskserve {
 namespace metrics {
 
-absl::Status CallbackCollector::AddGauge(const std::string& name,
-                                         const std::string& help,
-                                         const Labels& labels,
-                                         Callback callback) {
+absl::Status CallbackCollector::AddGauge(const std::string& name, const std::string& help,
+                                         const Labels& labels, Callback callback) {
   return Add({name, help, MetricType::kGauge, labels,
               std::make_shared<const Callback>(std::move(callback))});
 }
 
-absl::Status CallbackCollector::AddCounter(const std::string& name,
-                                           const std::string& help,
-                                           const Labels& labels,
-                                           Callback callback) {
+absl::Status CallbackCollector::AddCounter(const std::string& name, const std::string& help,
+                                           const Labels& labels, Callback callback) {
   return Add({name, help, MetricType::kCounter, labels,
               std::make_shared<const Callback>(std::move(callback))});
 }
 
 absl::Status CallbackCollector::Add(Series series) {
-  if (absl::Status s =
-          ValidateFamily(series.name, series.help, series.type, series.labels);
+  if (absl::Status s = ValidateFamily(series.name, series.help, series.type, series.labels);
       !s.ok()) {
     return s;
   }
   if (!*series.callback) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metric '", series.name, "' has no callback"));
+    return absl::InvalidArgumentError(absl::StrCat("metric '", series.name, "' has no callback"));
   }
   absl::MutexLock lock(&mu_);
   for (const Series& existing : series_) {
     if (existing.name != series.name) continue;
     if (existing.type != series.type || existing.help != series.help) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metric '", series.name, "' was added with another type or help"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric '", series.name, "' was added with another type or help"));
     }
     if (existing.labels == series.labels) {
       return absl::AlreadyExistsError(

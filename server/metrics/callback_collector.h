@@ -49,13 +49,13 @@ class CallbackCollector : public Collectable {
   // Adds one series of gauge `name`. InvalidArgument for invalid names, help
   // or labels, or when `name` was added before as a counter or with another
   // help text; AlreadyExists when the same series was added before.
-  absl::Status AddGauge(const std::string& name, const std::string& help,
-                        const Labels& labels, Callback callback);
+  absl::Status AddGauge(const std::string& name, const std::string& help, const Labels& labels,
+                        Callback callback);
 
   // As AddGauge, for a counter (the callback must be monotonic; the name
   // ends in "_total").
-  absl::Status AddCounter(const std::string& name, const std::string& help,
-                          const Labels& labels, Callback callback);
+  absl::Status AddCounter(const std::string& name, const std::string& help, const Labels& labels,
+                          Callback callback);
 
   // Collectable interface.
   std::vector<MetricFamily> Collect() const override;

@@ -18,17 +18,14 @@ TEST(MetricsCallbackCollectorTest, ValuesAreReadAtCollectTime) {
   CallbackCollector collector;
   ASSERT_TRUE(collector
                   .AddGauge("maskserve_batch_queue_depth", "Requests waiting.",
-                            {{"queue", "predict"}},
-                            [&] { return double(depth); })
+                            {{"queue", "predict"}}, [&] { return double(depth); })
                   .ok());
   ASSERT_TRUE(collector
                   .AddGauge("maskserve_batch_queue_depth", "Requests waiting.",
                             {{"queue", "train"}}, [] { return 1.0; })
                   .ok());
-  ASSERT_TRUE(collector
-                  .AddCounter("maskserve_store_reads_total", "Reads.", {},
-                              [] { return 12.0; })
-                  .ok());
+  ASSERT_TRUE(
+      collector.AddCounter("maskserve_store_reads_total", "Reads.", {}, [] { return 12.0; }).ok());
   depth = 5;
   EXPECT_EQ(SerializeText(collector.Collect()),
             "# HELP maskserve_batch_queue_depth Requests waiting.\n"
@@ -43,8 +40,8 @@ TEST(MetricsCallbackCollectorTest, ValuesAreReadAtCollectTime) {
 TEST(MetricsCallbackCollectorTest, NanSkipsTheSample) {
   CallbackCollector collector;
   ASSERT_TRUE(collector
-                  .AddGauge("maskserve_device_memory_bytes", "Device memory.",
-                            {}, [] { return std::nan(""); })
+                  .AddGauge("maskserve_device_memory_bytes", "Device memory.", {},
+                            [] { return std::nan(""); })
                   .ok());
   EXPECT_TRUE(collector.Collect().empty());
 }
@@ -61,18 +58,17 @@ TEST(MetricsCallbackCollectorTest, RejectsInvalidOrDuplicateSeries) {
   ASSERT_TRUE(collector.AddGauge("maskserve_g", "G.", {}, one).ok());
   EXPECT_EQ(collector.AddGauge("maskserve_g", "G.", {}, one).code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(collector.AddGauge("maskserve_g", "Other help.", {{"a", "b"}}, one)
-                .code(),
+  EXPECT_EQ(collector.AddGauge("maskserve_g", "Other help.", {{"a", "b"}}, one).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MetricsCallbackCollectorTest, ContributesThroughTheRegistry) {
   Registry registry;
   auto collector = std::make_shared<CallbackCollector>();
-  ASSERT_TRUE(collector
-                  ->AddGauge("maskserve_profiles_resident",
-                             "Resident profiles.", {}, [] { return 7.0; })
-                  .ok());
+  ASSERT_TRUE(
+      collector
+          ->AddGauge("maskserve_profiles_resident", "Resident profiles.", {}, [] { return 7.0; })
+          .ok());
   registry.RegisterCollectable(collector);
   const std::vector<MetricFamily> families = registry.Collect();
   ASSERT_EQ(families.size(), 1u);

@@ -54,8 +54,7 @@ class FamilyBase {
   virtual MetricFamily Collect() const = 0;
 
  protected:
-  FamilyBase(std::string name, std::string help, MetricType type,
-             Labels constant_labels)
+  FamilyBase(std::string name, std::string help, MetricType type, Labels constant_labels)
       : name_(std::move(name)),
         help_(std::move(help)),
         type_(type),
@@ -87,9 +86,7 @@ class Family : public FamilyBase {
   // As Add, but returns InvalidArgument instead of aborting.
   template <typename... Args>
   absl::StatusOr<T*> TryAdd(const Labels& labels, Args&&... args) {
-    if (absl::Status s =
-            ValidateSeriesLabels(labels, constant_labels(), T::kType);
-        !s.ok()) {
+    if (absl::Status s = ValidateSeriesLabels(labels, constant_labels(), T::kType); !s.ok()) {
       return s;
     }
     absl::MutexLock lock(&mu_);
@@ -144,8 +141,7 @@ class Family : public FamilyBase {
   };
 
   Family(std::string name, std::string help, Labels constant_labels)
-      : FamilyBase(std::move(name), std::move(help), T::kType,
-                   std::move(constant_labels)) {}
+      : FamilyBase(std::move(name), std::move(help), T::kType, std::move(constant_labels)) {}
 
   mutable absl::Mutex mu_;
   std::map<Labels, Child> children_ ABSL_GUARDED_BY(mu_);

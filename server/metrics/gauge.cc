@@ -11,13 +11,9 @@ void Gauge::Increment(double delta) { internal::AtomicAdd(value_, delta); }
 
 void Gauge::Decrement(double delta) { internal::AtomicAdd(value_, -delta); }
 
-void Gauge::Set(double value) {
-  value_.store(value, std::memory_order_relaxed);
-}
+void Gauge::Set(double value) { value_.store(value, std::memory_order_relaxed); }
 
-void Gauge::SetToCurrentTime() {
-  Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
-}
+void Gauge::SetToCurrentTime() { Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch())); }
 
 double Gauge::Value() const { return value_.load(std::memory_order_relaxed); }
 

@@ -35,8 +35,7 @@ BucketBoundaries ExponentialBuckets(double start, double factor, int count) {
 }
 
 BucketBoundaries LinearBuckets(double start, double width, int count) {
-  internal::Check(width > 0 && count >= 1,
-                  "LinearBuckets needs width > 0, count >= 1");
+  internal::Check(width > 0 && count >= 1, "LinearBuckets needs width > 0, count >= 1");
   BucketBoundaries buckets;
   buckets.reserve(count);
   for (int i = 0; i < count; ++i) buckets.push_back(start + i * width);
@@ -55,16 +54,14 @@ absl::Status Histogram::ValidateArgs(const BucketBoundaries& buckets) {
           absl::StrCat("histogram bucket bound ", i, " is not finite"));
     }
     if (i > 0 && !(finite[i - 1] < finite[i])) {
-      return absl::InvalidArgumentError(
-          "histogram bucket bounds must be strictly increasing");
+      return absl::InvalidArgumentError("histogram bucket bounds must be strictly increasing");
     }
   }
   return absl::OkStatus();
 }
 
 Histogram::Histogram(const BucketBoundaries& buckets)
-    : bounds_(WithoutTrailingInf(buckets)),
-      counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(WithoutTrailingInf(buckets)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   internal::CheckOk(ValidateArgs(buckets), "Histogram");
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     counts_[i].store(0, std::memory_order_relaxed);
@@ -76,9 +73,8 @@ void Histogram::Observe(double value) {
   const size_t index =
       std::isnan(value)
           ? bounds_.size()
-          : static_cast<size_t>(
-                std::lower_bound(bounds_.begin(), bounds_.end(), value) -
-                bounds_.begin());
+          : static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) -
+                                bounds_.begin());
   counts_[index].fetch_add(1, std::memory_order_relaxed);
   internal::AtomicAdd(sum_, value);
 }
@@ -89,9 +85,7 @@ ClientMetric Histogram::Collect() const {
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
-    const double bound = i < bounds_.size()
-                             ? bounds_[i]
-                             : std::numeric_limits<double>::infinity();
+    const double bound = i < bounds_.size() ? bounds_[i] : std::numeric_limits<double>::infinity();
     metric.buckets.push_back({bound, cumulative});
   }
   metric.sample_count = cumulative;

@@ -31,9 +31,7 @@ ClientMetric ClientMetric::WithValue(Labels labels, double value) {
 std::vector<MetricFamily> MergeFamilies(std::vector<MetricFamily> families) {
   // Stable: among families of one name the first collected wins its type.
   std::stable_sort(families.begin(), families.end(),
-                   [](const MetricFamily& a, const MetricFamily& b) {
-                     return a.name < b.name;
-                   });
+                   [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
   std::vector<MetricFamily> merged;
   for (MetricFamily& family : families) {
     if (!merged.empty() && merged.back().name == family.name) {
@@ -49,16 +47,14 @@ std::vector<MetricFamily> MergeFamilies(std::vector<MetricFamily> families) {
   std::vector<MetricFamily> result;
   result.reserve(merged.size());
   for (MetricFamily& family : merged) {
-    std::stable_sort(family.metrics.begin(), family.metrics.end(),
-                     [](const ClientMetric& a, const ClientMetric& b) {
-                       return a.labels < b.labels;
-                     });
-    family.metrics.erase(
-        std::unique(family.metrics.begin(), family.metrics.end(),
-                    [](const ClientMetric& a, const ClientMetric& b) {
-                      return a.labels == b.labels;
-                    }),
-        family.metrics.end());
+    std::stable_sort(
+        family.metrics.begin(), family.metrics.end(),
+        [](const ClientMetric& a, const ClientMetric& b) { return a.labels < b.labels; });
+    family.metrics.erase(std::unique(family.metrics.begin(), family.metrics.end(),
+                                     [](const ClientMetric& a, const ClientMetric& b) {
+                                       return a.labels == b.labels;
+                                     }),
+                         family.metrics.end());
     if (!family.metrics.empty()) result.push_back(std::move(family));
   }
   return result;

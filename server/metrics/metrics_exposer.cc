@@ -38,9 +38,8 @@ bool IsIpv4(absl::string_view host) {
   int parts = 0;
   for (absl::string_view part : absl::StrSplit(host, '.')) {
     int value;
-    if (part.empty() || part.size() > 3 || !absl::SimpleAtoi(part, &value) ||
-        value < 0 || value > 255 ||
-        !std::all_of(part.begin(), part.end(), absl::ascii_isdigit)) {
+    if (part.empty() || part.size() > 3 || !absl::SimpleAtoi(part, &value) || value < 0 ||
+        value > 255 || !std::all_of(part.begin(), part.end(), absl::ascii_isdigit)) {
       return false;
     }
     ++parts;
@@ -62,9 +61,8 @@ void Poke(const std::string& host, int port) {
 }
 
 // Writes a complete response; the body is left out for HEAD.
-void Reply(mg_connection* connection, int status,
-           absl::string_view content_type, absl::string_view body, bool head,
-           const char* allow = nullptr) {
+void Reply(mg_connection* connection, int status, absl::string_view content_type,
+           absl::string_view body, bool head, const char* allow = nullptr) {
   const std::string length = absl::StrCat(body.size());
   const std::string type(content_type);
   mg_response_header_start(connection, status);
@@ -82,16 +80,14 @@ void Reply(mg_connection* connection, int status,
 
 }  // namespace
 
-absl::StatusOr<std::string> MetricsExposer::ToCivetwebPorts(
-    const std::string& address) {
+absl::StatusOr<std::string> MetricsExposer::ToCivetwebPorts(const std::string& address) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics address '", address, "' is not <host>:<port>"));
   }
   absl::string_view host = absl::string_view(address).substr(0, colon);
-  const absl::string_view port_text =
-      absl::string_view(address).substr(colon + 1);
+  const absl::string_view port_text = absl::string_view(address).substr(colon + 1);
   int port;
   if (port_text.empty() || port_text.size() > 5 ||
       !std::all_of(port_text.begin(), port_text.end(), absl::ascii_isdigit) ||
@@ -102,23 +98,20 @@ absl::StatusOr<std::string> MetricsExposer::ToCivetwebPorts(
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     if (mg_check_feature(kCivetwebIpv6Feature) == 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("metrics address '", address,
-                       "': this civetweb build has no IPv6 support"));
+          absl::StrCat("metrics address '", address, "': this civetweb build has no IPv6 support"));
     }
     return absl::StrCat(host, ":", port);
   }
   if (host.empty() || host == "*") host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
   if (!IsIpv4(host)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics address '", address,
-                     "': host must be an IPv4 address, 'localhost' or empty"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics address '", address, "': host must be an IPv4 address, 'localhost' or empty"));
   }
   return absl::StrCat(host, ":", port);
 }
 
-absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Create(
-    const Options& options) {
+absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Create(const Options& options) {
   absl::StatusOr<std::string> ports = ToCivetwebPorts(options.address);
   if (!ports.ok()) return ports.status();
   if (options.metrics_path.empty() || options.metrics_path[0] != '/') {
@@ -133,15 +126,9 @@ absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Create(
   std::unique_ptr<MetricsExposer> exposer(new MetricsExposer(options));
   const std::string threads = absl::StrCat(options.num_threads);
   const std::string timeout = absl::StrCat(options.request_timeout_ms);
-  const char* civetweb_options[] = {"listening_ports",
-                                    ports->c_str(),
-                                    "num_threads",
-                                    threads.c_str(),
-                                    "request_timeout_ms",
-                                    timeout.c_str(),
-                                    "enable_keep_alive",
-                                    "no",
-                                    nullptr};
+  const char* civetweb_options[] = {
+      "listening_ports", ports->c_str(),      "num_threads", threads.c_str(), "request_timeout_ms",
+      timeout.c_str(),   "enable_keep_alive", "no",          nullptr};
   mg_callbacks callbacks = {};
   callbacks.log_message = &MetricsExposer::LogMessage;
   mg_init_data init = {};
@@ -158,9 +145,9 @@ absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Create(
   exposer->context_ = mg_start2(&init, &error);
   if (exposer->context_ == nullptr) {
     absl::MutexLock lock(&exposer->mu_);
-    return absl::UnavailableError(absl::StrCat(
-        "metrics exposer cannot listen on ", options.address, ": ",
-        exposer->startup_log_.empty() ? error_text : exposer->startup_log_));
+    return absl::UnavailableError(
+        absl::StrCat("metrics exposer cannot listen on ", options.address, ": ",
+                     exposer->startup_log_.empty() ? error_text : exposer->startup_log_));
   }
   mg_server_port bound[4] = {};
   const int count = mg_get_server_ports(exposer->context_, 4, bound);
@@ -173,8 +160,7 @@ absl::StatusOr<std::unique_ptr<MetricsExposer>> MetricsExposer::Create(
     exposer->wake_host_ = host == "0.0.0.0" ? "127.0.0.1" : host;
   }
   // A catch-all handler: dispatch (and 404) happens in HandleRequest.
-  mg_set_request_handler(exposer->context_, "/", &MetricsExposer::HandleRequest,
-                         exposer.get());
+  mg_set_request_handler(exposer->context_, "/", &MetricsExposer::HandleRequest, exposer.get());
   {
     absl::MutexLock lock(&exposer->mu_);
     exposer->started_ = true;
@@ -203,20 +189,17 @@ MetricsExposer::~MetricsExposer() {
   stopper.join();
 }
 
-void MetricsExposer::RegisterCollectable(
-    const std::weak_ptr<Collectable>& collectable) {
+void MetricsExposer::RegisterCollectable(const std::weak_ptr<Collectable>& collectable) {
   absl::MutexLock lock(&mu_);
   for (const std::weak_ptr<Collectable>& existing : collectables_) {
-    if (!existing.owner_before(collectable) &&
-        !collectable.owner_before(existing)) {
+    if (!existing.owner_before(collectable) && !collectable.owner_before(existing)) {
       return;
     }
   }
   collectables_.push_back(collectable);
 }
 
-bool MetricsExposer::RemoveCollectable(
-    const std::weak_ptr<Collectable>& collectable) {
+bool MetricsExposer::RemoveCollectable(const std::weak_ptr<Collectable>& collectable) {
   absl::MutexLock lock(&mu_);
   for (auto it = collectables_.begin(); it != collectables_.end(); ++it) {
     if (!it->owner_before(collectable) && !collectable.owner_before(*it)) {
@@ -232,9 +215,8 @@ std::string MetricsExposer::Scrape() const {
   {
     absl::MutexLock lock(&mu_);
     collectables_.erase(
-        std::remove_if(
-            collectables_.begin(), collectables_.end(),
-            [](const std::weak_ptr<Collectable>& c) { return c.expired(); }),
+        std::remove_if(collectables_.begin(), collectables_.end(),
+                       [](const std::weak_ptr<Collectable>& c) { return c.expired(); }),
         collectables_.end());
     collectables = collectables_;
   }
@@ -252,18 +234,16 @@ std::string MetricsExposer::Scrape() const {
 int MetricsExposer::HandleRequest(mg_connection* connection, void* self_ptr) {
   const MetricsExposer* self = static_cast<const MetricsExposer*>(self_ptr);
   const mg_request_info* request = mg_get_request_info(connection);
-  const absl::string_view path =
-      request->local_uri != nullptr ? request->local_uri : "";
+  const absl::string_view path = request->local_uri != nullptr ? request->local_uri : "";
   const absl::string_view method =
       request->request_method != nullptr ? request->request_method : "";
   const bool head = method == "HEAD";
   const bool get_or_head = method == "GET" || head;
 
-  if (path == self->options_.metrics_path ||
-      (self->options_.serve_healthz && path == "/healthz")) {
+  if (path == self->options_.metrics_path || (self->options_.serve_healthz && path == "/healthz")) {
     if (!get_or_head) {
-      Reply(connection, 405, "text/plain; charset=utf-8",
-            "Method not allowed\n", false, "GET, HEAD");
+      Reply(connection, 405, "text/plain; charset=utf-8", "Method not allowed\n", false,
+            "GET, HEAD");
       return 405;
     }
     if (path == "/healthz") {
@@ -277,13 +257,10 @@ int MetricsExposer::HandleRequest(mg_connection* connection, void* self_ptr) {
   return 404;
 }
 
-int MetricsExposer::LogMessage(const mg_connection* connection,
-                               const char* message) {
-  const mg_context* context =
-      connection != nullptr ? mg_get_context(connection) : nullptr;
-  auto* self = context != nullptr
-                   ? static_cast<MetricsExposer*>(mg_get_user_data(context))
-                   : nullptr;
+int MetricsExposer::LogMessage(const mg_connection* connection, const char* message) {
+  const mg_context* context = connection != nullptr ? mg_get_context(connection) : nullptr;
+  auto* self =
+      context != nullptr ? static_cast<MetricsExposer*>(mg_get_user_data(context)) : nullptr;
   if (self != nullptr) {
     absl::MutexLock lock(&self->mu_);
     if (!self->started_) {

@@ -61,8 +61,7 @@ class MetricsExposer {
   // Starts serving. InvalidArgument for a malformed address or options;
   // Unavailable when the address cannot be bound (the message has civetweb's
   // reason, e.g. "Address already in use").
-  static absl::StatusOr<std::unique_ptr<MetricsExposer>> Create(
-      const Options& options);
+  static absl::StatusOr<std::unique_ptr<MetricsExposer>> Create(const Options& options);
 
   ~MetricsExposer();
   MetricsExposer(const MetricsExposer&) = delete;
@@ -83,8 +82,7 @@ class MetricsExposer {
 
   // Maps an address as accepted above onto civetweb's "listening_ports"
   // syntax, or InvalidArgument. Exposed for tests.
-  static absl::StatusOr<std::string> ToCivetwebPorts(
-      const std::string& address);
+  static absl::StatusOr<std::string> ToCivetwebPorts(const std::string& address);
 
  private:
   explicit MetricsExposer(const Options& options);
@@ -98,8 +96,7 @@ class MetricsExposer {
   std::string wake_host_;  // where the destructor connects to hurry mg_stop
 
   mutable absl::Mutex mu_;
-  mutable std::vector<std::weak_ptr<Collectable>> collectables_
-      ABSL_GUARDED_BY(mu_);
+  mutable std::vector<std::weak_ptr<Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
   // civetweb's messages while starting, for Create's error.
   std::string startup_log_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;

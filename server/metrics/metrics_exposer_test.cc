@@ -24,8 +24,7 @@ using testing::HttpResponse;
 std::unique_ptr<MetricsExposer> StartOnFreePort() {
   MetricsExposer::Options options;
   options.address = "127.0.0.1:0";
-  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
-      MetricsExposer::Create(options);
+  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer = MetricsExposer::Create(options);
   EXPECT_TRUE(exposer.ok()) << exposer.status();
   return exposer.ok() ? std::move(*exposer) : nullptr;
 }
@@ -57,15 +56,13 @@ std::shared_ptr<Registry> MakeRegistry() {
 
 TEST(MetricsExposerTest, AddressMapping) {
   EXPECT_EQ(*MetricsExposer::ToCivetwebPorts("127.0.0.1:0"), "127.0.0.1:0");
-  EXPECT_EQ(*MetricsExposer::ToCivetwebPorts("localhost:9464"),
-            "127.0.0.1:9464");
+  EXPECT_EQ(*MetricsExposer::ToCivetwebPorts("localhost:9464"), "127.0.0.1:9464");
   EXPECT_EQ(*MetricsExposer::ToCivetwebPorts(":9464"), "0.0.0.0:9464");
   EXPECT_EQ(*MetricsExposer::ToCivetwebPorts("*:9464"), "0.0.0.0:9464");
   EXPECT_EQ(*MetricsExposer::ToCivetwebPorts("10.1.2.3:80"), "10.1.2.3:80");
   for (const char* bad :
-       {"", "9464", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
-        "127.0.0.1:80s", "127.0.0.1:-1", "example.com:80", "1.2.3:80",
-        "1.2.3.256:80", "127.0.0.1:80,8080"}) {
+       {"", "9464", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:80s", "127.0.0.1:-1",
+        "example.com:80", "1.2.3:80", "1.2.3.256:80", "127.0.0.1:80,8080"}) {
     EXPECT_EQ(MetricsExposer::ToCivetwebPorts(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
@@ -75,12 +72,10 @@ TEST(MetricsExposerTest, AddressMapping) {
 TEST(MetricsExposerTest, RejectsBadOptions) {
   MetricsExposer::Options options;
   options.address = "nonsense";
-  EXPECT_EQ(MetricsExposer::Create(options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsExposer::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
   options.address = "127.0.0.1:0";
   options.metrics_path = "metrics";
-  EXPECT_EQ(MetricsExposer::Create(options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsExposer::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MetricsExposerTest, ServesMetricsOverHttp) {
@@ -93,15 +88,12 @@ TEST(MetricsExposerTest, ServesMetricsOverHttp) {
   absl::StatusOr<HttpResponse> response = HttpGet(exposer->port(), "/metrics");
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->status, 200);
-  EXPECT_EQ(response->headers["content-type"],
-            "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(response->headers["content-length"],
-            absl::StrCat(response->body.size()));
+  EXPECT_EQ(response->headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(response->headers["content-length"], absl::StrCat(response->body.size()));
   EXPECT_EQ(response->body, SerializeText(registry->Collect()));
   EXPECT_EQ(response->body, exposer->Scrape());
-  EXPECT_TRUE(absl::StrContains(
-      response->body,
-      "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 3\n"));
+  EXPECT_TRUE(absl::StrContains(response->body,
+                                "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 3\n"));
 
   // Live values: a later scrape sees later increments.
   BuildCounter()
@@ -112,9 +104,8 @@ TEST(MetricsExposerTest, ServesMetricsOverHttp) {
       .Increment();
   response = HttpGet(exposer->port(), "/metrics?format=ignored");
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_TRUE(absl::StrContains(
-      response->body,
-      "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 4\n"));
+  EXPECT_TRUE(absl::StrContains(response->body,
+                                "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 4\n"));
 }
 
 TEST(MetricsExposerTest, OtherPathsAndMethods) {
@@ -127,8 +118,7 @@ TEST(MetricsExposerTest, OtherPathsAndMethods) {
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "ok\n");
 
-  for (const char* path :
-       {"/", "/metricsx", "/metrics/extra", "/favicon.ico"}) {
+  for (const char* path : {"/", "/metricsx", "/metrics/extra", "/favicon.ico"}) {
     response = HttpGet(exposer->port(), path);
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(response->status, 404) << path;
@@ -155,8 +145,7 @@ TEST(MetricsExposerTest, HealthzCanBeTurnedOff) {
   options.address = "127.0.0.1:0";
   options.serve_healthz = false;
   options.metrics_path = "/custom";
-  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
-      MetricsExposer::Create(options);
+  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer = MetricsExposer::Create(options);
   ASSERT_TRUE(exposer.ok()) << exposer.status();
   EXPECT_EQ(HttpGet((*exposer)->port(), "/healthz")->status, 404);
   EXPECT_EQ(HttpGet((*exposer)->port(), "/metrics")->status, 404);
@@ -168,11 +157,9 @@ TEST(MetricsExposerTest, BusyPortIsUnavailableWithReason) {
   ASSERT_NE(first, nullptr);
   MetricsExposer::Options options;
   options.address = absl::StrCat("127.0.0.1:", first->port());
-  absl::StatusOr<std::unique_ptr<MetricsExposer>> second =
-      MetricsExposer::Create(options);
+  absl::StatusOr<std::unique_ptr<MetricsExposer>> second = MetricsExposer::Create(options);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(absl::StrContains(second.status().message(), "in use"))
-      << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "in use")) << second.status();
 }
 
 TEST(MetricsExposerTest, DestructorStopsServing) {
@@ -205,15 +192,13 @@ TEST(MetricsExposerTest, PromtoolAcceptsLiveScrape) {
   ASSERT_EQ(response->status, 200);
   ASSERT_TRUE(absl::StrContains(response->body, "maskserve_process_open_fds"));
 
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir =
-      testing::TempDir::Create();
+  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string scrape = (*dir)->path() + "/scrape.txt";
   const std::string output = (*dir)->path() + "/promtool.txt";
   ASSERT_TRUE(testing::WriteFile(scrape, response->body).ok());
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> run =
-      testing::Subprocess::Start({*promtool, "check", "metrics"}, scrape,
-                                 output);
+      testing::Subprocess::Start({*promtool, "check", "metrics"}, scrape, output);
   ASSERT_TRUE(run.ok()) << run.status();
   absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -228,8 +213,7 @@ TEST(MetricsExposerTest, PromtoolRejectsBrokenExposition) {
   const std::optional<std::string> promtool =
       testing::FindExecutable("promtool", "MASKSERVE_PROMTOOL");
   if (!promtool) GTEST_SKIP() << "promtool not found";
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir =
-      testing::TempDir::Create();
+  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create();
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string scrape = (*dir)->path() + "/scrape.txt";
   const std::string output = (*dir)->path() + "/promtool.txt";
@@ -239,8 +223,7 @@ TEST(MetricsExposerTest, PromtoolRejectsBrokenExposition) {
                                  "maskserve_requests{rpc=\"a\"} 1\n")
                   .ok());
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> run =
-      testing::Subprocess::Start({*promtool, "check", "metrics"}, scrape,
-                                 output);
+      testing::Subprocess::Start({*promtool, "check", "metrics"}, scrape, output);
   ASSERT_TRUE(run.ok()) << run.status();
   absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();

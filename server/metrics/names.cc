@@ -9,15 +9,12 @@ namespace maskserve {
 namespace metrics {
 namespace {
 
-bool IsNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
 // Shared by metric and label names: [a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix.
-absl::Status ValidateIdentifier(absl::string_view kind,
-                                absl::string_view name) {
+absl::Status ValidateIdentifier(absl::string_view kind, absl::string_view name) {
   if (name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(kind, " is empty"));
   }
@@ -32,8 +29,8 @@ absl::Status ValidateIdentifier(absl::string_view kind,
     }
   }
   if (absl::StartsWith(name, "__")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kind, " '", name, "' starts with '__', reserved for Prometheus"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, " '", name, "' starts with '__', reserved for Prometheus"));
   }
   return absl::OkStatus();
 }
@@ -66,8 +63,7 @@ bool IsValidUtf8(absl::string_view text) {
       code = (code << 6) | (cont & 0x3F);
     }
     // Overlong forms, UTF-16 surrogates and values past U+10FFFF.
-    if (code < min_code || code > 0x10FFFF ||
-        (code >= 0xD800 && code <= 0xDFFF)) {
+    if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
       return false;
     }
     i += extra + 1;
@@ -90,20 +86,18 @@ absl::Status ValidateLabelValue(absl::string_view value) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateFamily(absl::string_view name, absl::string_view help,
-                            MetricType type, const Labels& const_labels) {
+absl::Status ValidateFamily(absl::string_view name, absl::string_view help, MetricType type,
+                            const Labels& const_labels) {
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (help.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metric '", name, "' needs a help text"));
+    return absl::InvalidArgumentError(absl::StrCat("metric '", name, "' needs a help text"));
   }
   if (!IsValidUtf8(help)) {
     return absl::InvalidArgumentError(
         absl::StrCat("help of metric '", name, "' is not valid UTF-8"));
   }
   if (type == MetricType::kCounter && !absl::EndsWith(name, "_total")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("counter '", name, "' must end in '_total'"));
+    return absl::InvalidArgumentError(absl::StrCat("counter '", name, "' must end in '_total'"));
   }
   if (type != MetricType::kCounter && absl::EndsWith(name, "_total")) {
     return absl::InvalidArgumentError(
@@ -112,8 +106,8 @@ absl::Status ValidateFamily(absl::string_view name, absl::string_view help,
   return ValidateSeriesLabels(const_labels, Labels(), type);
 }
 
-absl::Status ValidateSeriesLabels(const Labels& labels,
-                                  const Labels& const_labels, MetricType type) {
+absl::Status ValidateSeriesLabels(const Labels& labels, const Labels& const_labels,
+                                  MetricType type) {
   for (const auto& [label, value] : labels) {
     if (absl::Status s = ValidateLabelName(label); !s.ok()) return s;
     if (absl::Status s = ValidateLabelValue(value); !s.ok()) {
@@ -121,12 +115,11 @@ absl::Status ValidateSeriesLabels(const Labels& labels,
           absl::StrCat("value of label '", label, "' is not valid UTF-8"));
     }
     if (type == MetricType::kHistogram && label == "le") {
-      return absl::InvalidArgumentError(
-          "label 'le' is reserved for histogram buckets");
+      return absl::InvalidArgumentError("label 'le' is reserved for histogram buckets");
     }
     if (const_labels.count(label) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "label '", label, "' is already a constant label of the family"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("label '", label, "' is already a constant label of the family"));
     }
   }
   return absl::OkStatus();

@@ -36,13 +36,13 @@ absl::Status ValidateLabelValue(absl::string_view value);
 
 // Validates a whole family declaration: name, help, type-specific name rules
 // (counters end in "_total") and the constant labels.
-absl::Status ValidateFamily(absl::string_view name, absl::string_view help,
-                            MetricType type, const Labels& const_labels);
+absl::Status ValidateFamily(absl::string_view name, absl::string_view help, MetricType type,
+                            const Labels& const_labels);
 
 // Validates the labels of one series of a family: names and values, no name
 // shared with the family's constant labels, no "le" on histograms.
-absl::Status ValidateSeriesLabels(const Labels& labels,
-                                  const Labels& const_labels, MetricType type);
+absl::Status ValidateSeriesLabels(const Labels& labels, const Labels& const_labels,
+                                  MetricType type);
 
 // True when `text` is well-formed UTF-8.
 bool IsValidUtf8(absl::string_view text);

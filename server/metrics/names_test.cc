@@ -28,8 +28,7 @@ TEST(MetricsNamesTest, LabelNamesAndValues) {
 
   EXPECT_TRUE(ValidateLabelValue("").ok());
   EXPECT_TRUE(ValidateLabelValue("with \"quotes\"\n and \\ backslash").ok());
-  EXPECT_TRUE(
-      ValidateLabelValue("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80").ok());
+  EXPECT_TRUE(ValidateLabelValue("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80").ok());
   EXPECT_FALSE(ValidateLabelValue("\xff").ok());
   EXPECT_FALSE(ValidateLabelValue("\xc3").ok());              // truncated
   EXPECT_FALSE(ValidateLabelValue("\xc0\xaf").ok());          // overlong
@@ -38,34 +37,21 @@ TEST(MetricsNamesTest, LabelNamesAndValues) {
 }
 
 TEST(MetricsNamesTest, FamilyRules) {
-  EXPECT_TRUE(ValidateFamily("maskserve_requests_total", "Requests.",
-                             MetricType::kCounter, {})
-                  .ok());
-  EXPECT_FALSE(ValidateFamily("maskserve_requests", "Requests.",
-                              MetricType::kCounter, {})
-                   .ok());
+  EXPECT_TRUE(
+      ValidateFamily("maskserve_requests_total", "Requests.", MetricType::kCounter, {}).ok());
+  EXPECT_FALSE(ValidateFamily("maskserve_requests", "Requests.", MetricType::kCounter, {}).ok());
+  EXPECT_FALSE(ValidateFamily("maskserve_depth_total", "Depth.", MetricType::kGauge, {}).ok());
+  EXPECT_FALSE(ValidateFamily("maskserve_depth", "", MetricType::kGauge, {}).ok());
   EXPECT_FALSE(
-      ValidateFamily("maskserve_depth_total", "Depth.", MetricType::kGauge, {})
+      ValidateFamily("maskserve_latency_seconds", "Latency.", MetricType::kHistogram, {{"le", "1"}})
           .ok());
-  EXPECT_FALSE(
-      ValidateFamily("maskserve_depth", "", MetricType::kGauge, {}).ok());
-  EXPECT_FALSE(ValidateFamily("maskserve_latency_seconds", "Latency.",
-                              MetricType::kHistogram, {{"le", "1"}})
-                   .ok());
-  EXPECT_TRUE(ValidateFamily("maskserve_depth", "Depth.", MetricType::kGauge,
-                             {{"le", "1"}})
-                  .ok());
+  EXPECT_TRUE(ValidateFamily("maskserve_depth", "Depth.", MetricType::kGauge, {{"le", "1"}}).ok());
 }
 
 TEST(MetricsNamesTest, SeriesLabelsMayNotRepeatConstantLabels) {
-  EXPECT_FALSE(
-      ValidateSeriesLabels({{"zone", "a"}}, {{"zone", "b"}}, MetricType::kGauge)
-          .ok());
-  EXPECT_TRUE(
-      ValidateSeriesLabels({{"rpc", "a"}}, {{"zone", "b"}}, MetricType::kGauge)
-          .ok());
-  EXPECT_FALSE(
-      ValidateSeriesLabels({{"le", "0.5"}}, {}, MetricType::kHistogram).ok());
+  EXPECT_FALSE(ValidateSeriesLabels({{"zone", "a"}}, {{"zone", "b"}}, MetricType::kGauge).ok());
+  EXPECT_TRUE(ValidateSeriesLabels({{"rpc", "a"}}, {{"zone", "b"}}, MetricType::kGauge).ok());
+  EXPECT_FALSE(ValidateSeriesLabels({{"le", "0.5"}}, {}, MetricType::kHistogram).ok());
 }
 
 }  // namespace

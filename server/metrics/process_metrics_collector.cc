@@ -21,8 +21,7 @@ namespace {
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return text;
 }
 
@@ -35,8 +34,7 @@ std::vector<absl::string_view> StatFieldsAfterComm(absl::string_view stat) {
 }
 
 // Field `number` (1-based, as in proc(5)) of /proc/self/stat.
-std::optional<double> StatField(const std::vector<absl::string_view>& fields,
-                                size_t number) {
+std::optional<double> StatField(const std::vector<absl::string_view>& fields, size_t number) {
   const size_t index = number - 3;
   double value;
   if (number < 3 || index >= fields.size() ||
@@ -77,8 +75,7 @@ std::optional<double> OpenFds(const std::string& proc_root) {
     if (name == own && have_dir_stat) {
       struct stat entry_stat = {};
       if (stat((path + "/" + own).c_str(), &entry_stat) == 0 &&
-          entry_stat.st_dev == dir_stat.st_dev &&
-          entry_stat.st_ino == dir_stat.st_ino) {
+          entry_stat.st_dev == dir_stat.st_dev && entry_stat.st_ino == dir_stat.st_ino) {
         continue;
       }
     }
@@ -94,8 +91,7 @@ std::optional<double> MaxFds(const std::string& proc_root) {
   if (!limits) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*limits, '\n')) {
     if (!absl::ConsumePrefix(&line, "Max open files")) continue;
-    std::vector<absl::string_view> words =
-        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
     double value;
     if (!words.empty() && absl::SimpleAtod(words[0], &value)) return value;
   }
@@ -104,21 +100,16 @@ std::optional<double> MaxFds(const std::string& proc_root) {
 
 }  // namespace
 
-ProcessMetricsCollector::ProcessMetricsCollector(Options options)
-    : options_(std::move(options)) {}
+ProcessMetricsCollector::ProcessMetricsCollector(Options options) : options_(std::move(options)) {}
 
 std::vector<MetricFamily> ProcessMetricsCollector::Collect() const {
   std::vector<MetricFamily> families;
-  auto add = [&](const char* name, const char* help, MetricType type,
-                 std::optional<double> value) {
+  auto add = [&](const char* name, const char* help, MetricType type, std::optional<double> value) {
     if (!value) return;
-    families.push_back({std::string("maskserve_") + name,
-                        help,
-                        type,
-                        {ClientMetric::WithValue({}, *value)}});
+    families.push_back(
+        {std::string("maskserve_") + name, help, type, {ClientMetric::WithValue({}, *value)}});
     if (options_.standard_names) {
-      families.push_back(
-          {name, help, type, {ClientMetric::WithValue({}, *value)}});
+      families.push_back({name, help, type, {ClientMetric::WithValue({}, *value)}});
     }
   };
 
@@ -131,29 +122,27 @@ std::vector<MetricFamily> ProcessMetricsCollector::Collect() const {
   std::optional<double> utime = StatField(fields, 14);
   std::optional<double> stime = StatField(fields, 15);
   if (utime && stime) {
-    add("process_cpu_seconds_total",
-        "Total user and system CPU time spent in seconds.",
+    add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
         MetricType::kCounter, (*utime + *stime) / ticks_per_second);
   }
   if (std::optional<double> rss = StatField(fields, 24)) {
-    add("process_resident_memory_bytes", "Resident memory size in bytes.",
-        MetricType::kGauge, *rss * page_size);
+    add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::kGauge,
+        *rss * page_size);
   }
-  add("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-      MetricType::kGauge, StatField(fields, 23));
-  add("process_threads", "Number of OS threads in the process.",
-      MetricType::kGauge, StatField(fields, 20));
+  add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::kGauge,
+      StatField(fields, 23));
+  add("process_threads", "Number of OS threads in the process.", MetricType::kGauge,
+      StatField(fields, 20));
   std::optional<double> start_ticks = StatField(fields, 22);
   std::optional<double> boot_time = BootTime(options_.proc_root);
   if (start_ticks && boot_time) {
-    add("process_start_time_seconds",
-        "Start time of the process since unix epoch in seconds.",
+    add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
         MetricType::kGauge, *boot_time + *start_ticks / ticks_per_second);
   }
-  add("process_open_fds", "Number of open file descriptors.",
-      MetricType::kGauge, OpenFds(options_.proc_root));
-  add("process_max_fds", "Maximum number of open file descriptors.",
-      MetricType::kGauge, MaxFds(options_.proc_root));
+  add("process_open_fds", "Number of open file descriptors.", MetricType::kGauge,
+      OpenFds(options_.proc_root));
+  add("process_max_fds", "Maximum number of open file descriptors.", MetricType::kGauge,
+      MaxFds(options_.proc_root));
   return MergeFamilies(std::move(families));
 }
 

@@ -18,15 +18,13 @@ namespace {
 using testing::TempDir;
 using testing::WriteFile;
 
-std::map<std::string, const MetricFamily*> ByName(
-    const std::vector<MetricFamily>& families) {
+std::map<std::string, const MetricFamily*> ByName(const std::vector<MetricFamily>& families) {
   std::map<std::string, const MetricFamily*> by_name;
   for (const MetricFamily& family : families) by_name[family.name] = &family;
   return by_name;
 }
 
-double ValueOf(const std::map<std::string, const MetricFamily*>& by_name,
-               const std::string& name) {
+double ValueOf(const std::map<std::string, const MetricFamily*>& by_name, const std::string& name) {
   auto it = by_name.find(name);
   if (it == by_name.end() || it->second->metrics.size() != 1) return -12345;
   return it->second->metrics[0].value;
@@ -39,8 +37,7 @@ TEST(MetricsProcessCollectorTest, ReadsThisProcess) {
   sleeper.join();
   const auto by_name = ByName(families);
   ASSERT_EQ(by_name.size(), 7u);
-  EXPECT_EQ(by_name.at("maskserve_process_cpu_seconds_total")->type,
-            MetricType::kCounter);
+  EXPECT_EQ(by_name.at("maskserve_process_cpu_seconds_total")->type, MetricType::kCounter);
   EXPECT_GE(ValueOf(by_name, "maskserve_process_cpu_seconds_total"), 0);
   EXPECT_GT(ValueOf(by_name, "maskserve_process_resident_memory_bytes"), 1e5);
   EXPECT_GT(ValueOf(by_name, "maskserve_process_virtual_memory_bytes"),
@@ -60,12 +57,10 @@ TEST(MetricsProcessCollectorTest, ReadsThisProcess) {
 
 TEST(MetricsProcessCollectorTest, OpenFdsCountsExactly) {
   ProcessMetricsCollector collector;
-  const double before =
-      ValueOf(ByName(collector.Collect()), "maskserve_process_open_fds");
+  const double before = ValueOf(ByName(collector.Collect()), "maskserve_process_open_fds");
   const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
-  const double during =
-      ValueOf(ByName(collector.Collect()), "maskserve_process_open_fds");
+  const double during = ValueOf(ByName(collector.Collect()), "maskserve_process_open_fds");
   close(fd);
   EXPECT_EQ(during, before + 1);
 }
@@ -89,15 +84,12 @@ TEST(MetricsProcessCollectorTest, ExactValuesFromFakeProc) {
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   // Fields 1..24 of proc(5); comm contains spaces and a parenthesis.
-  ASSERT_TRUE(
-      WriteFile(root + "/self/stat",
-                "4242 (mask serve) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 "
-                "300 200 0 0 20 0 9 0 5000 1048576 256 "
-                "18446744073709551615 1 1 0 0 0\n")
-          .ok());
-  ASSERT_TRUE(
-      WriteFile(root + "/stat", "cpu  1 2 3 4\nbtime 1700000000\nprocesses 5\n")
-          .ok());
+  ASSERT_TRUE(WriteFile(root + "/self/stat",
+                        "4242 (mask serve) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 "
+                        "300 200 0 0 20 0 9 0 5000 1048576 256 "
+                        "18446744073709551615 1 1 0 0 0\n")
+                  .ok());
+  ASSERT_TRUE(WriteFile(root + "/stat", "cpu  1 2 3 4\nbtime 1700000000\nprocesses 5\n").ok());
   ASSERT_TRUE(WriteFile(root + "/self/limits",
                         "Limit                     Soft Limit           Hard "
                         "Limit           Units\n"
@@ -106,16 +98,12 @@ TEST(MetricsProcessCollectorTest, ExactValuesFromFakeProc) {
                   .ok());
   ProcessMetricsCollector::Options options;
   options.proc_root = root;
-  const std::vector<MetricFamily> families =
-      ProcessMetricsCollector(options).Collect();
+  const std::vector<MetricFamily> families = ProcessMetricsCollector(options).Collect();
   const auto by_name = ByName(families);
-  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_cpu_seconds_total"),
-                   500 / ticks);
+  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_cpu_seconds_total"), 500 / ticks);
   EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_threads"), 9);
-  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_virtual_memory_bytes"),
-                   1048576);
-  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_resident_memory_bytes"),
-                   256 * page);
+  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_virtual_memory_bytes"), 1048576);
+  EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_resident_memory_bytes"), 256 * page);
   EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_start_time_seconds"),
                    1700000000 + 5000 / ticks);
   EXPECT_DOUBLE_EQ(ValueOf(by_name, "maskserve_process_open_fds"), 4);

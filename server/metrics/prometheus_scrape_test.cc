@@ -27,13 +27,13 @@ namespace {
 
 using testing::HttpGet;
 using testing::HttpResponse;
-using testing::Subprocess;
-using testing::TempDir;
+using testing::QueryValue;
 using testing::RunningPrometheus;
 using testing::StartPrometheus;
+using testing::Subprocess;
+using testing::TempDir;
 using testing::WaitForAnySample;
 using testing::WaitForValue;
-using testing::QueryValue;
 
 TEST(MetricsPrometheusScrapeTest, RealPrometheusScrapesTheExposer) {
   const std::optional<std::string> binary =
@@ -61,8 +61,7 @@ TEST(MetricsPrometheusScrapeTest, RealPrometheusScrapesTheExposer) {
 
   MetricsExposer::Options options;
   options.address = "127.0.0.1:0";
-  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
-      MetricsExposer::Create(options);
+  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer = MetricsExposer::Create(options);
   ASSERT_TRUE(exposer.ok()) << exposer.status();
   (*exposer)->RegisterCollectable(registry);
 
@@ -75,35 +74,26 @@ TEST(MetricsPrometheusScrapeTest, RealPrometheusScrapesTheExposer) {
   // The target is up: Prometheus scraped and parsed the exposition.
   EXPECT_EQ(WaitForValue(prometheus->port, "up{job=\"maskserve\"}", "1"), "1")
       << testing::ReadFileOrEmpty(prometheus->log_path);
-  EXPECT_EQ(WaitForValue(
-                prometheus->port,
-                "maskserve_requests_total{rpc=\"Predict\",code=\"OK\"}", "7"),
-            "7");
   EXPECT_EQ(
-      WaitForValue(prometheus->port, "sum(maskserve_requests_total)", "9"),
-      "9");
-  EXPECT_EQ(WaitForValue(prometheus->port,
-                         "maskserve_request_duration_seconds_count", "9"),
-            "9");
-  EXPECT_EQ(WaitForValue(
-                prometheus->port,
-                "maskserve_request_duration_seconds_bucket{le=\"0.01\"}", "4"),
-            "4");  // 0, 0.003, 0.006, 0.009
-  EXPECT_TRUE(WaitForAnySample(prometheus->port,
-                               "maskserve_process_resident_memory_bytes > 0"));
+      WaitForValue(prometheus->port, "maskserve_requests_total{rpc=\"Predict\",code=\"OK\"}", "7"),
+      "7");
+  EXPECT_EQ(WaitForValue(prometheus->port, "sum(maskserve_requests_total)", "9"), "9");
+  EXPECT_EQ(WaitForValue(prometheus->port, "maskserve_request_duration_seconds_count", "9"), "9");
+  EXPECT_EQ(
+      WaitForValue(prometheus->port, "maskserve_request_duration_seconds_bucket{le=\"0.01\"}", "4"),
+      "4");  // 0, 0.003, 0.006, 0.009
+  EXPECT_TRUE(WaitForAnySample(prometheus->port, "maskserve_process_resident_memory_bytes > 0"));
   // No sample was rejected for being malformed or duplicated.
-  EXPECT_TRUE(WaitForAnySample(
-      prometheus->port,
-      "scrape_samples_scraped{job=\"maskserve\"} > 0 and "
-      "scrape_samples_post_metric_relabeling{job=\"maskserve\"}"
-      " == scrape_samples_scraped{job=\"maskserve\"}"));
+  EXPECT_TRUE(WaitForAnySample(prometheus->port,
+                               "scrape_samples_scraped{job=\"maskserve\"} > 0 and "
+                               "scrape_samples_post_metric_relabeling{job=\"maskserve\"}"
+                               " == scrape_samples_scraped{job=\"maskserve\"}"));
 
   // Updates after the first scrape arrive too.
   requests.Add({{"rpc", "Predict"}, {"code", "OK"}}).Increment(5);
-  EXPECT_EQ(WaitForValue(
-                prometheus->port,
-                "maskserve_requests_total{rpc=\"Predict\",code=\"OK\"}", "12"),
-            "12");
+  EXPECT_EQ(
+      WaitForValue(prometheus->port, "maskserve_requests_total{rpc=\"Predict\",code=\"OK\"}", "12"),
+      "12");
 
   Subprocess& server = *prometheus->process;
   server.Stop();

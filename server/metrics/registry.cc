@@ -18,34 +18,31 @@ std::vector<std::string> ExposedNames(const FamilyBase& family) {
   return {family.name()};
 }
 
-bool SameOwner(const std::weak_ptr<Collectable>& a,
-               const std::weak_ptr<Collectable>& b) {
+bool SameOwner(const std::weak_ptr<Collectable>& a, const std::weak_ptr<Collectable>& b) {
   return !a.owner_before(b) && !b.owner_before(a);
 }
 
 }  // namespace
 
-absl::StatusOr<FamilyBase*> Registry::Insert(
-    std::unique_ptr<FamilyBase> candidate) {
+absl::StatusOr<FamilyBase*> Registry::Insert(std::unique_ptr<FamilyBase> candidate) {
   absl::MutexLock lock(&mu_);
   const std::vector<std::string> candidate_names = ExposedNames(*candidate);
   for (const std::unique_ptr<FamilyBase>& family : families_) {
     if (family->name() == candidate->name()) {
-      if (family->type() == candidate->type() &&
-          family->help() == candidate->help() &&
+      if (family->type() == candidate->type() && family->help() == candidate->help() &&
           family->constant_labels() == candidate->constant_labels()) {
         return family.get();
       }
-      return absl::AlreadyExistsError(absl::StrCat(
-          "metric '", candidate->name(),
-          "' is already registered with another type, help or labels"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("metric '", candidate->name(),
+                       "' is already registered with another type, help or labels"));
     }
     for (const std::string& exposed : ExposedNames(*family)) {
       if (std::find(candidate_names.begin(), candidate_names.end(), exposed) !=
           candidate_names.end()) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "metric '", candidate->name(), "' collides with '", family->name(),
-            "' on the exposed name '", exposed, "'"));
+        return absl::AlreadyExistsError(absl::StrCat("metric '", candidate->name(),
+                                                     "' collides with '", family->name(),
+                                                     "' on the exposed name '", exposed, "'"));
       }
     }
   }
@@ -64,8 +61,7 @@ bool Registry::RemoveFamily(const FamilyBase& family) {
   return false;
 }
 
-void Registry::RegisterCollectable(
-    const std::weak_ptr<Collectable>& collectable) {
+void Registry::RegisterCollectable(const std::weak_ptr<Collectable>& collectable) {
   absl::MutexLock lock(&mu_);
   for (const std::weak_ptr<Collectable>& existing : collectables_) {
     if (SameOwner(existing, collectable)) return;
@@ -73,8 +69,7 @@ void Registry::RegisterCollectable(
   collectables_.push_back(collectable);
 }
 
-bool Registry::RemoveCollectable(
-    const std::weak_ptr<Collectable>& collectable) {
+bool Registry::RemoveCollectable(const std::weak_ptr<Collectable>& collectable) {
   absl::MutexLock lock(&mu_);
   for (auto it = collectables_.begin(); it != collectables_.end(); ++it) {
     if (SameOwner(*it, collectable)) {
@@ -95,9 +90,8 @@ std::vector<MetricFamily> Registry::Collect() const {
       families.push_back(family->Collect());
     }
     collectables_.erase(
-        std::remove_if(
-            collectables_.begin(), collectables_.end(),
-            [](const std::weak_ptr<Collectable>& c) { return c.expired(); }),
+        std::remove_if(collectables_.begin(), collectables_.end(),
+                       [](const std::weak_ptr<Collectable>& c) { return c.expired(); }),
         collectables_.end());
     collectables = collectables_;
   }

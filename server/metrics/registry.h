@@ -51,15 +51,12 @@ class Registry : public Collectable {
   // AlreadyExists when the name (or an exposition name derived from it) is
   // taken by a different family.
   template <typename T>
-  absl::StatusOr<Family<T>*> TryAddFamily(const std::string& name,
-                                          const std::string& help,
+  absl::StatusOr<Family<T>*> TryAddFamily(const std::string& name, const std::string& help,
                                           const Labels& constant_labels) {
-    if (absl::Status s = ValidateFamily(name, help, T::kType, constant_labels);
-        !s.ok()) {
+    if (absl::Status s = ValidateFamily(name, help, T::kType, constant_labels); !s.ok()) {
       return s;
     }
-    std::unique_ptr<FamilyBase> candidate(
-        new Family<T>(name, help, constant_labels));
+    std::unique_ptr<FamilyBase> candidate(new Family<T>(name, help, constant_labels));
     absl::StatusOr<FamilyBase*> family = Insert(std::move(candidate));
     if (!family.ok()) return family.status();
     return static_cast<Family<T>*>(*family);
@@ -88,8 +85,7 @@ class Registry : public Collectable {
 
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<FamilyBase>> families_ ABSL_GUARDED_BY(mu_);
-  mutable std::vector<std::weak_ptr<Collectable>> collectables_
-      ABSL_GUARDED_BY(mu_);
+  mutable std::vector<std::weak_ptr<Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace metrics

@@ -20,16 +20,10 @@ constexpr int kIterations = 100000;
 
 TEST(MetricsRegistryConcurrencyTest, UpdatesFromManyThreadsAreExact) {
   Registry registry;
-  Counter& counter = BuildCounter()
-                         .Name("maskserve_test_events_total")
-                         .Help("Events.")
-                         .Register(registry)
-                         .Add({});
-  Gauge& gauge = BuildGauge()
-                     .Name("maskserve_test_level")
-                     .Help("Level.")
-                     .Register(registry)
-                     .Add({});
+  Counter& counter =
+      BuildCounter().Name("maskserve_test_events_total").Help("Events.").Register(registry).Add({});
+  Gauge& gauge =
+      BuildGauge().Name("maskserve_test_level").Help("Level.").Register(registry).Add({});
   Histogram& histogram = BuildHistogram()
                              .Name("maskserve_test_size")
                              .Help("Sizes.")
@@ -45,8 +39,7 @@ TEST(MetricsRegistryConcurrencyTest, UpdatesFromManyThreadsAreExact) {
         // Buckets are cumulative and end with the count, even mid-update.
         const ClientMetric& m = family.metrics[0];
         for (size_t i = 1; i < m.buckets.size(); ++i) {
-          ASSERT_LE(m.buckets[i - 1].cumulative_count,
-                    m.buckets[i].cumulative_count);
+          ASSERT_LE(m.buckets[i - 1].cumulative_count, m.buckets[i].cumulative_count);
         }
         ASSERT_EQ(m.buckets.back().cumulative_count, m.sample_count);
       }
@@ -76,24 +69,20 @@ TEST(MetricsRegistryConcurrencyTest, UpdatesFromManyThreadsAreExact) {
   ASSERT_EQ(m.buckets.size(), 5u);
   EXPECT_EQ(m.sample_count, static_cast<uint64_t>(total));
   for (size_t i = 0; i < 5; ++i) {
-    EXPECT_EQ(m.buckets[i].cumulative_count,
-              static_cast<uint64_t>(total / 5 * (i + 1)));
+    EXPECT_EQ(m.buckets[i].cumulative_count, static_cast<uint64_t>(total / 5 * (i + 1)));
   }
   EXPECT_EQ(m.sample_sum, total / 5 * (0 + 1 + 2 + 3 + 4));
   EXPECT_GT(scrapes.load(), 0);
 }
 
-TEST(MetricsRegistryConcurrencyTest,
-     ConcurrentRegistrationYieldsOneFamilyAndSeries) {
+TEST(MetricsRegistryConcurrencyTest, ConcurrentRegistrationYieldsOneFamilyAndSeries) {
   Registry registry;
   std::vector<Counter*> seen(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      Family<Counter>& family = BuildCounter()
-                                    .Name("maskserve_test_shared_total")
-                                    .Help("Shared.")
-                                    .Register(registry);
+      Family<Counter>& family =
+          BuildCounter().Name("maskserve_test_shared_total").Help("Shared.").Register(registry);
       seen[t] = &family.Add({{"rpc", "Predict"}});
       for (int i = 0; i < 1000; ++i) {
         family.Add({{"rpc", "R" + std::to_string(i % 50)}}).Increment();

@@ -39,8 +39,7 @@ void AppendEscapedLabelValue(absl::string_view value, std::string* out) {
 
 // Writes `{a="1",b="2"}` (nothing for no labels); `le`, when given, comes
 // last as the text format's examples show it.
-void AppendLabels(const Labels& labels, const std::string* le,
-                  std::string* out) {
+void AppendLabels(const Labels& labels, const std::string* le, std::string* out) {
   if (labels.empty() && le == nullptr) return;
   out->push_back('{');
   bool first = true;
@@ -58,9 +57,8 @@ void AppendLabels(const Labels& labels, const std::string* le,
   out->push_back('}');
 }
 
-void AppendSample(absl::string_view name, absl::string_view suffix,
-                  const Labels& labels, const std::string* le,
-                  const std::string& value, std::string* out) {
+void AppendSample(absl::string_view name, absl::string_view suffix, const Labels& labels,
+                  const std::string* le, const std::string& value, std::string* out) {
   absl::StrAppend(out, name, suffix);
   AppendLabels(labels, le, out);
   absl::StrAppend(out, " ", value, "\n");
@@ -72,8 +70,7 @@ std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   char buffer[64];
-  const std::to_chars_result result =
-      std::to_chars(buffer, buffer + sizeof(buffer), value);
+  const std::to_chars_result result = std::to_chars(buffer, buffer + sizeof(buffer), value);
   return std::string(buffer, result.ptr);
 }
 
@@ -82,12 +79,10 @@ std::string SerializeText(const std::vector<MetricFamily>& families) {
   for (const MetricFamily& family : families) {
     absl::StrAppend(&out, "# HELP ", family.name, " ");
     AppendEscapedHelp(family.help, &out);
-    absl::StrAppend(&out, "\n# TYPE ", family.name, " ",
-                    MetricTypeName(family.type), "\n");
+    absl::StrAppend(&out, "\n# TYPE ", family.name, " ", MetricTypeName(family.type), "\n");
     for (const ClientMetric& metric : family.metrics) {
       if (family.type != MetricType::kHistogram) {
-        AppendSample(family.name, "", metric.labels, nullptr,
-                     FormatValue(metric.value), &out);
+        AppendSample(family.name, "", metric.labels, nullptr, FormatValue(metric.value), &out);
         continue;
       }
       for (const ClientMetric::Bucket& bucket : metric.buckets) {
@@ -96,16 +91,15 @@ std::string SerializeText(const std::vector<MetricFamily>& families) {
                      absl::StrCat(bucket.cumulative_count), &out);
       }
       // A hand-built histogram may leave out +Inf; the format requires it.
-      if (metric.buckets.empty() ||
-          !std::isinf(metric.buckets.back().upper_bound)) {
+      if (metric.buckets.empty() || !std::isinf(metric.buckets.back().upper_bound)) {
         const std::string le = "+Inf";
-        AppendSample(family.name, "_bucket", metric.labels, &le,
-                     absl::StrCat(metric.sample_count), &out);
+        AppendSample(family.name, "_bucket", metric.labels, &le, absl::StrCat(metric.sample_count),
+                     &out);
       }
-      AppendSample(family.name, "_sum", metric.labels, nullptr,
-                   FormatValue(metric.sample_sum), &out);
-      AppendSample(family.name, "_count", metric.labels, nullptr,
-                   absl::StrCat(metric.sample_count), &out);
+      AppendSample(family.name, "_sum", metric.labels, nullptr, FormatValue(metric.sample_sum),
+                   &out);
+      AppendSample(family.name, "_count", metric.labels, nullptr, absl::StrCat(metric.sample_count),
+                   &out);
     }
   }
   return out;

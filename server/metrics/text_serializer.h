@@ -27,8 +27,7 @@ namespace maskserve {
 namespace metrics {
 
 // The Content-Type of the text format.
-inline constexpr absl::string_view kTextContentType =
-    "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr absl::string_view kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // The exposition of `families`.
 std::string SerializeText(const std::vector<MetricFamily>& families);

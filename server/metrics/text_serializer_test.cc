@@ -47,48 +47,42 @@ TEST(MetricsTextSerializerTest, ExactExposition) {
                                    .Name("maskserve_request_duration_seconds")
                                    .Help("Request latency.")
                                    .Register(registry);
-  Histogram& predict =
-      latency.Add({{"rpc", "Predict"}}, BucketBoundaries{0.01, 0.1, 1});
+  Histogram& predict = latency.Add({{"rpc", "Predict"}}, BucketBoundaries{0.01, 0.1, 1});
   predict.Observe(0.0078125);  // binary fractions: the sum is exact
   predict.Observe(0.0625);
   predict.Observe(0.5);
   predict.Observe(3);
 
-  EXPECT_EQ(
-      SerializeText(registry.Collect()),
-      "# HELP maskserve_batch_queue_depth Requests waiting.\\nSecond line \\\\ "
-      "here.\n"
-      "# TYPE maskserve_batch_queue_depth gauge\n"
-      "maskserve_batch_queue_depth{instance_role=\"primary\","
-      "queue=\"a \\\"quoted\\\"\\nname \\\\ x\"} -1.5\n"
-      "# HELP maskserve_request_duration_seconds Request latency.\n"
-      "# TYPE maskserve_request_duration_seconds histogram\n"
-      "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"0.01\"} "
-      "1\n"
-      "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"0.1\"} "
-      "2\n"
-      "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"1\"} 3\n"
-      "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"+Inf\"} "
-      "4\n"
-      "maskserve_request_duration_seconds_sum{rpc=\"Predict\"} 3.5703125\n"
-      "maskserve_request_duration_seconds_count{rpc=\"Predict\"} 4\n"
-      "# HELP maskserve_requests_total Requests by RPC and status code.\n"
-      "# TYPE maskserve_requests_total counter\n"
-      "maskserve_requests_total{code=\"NOT_FOUND\",rpc=\"Predict\"} 1\n"
-      "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 7\n");
+  EXPECT_EQ(SerializeText(registry.Collect()),
+            "# HELP maskserve_batch_queue_depth Requests waiting.\\nSecond line \\\\ "
+            "here.\n"
+            "# TYPE maskserve_batch_queue_depth gauge\n"
+            "maskserve_batch_queue_depth{instance_role=\"primary\","
+            "queue=\"a \\\"quoted\\\"\\nname \\\\ x\"} -1.5\n"
+            "# HELP maskserve_request_duration_seconds Request latency.\n"
+            "# TYPE maskserve_request_duration_seconds histogram\n"
+            "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"0.01\"} "
+            "1\n"
+            "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"0.1\"} "
+            "2\n"
+            "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"1\"} 3\n"
+            "maskserve_request_duration_seconds_bucket{rpc=\"Predict\",le=\"+Inf\"} "
+            "4\n"
+            "maskserve_request_duration_seconds_sum{rpc=\"Predict\"} 3.5703125\n"
+            "maskserve_request_duration_seconds_count{rpc=\"Predict\"} 4\n"
+            "# HELP maskserve_requests_total Requests by RPC and status code.\n"
+            "# TYPE maskserve_requests_total counter\n"
+            "maskserve_requests_total{code=\"NOT_FOUND\",rpc=\"Predict\"} 1\n"
+            "maskserve_requests_total{code=\"OK\",rpc=\"Predict\"} 7\n");
 }
 
 TEST(MetricsTextSerializerTest, UnlabelledSamplesAndHandBuiltHistogram) {
-  MetricFamily gauge{"maskserve_up",
-                     "Up.",
-                     MetricType::kGauge,
-                     {ClientMetric::WithValue({}, 1)}};
+  MetricFamily gauge{"maskserve_up", "Up.", MetricType::kGauge, {ClientMetric::WithValue({}, 1)}};
   ClientMetric histogram_metric;
   histogram_metric.buckets = {{1, 2}};  // no +Inf given
   histogram_metric.sample_count = 3;
   histogram_metric.sample_sum = 4;
-  MetricFamily histogram{
-      "maskserve_h", "H.", MetricType::kHistogram, {histogram_metric}};
+  MetricFamily histogram{"maskserve_h", "H.", MetricType::kHistogram, {histogram_metric}};
   EXPECT_EQ(SerializeText({gauge, histogram}),
             "# HELP maskserve_up Up.\n"
             "# TYPE maskserve_up gauge\n"
@@ -103,20 +97,14 @@ TEST(MetricsTextSerializerTest, UnlabelledSamplesAndHandBuiltHistogram) {
 
 TEST(MetricsMergeFamiliesTest, SortsMergesAndDropsConflicts) {
   std::vector<MetricFamily> in = {
-      {"b",
-       "B.",
-       MetricType::kGauge,
-       {ClientMetric::WithValue({{"k", "2"}}, 2)}},
+      {"b", "B.", MetricType::kGauge, {ClientMetric::WithValue({{"k", "2"}}, 2)}},
       {"a", "A.", MetricType::kGauge, {ClientMetric::WithValue({}, 1)}},
       {"b",
        "B.",
        MetricType::kGauge,
        {ClientMetric::WithValue({{"k", "1"}}, 1),
         ClientMetric::WithValue({{"k", "2"}}, 99)}},  // duplicate series
-      {"a",
-       "A.",
-       MetricType::kCounter,
-       {ClientMetric::WithValue({{"x", "y"}}, 5)}},
+      {"a", "A.", MetricType::kCounter, {ClientMetric::WithValue({{"x", "y"}}, 5)}},
       {"c", "C.", MetricType::kGauge, {}},
   };
   const std::vector<MetricFamily> out = MergeFamilies(in);

@@ -64,8 +64,7 @@ bool ReadSome(int fd, int timeout_ms, std::string* buffer) {
 }
 
 // Feeds the complete lines of `buffer` to the model and keeps the rest.
-absl::Status TakeLines(std::string* buffer, bool* ready, CrashModel* model,
-                       CrashTestStats* stats) {
+absl::Status TakeLines(std::string* buffer, bool* ready, CrashModel* model, CrashTestStats* stats) {
   size_t start = 0;
   for (size_t nl = buffer->find('\n'); nl != std::string::npos; nl = buffer->find('\n', start)) {
     std::string_view line(buffer->data() + start, nl - start);
@@ -88,12 +87,11 @@ std::string DescribeExit(int status) {
 
 std::string CrashTestStats::Summary() const {
   return absl::StrCat(rounds, " rounds, ", kills, " SIGKILLs (", killed_before_ready,
-                      " before the store opened), ", acked_writes(),
-                      " acknowledged writes (", acked_publishes, " publishes, ", acked_deletes,
-                      " deletes, ", acked_jobs, " job creations, ", acked_job_failures,
-                      " job failures), ", acked_checks, " acknowledged-write checks, ",
-                      records_verified, " records verified byte for byte, ", jobs_verified,
-                      " job checks");
+                      " before the store opened), ", acked_writes(), " acknowledged writes (",
+                      acked_publishes, " publishes, ", acked_deletes, " deletes, ", acked_jobs,
+                      " job creations, ", acked_job_failures, " job failures), ", acked_checks,
+                      " acknowledged-write checks, ", records_verified,
+                      " records verified byte for byte, ", jobs_verified, " job checks");
 }
 
 absl::StatusOr<CrashTestStats> RunCrashTest(const CrashTestOptions& options) {
@@ -110,7 +108,8 @@ absl::StatusOr<CrashTestStats> RunCrashTest(const CrashTestOptions& options) {
     const bool early = rng() % 4 == 0;
     const int64_t low = early ? 0 : max_us / 5;
     const int64_t high = early ? max_us * 3 / 10 : max_us;
-    const int64_t run_us = low + static_cast<int64_t>(rng() % static_cast<uint64_t>(high - low + 1));
+    const int64_t run_us =
+        low + static_cast<int64_t>(rng() % static_cast<uint64_t>(high - low + 1));
     absl::StatusOr<Writer> writer = Spawn(options, options.seed * 100003 + round);
     if (!writer.ok()) return writer.status();
     const absl::Time deadline = absl::Now() + absl::Microseconds(run_us);
@@ -145,8 +144,8 @@ absl::StatusOr<CrashTestStats> RunCrashTest(const CrashTestOptions& options) {
     absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> store =
         RocksDbProfileStore::Open(crash_workload::StoreOptions(options.data_dir));
     if (!store.ok()) {
-      return absl::InternalError(absl::StrCat("round ", round, ": reopen after SIGKILL failed: ",
-                                              store.status().ToString()));
+      return absl::InternalError(absl::StrCat(
+          "round ", round, ": reopen after SIGKILL failed: ", store.status().ToString()));
     }
     status = model.Verify(**store, round, &stats);
     if (!status.ok()) return status;

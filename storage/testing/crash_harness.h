@@ -58,8 +58,8 @@ struct CrashTestOptions {
 
 struct CrashTestStats {
   int rounds = 0;
-  int kills = 0;               // SIGKILLs delivered to a live writer
-  int killed_before_ready = 0; // ... of which before the store had opened
+  int kills = 0;                // SIGKILLs delivered to a live writer
+  int killed_before_ready = 0;  // ... of which before the store had opened
   uint64_t acked_publishes = 0;
   uint64_t acked_deletes = 0;
   uint64_t acked_jobs = 0;

@@ -82,16 +82,16 @@ absl::Status CrashModel::VerifyProfiles(RocksDbProfileStore& store, int round,
       const std::string name = Name(tenant, id);
       absl::StatusOr<cw::KeyState> state = cw::ReadKeyState(store, tenant, id);
       if (!state.ok()) {
-        return Violation(round, absl::StrCat(name, ": torn or unreadable record: ",
-                                             state.status().ToString()));
+        return Violation(
+            round, absl::StrCat(name, ": torn or unreadable record: ", state.status().ToString()));
       }
       const uint64_t now = state->version == 0 ? 0 : 2 * state->version + (state->live ? 0 : 1);
       ProfileModel& model = profiles_model_[{tenant, id}];
       if (now < model.acked) {
-        return Violation(round, absl::StrCat(name, ": acknowledged state ", model.acked / 2,
-                                             model.acked % 2 ? " (deleted)" : "",
-                                             " lost; store has version ", state->version,
-                                             state->live ? "" : " (deleted)"));
+        return Violation(
+            round, absl::StrCat(name, ": acknowledged state ", model.acked / 2,
+                                model.acked % 2 ? " (deleted)" : "", " lost; store has version ",
+                                state->version, state->live ? "" : " (deleted)"));
       }
       if (now < model.observed) {
         return Violation(round, absl::StrCat(name, ": version went backwards from ",
@@ -110,7 +110,8 @@ absl::Status CrashModel::VerifyProfiles(RocksDbProfileStore& store, int round,
           stored->profile.description() != cw::Description(tenant, id, v) ||
           stored->profile.bank_fingerprint() != cw::kBank ||
           stored->profile.label_names_size() != 2) {
-        return Violation(round, absl::StrCat(name, "@", v, ": content differs from what was written"));
+        return Violation(round,
+                         absl::StrCat(name, "@", v, ": content differs from what was written"));
       }
       ++stats->records_verified;
       const std::string& job_id = stored->profile.training_job_id();
@@ -126,9 +127,10 @@ absl::Status CrashModel::VerifyProfiles(RocksDbProfileStore& store, int round,
     }
     absl::StatusOr<uint64_t> count = store.CountProfiles(tenant);
     if (!count.ok() || *count != live.size()) {
-      return Violation(round, absl::StrCat(tenant, ": counter says ",
-                                           count.ok() ? absl::StrCat(*count) : count.status().ToString(),
-                                           ", ", live.size(), " profiles are live"));
+      return Violation(
+          round, absl::StrCat(tenant, ": counter says ",
+                              count.ok() ? absl::StrCat(*count) : count.status().ToString(), ", ",
+                              live.size(), " profiles are live"));
     }
     std::set<std::string> listed;
     PageRequest page;
@@ -147,25 +149,26 @@ absl::Status CrashModel::VerifyProfiles(RocksDbProfileStore& store, int round,
     total_live += live.size();
   }
   if (store.TotalProfileCount() != total_live) {
-    return Violation(round, absl::StrCat("total count ", store.TotalProfileCount(), " != ",
-                                         total_live));
+    return Violation(round,
+                     absl::StrCat("total count ", store.TotalProfileCount(), " != ", total_live));
   }
   return absl::OkStatus();
 }
 
-absl::Status CrashModel::VerifyJobs(RocksDbProfileStore& store, int round,
-                                    CrashTestStats* stats) {
+absl::Status CrashModel::VerifyJobs(RocksDbProfileStore& store, int round, CrashTestStats* stats) {
   absl::StatusOr<UnfinishedJobs> unfinished = store.ListUnfinishedJobs();
   if (!unfinished.ok() || !unfinished->unreadable.empty()) {
-    return Violation(round, absl::StrCat("unfinished jobs: ",
-                                         unfinished.ok() ? unfinished->unreadable[0].status.ToString()
-                                                         : unfinished.status().ToString()));
+    return Violation(
+        round, absl::StrCat("unfinished jobs: ", unfinished.ok()
+                                                     ? unfinished->unreadable[0].status.ToString()
+                                                     : unfinished.status().ToString()));
   }
   std::set<std::string> open;
   for (const StoredJob& job : unfinished->jobs) {
     if (IsFinalJobState(job.job.state()) ||
         job.request.examples_size() != static_cast<int>(job.job.num_examples())) {
-      return Violation(round, absl::StrCat("unfinished job ", job.job.job_id(), " is inconsistent"));
+      return Violation(round,
+                       absl::StrCat("unfinished job ", job.job.job_id(), " is inconsistent"));
     }
     open.insert(job.job.job_id());
   }
@@ -173,16 +176,16 @@ absl::Status CrashModel::VerifyJobs(RocksDbProfileStore& store, int round,
     if (model.settled && round % kSettledRecheck != 0) continue;
     absl::StatusOr<StoredJob> job = store.GetJob(model.tenant, job_id);
     if (!job.ok()) {
-      return Violation(round, absl::StrCat("acknowledged job ", job_id, ": ",
-                                           job.status().ToString()));
+      return Violation(round,
+                       absl::StrCat("acknowledged job ", job_id, ": ", job.status().ToString()));
     }
     const v1::TrainingJob& j = job->job;
     ++stats->jobs_verified;
     if (model.acked == JobModel::kSucceeded &&
         (j.state() != v1::SUCCEEDED || j.published_version() != model.published_version)) {
-      return Violation(round, absl::StrCat("job ", job_id, ": acknowledged SUCCEEDED at version ",
-                                           model.published_version, ", store has ",
-                                           j.ShortDebugString()));
+      return Violation(round,
+                       absl::StrCat("job ", job_id, ": acknowledged SUCCEEDED at version ",
+                                    model.published_version, ", store has ", j.ShortDebugString()));
     }
     if (model.acked == JobModel::kFailed && j.state() != v1::FAILED) {
       return Violation(round, absl::StrCat("job ", job_id, ": acknowledged FAILED, store has ",

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   maskserve::CrashTestOptions options;
   options.writer_path = writer;
   options.data_dir = absl::GetFlag(FLAGS_data_dir).empty() ? temp.path() + "/store"
-                                                            : absl::GetFlag(FLAGS_data_dir);
+                                                           : absl::GetFlag(FLAGS_data_dir);
   options.rounds = absl::GetFlag(FLAGS_rounds);
   options.max_run = absl::GetFlag(FLAGS_max_run);
   options.threads = absl::GetFlag(FLAGS_threads);

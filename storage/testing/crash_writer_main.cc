@@ -132,7 +132,7 @@ void Work(RocksDbProfileStore& store, uint64_t seed) {
         FailJob(store, tenant, *running);
       } else if (outcome < 8) {
         PublishNext(store, tenant, id, &*running);  // a race leaves it for re-queue
-      }  // else: left running, as a crash would
+      }                                             // else: left running, as a crash would
     } else {
       absl::StatusOr<ListProfilesResult> list = store.ListProfiles(tenant, PageRequest{7, ""});
       if (!list.ok()) Fatal("list", list.status());
@@ -147,8 +147,8 @@ void Work(RocksDbProfileStore& store, uint64_t seed) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using maskserve::RocksDbProfileStore;
-  absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> store =
-      RocksDbProfileStore::Open(maskserve::crash_workload::StoreOptions(absl::GetFlag(FLAGS_data_dir)));
+  absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> store = RocksDbProfileStore::Open(
+      maskserve::crash_workload::StoreOptions(absl::GetFlag(FLAGS_data_dir)));
   if (!store.ok()) maskserve::Fatal("open", store.status());
   maskserve::Report("READY");
   maskserve::Requeue(**store);

@@ -76,10 +76,10 @@ MATCHER_P2(StatusIs, code, substring, "") {
   return false;
 }
 
-#define ASSERT_OK(expr)                                 \
-  do {                                                  \
+#define ASSERT_OK(expr)                                                    \
+  do {                                                                     \
     const absl::Status _s = ::maskserve::internal_status::GetStatus(expr); \
-    ASSERT_TRUE(_s.ok()) << _s.ToString();              \
+    ASSERT_TRUE(_s.ok()) << _s.ToString();                                 \
   } while (0)
 
 #define EXPECT_OK(expr)                                                    \

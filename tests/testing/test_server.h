@@ -59,8 +59,7 @@ inline void WriteSharedHeads(const std::string& path, const std::string& name,
   const BertModel& backbone = BuiltinTestBackbone();
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const int64_t C = int64_t(labels.size()), d = backbone.config().hidden_size;
-  SharedHeadSet heads(backbone_fingerprint.empty() ? backbone.fingerprint()
-                                                   : backbone_fingerprint);
+  SharedHeadSet heads(backbone_fingerprint.empty() ? backbone.fingerprint() : backbone_fingerprint);
   heads.Add(name, labels, at::normal(0.0, 0.02, {C, d}, gen), at::zeros({C}));
   heads.Save(path);
 }
@@ -71,7 +70,8 @@ class TestClient {
       : stub_(v1::Maskserve::NewStub(channel)), api_key_(std::move(api_key)) {}
 
   // A context with the API key and a deadline.
-  std::unique_ptr<grpc::ClientContext> Context(std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
+  std::unique_ptr<grpc::ClientContext> Context(
+      std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
     auto context = std::make_unique<grpc::ClientContext>();
     if (!api_key_.empty()) context->AddMetadata("authorization", "Bearer " + api_key_);
     context->set_deadline(std::chrono::system_clock::now() + timeout);

@@ -13,8 +13,7 @@ namespace internal {
 
 inline void AtomicAdd(std::atomic<double>& target, double delta) {
   double current = target.load(std::memory_order_relaxed);
-  while (!target.compare_exchange_weak(current, current + delta,
-                                       std::memory_order_relaxed,
+  while (!target.compare_exchange_weak(current, current + delta, std::memory_order_relaxed,
                                        std::memory_order_relaxed)) {
   }
 }

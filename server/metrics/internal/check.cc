@@ -10,16 +10,15 @@ namespace internal {
 
 void CheckOk(const absl::Status& status, absl::string_view what) {
   if (status.ok()) return;
-  std::fprintf(stderr, "maskserve metrics: %.*s: %s\n",
-               static_cast<int>(what.size()), what.data(),
+  std::fprintf(stderr, "maskserve metrics: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
                status.ToString().c_str());
   std::abort();
 }
 
 void Check(bool condition, absl::string_view message) {
   if (condition) return;
-  std::fprintf(stderr, "maskserve metrics: %.*s\n",
-               static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "maskserve metrics: %.*s\n", static_cast<int>(message.size()),
+               message.data());
   std::abort();
 }
 

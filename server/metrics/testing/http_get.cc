@@ -49,16 +49,14 @@ absl::Status Errno(absl::string_view what) {
 }  // namespace
 
 absl::StatusOr<HttpResponse> HttpRequest(int port, const std::string& method,
-                                         const std::string& target,
-                                         absl::Duration timeout) {
+                                         const std::string& target, absl::Duration timeout) {
   Fd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (socket_fd.get() < 0) return Errno("socket");
   timeval tv = absl::ToTimeval(timeout);
   setsockopt(socket_fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(socket_fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   sockaddr_in address = Loopback(port);
-  if (connect(socket_fd.get(), reinterpret_cast<sockaddr*>(&address),
-              sizeof(address)) != 0) {
+  if (connect(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     return Errno("connect");
   }
   const std::string request =
@@ -66,8 +64,8 @@ absl::StatusOr<HttpResponse> HttpRequest(int port, const std::string& method,
                    "\r\nUser-Agent: maskserve-metrics-test\r\n\r\n");
   size_t sent = 0;
   while (sent < request.size()) {
-    const ssize_t n = send(socket_fd.get(), request.data() + sent,
-                           request.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n =
+        send(socket_fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return Errno("send");
     sent += static_cast<size_t>(n);
   }
@@ -95,12 +93,9 @@ absl::StatusOr<HttpResponse> HttpRequest(int port, const std::string& method,
   response.body = raw.substr(header_end + 4);
   std::vector<absl::string_view> lines =
       absl::StrSplit(absl::string_view(raw).substr(0, header_end), "\r\n");
-  std::vector<absl::string_view> status_words =
-      absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
-  if (status_words.size() < 2 ||
-      !absl::SimpleAtoi(status_words[1], &response.status)) {
-    return absl::DataLossError(
-        absl::StrCat("bad HTTP status line: ", lines[0]));
+  std::vector<absl::string_view> status_words = absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
+  if (status_words.size() < 2 || !absl::SimpleAtoi(status_words[1], &response.status)) {
+    return absl::DataLossError(absl::StrCat("bad HTTP status line: ", lines[0]));
   }
   for (size_t i = 1; i < lines.size(); ++i) {
     const size_t colon = lines[i].find(':');
@@ -115,13 +110,11 @@ absl::StatusOr<int> PickFreePort() {
   Fd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (socket_fd.get() < 0) return Errno("socket");
   sockaddr_in address = Loopback(0);
-  if (bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address),
-           sizeof(address)) != 0) {
+  if (bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     return Errno("bind");
   }
   socklen_t length = sizeof(address);
-  if (getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address),
-                  &length) != 0) {
+  if (getsockname(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return Errno("getsockname");
   }
   return static_cast<int>(ntohs(address.sin_port));
@@ -131,8 +124,7 @@ std::string UrlEncode(const std::string& text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');

@@ -24,13 +24,12 @@ struct HttpResponse {
 
 // Sends `method target` (target = path and query) to 127.0.0.1:port and
 // reads the response until the server closes the connection.
-absl::StatusOr<HttpResponse> HttpRequest(
-    int port, const std::string& method, const std::string& target,
-    absl::Duration timeout = absl::Seconds(10));
+absl::StatusOr<HttpResponse> HttpRequest(int port, const std::string& method,
+                                         const std::string& target,
+                                         absl::Duration timeout = absl::Seconds(10));
 
-inline absl::StatusOr<HttpResponse> HttpGet(
-    int port, const std::string& target,
-    absl::Duration timeout = absl::Seconds(10)) {
+inline absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
+                                            absl::Duration timeout = absl::Seconds(10)) {
   return HttpRequest(port, "GET", target, timeout);
 }
 

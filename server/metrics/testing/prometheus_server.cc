@@ -11,22 +11,18 @@ namespace maskserve {
 namespace metrics {
 namespace testing {
 
-
-
-absl::StatusOr<RunningPrometheus> StartPrometheus(const std::string& binary,
-                                                  const TempDir& dir,
+absl::StatusOr<RunningPrometheus> StartPrometheus(const std::string& binary, const TempDir& dir,
                                                   int target_port) {
   const std::string config = dir.path() + "/prometheus.yml";
-  absl::Status written =
-      testing::WriteFile(config, absl::StrCat("global:\n"
-                                              "  scrape_interval: 1s\n"
-                                              "  scrape_timeout: 1s\n"
-                                              "  evaluation_interval: 1s\n"
-                                              "scrape_configs:\n"
-                                              "  - job_name: maskserve\n"
-                                              "    static_configs:\n"
-                                              "      - targets: ['127.0.0.1:",
-                                              target_port, "']\n"));
+  absl::Status written = testing::WriteFile(config, absl::StrCat("global:\n"
+                                                                 "  scrape_interval: 1s\n"
+                                                                 "  scrape_timeout: 1s\n"
+                                                                 "  evaluation_interval: 1s\n"
+                                                                 "scrape_configs:\n"
+                                                                 "  - job_name: maskserve\n"
+                                                                 "    static_configs:\n"
+                                                                 "      - targets: ['127.0.0.1:",
+                                                                 target_port, "']\n"));
   if (!written.ok()) return written;
   // The port is picked free but may be taken before Prometheus binds it:
   // then Prometheus exits, and we try another.
@@ -36,27 +32,23 @@ absl::StatusOr<RunningPrometheus> StartPrometheus(const std::string& binary,
     if (!port.ok()) return port.status();
     RunningPrometheus prometheus;
     prometheus.port = *port;
-    prometheus.log_path =
-        absl::StrCat(dir.path(), "/prometheus", attempt, ".log");
+    prometheus.log_path = absl::StrCat(dir.path(), "/prometheus", attempt, ".log");
     absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
         {binary, "--config.file=" + config,
          "--storage.tsdb.path=" + absl::StrCat(dir.path(), "/data", attempt),
-         absl::StrCat("--web.listen-address=127.0.0.1:", *port),
-         "--log.level=warn"},
+         absl::StrCat("--web.listen-address=127.0.0.1:", *port), "--log.level=warn"},
         "", prometheus.log_path);
     if (!process.ok()) return process.status();
     prometheus.process = std::move(*process);
     // Ready when /-/ready answers 200.
     const absl::Time deadline = absl::Now() + kScrapeDeadline;
     while (absl::Now() < deadline && prometheus.process->Running()) {
-      absl::StatusOr<HttpResponse> ready =
-          HttpGet(prometheus.port, "/-/ready", absl::Seconds(2));
+      absl::StatusOr<HttpResponse> ready = HttpGet(prometheus.port, "/-/ready", absl::Seconds(2));
       if (ready.ok() && ready->status == 200) return prometheus;
       absl::SleepFor(absl::Milliseconds(200));
     }
-    last = absl::UnavailableError(
-        absl::StrCat("prometheus did not become ready; log:\n",
-                     testing::ReadFileOrEmpty(prometheus.log_path)));
+    last = absl::UnavailableError(absl::StrCat("prometheus did not become ready; log:\n",
+                                               testing::ReadFileOrEmpty(prometheus.log_path)));
     prometheus.process->Stop();
   }
   return last;
@@ -64,11 +56,9 @@ absl::StatusOr<RunningPrometheus> StartPrometheus(const std::string& binary,
 
 // The value of the single sample an instant query returns, or nullopt
 // while Prometheus has none.
-std::optional<std::string> QueryValue(int prometheus_port,
-                                      const std::string& promql) {
+std::optional<std::string> QueryValue(int prometheus_port, const std::string& promql) {
   absl::StatusOr<HttpResponse> response = HttpGet(
-      prometheus_port, "/api/v1/query?query=" + testing::UrlEncode(promql),
-      absl::Seconds(5));
+      prometheus_port, "/api/v1/query?query=" + testing::UrlEncode(promql), absl::Seconds(5));
   if (!response.ok() || response->status != 200) return std::nullopt;
   // {"status":"success","data":{"resultType":"vector","result":[{"metric":
   // {...},"value":[1700000000.123,"7"]}]}}
@@ -83,8 +73,7 @@ std::optional<std::string> QueryValue(int prometheus_port,
 
 // Polls `promql` until it returns `expected` or the deadline passes; returns
 // the last value seen.
-std::optional<std::string> WaitForValue(int prometheus_port,
-                                        const std::string& promql,
+std::optional<std::string> WaitForValue(int prometheus_port, const std::string& promql,
                                         const std::string& expected) {
   std::optional<std::string> value;
   const absl::Time deadline = absl::Now() + kScrapeDeadline;

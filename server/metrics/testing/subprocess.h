@@ -26,9 +26,9 @@ namespace testing {
 class Subprocess {
  public:
   // Starts argv[0] (a path) with `argv`. stdin_path empty means /dev/null.
-  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
-      const std::vector<std::string>& argv, const std::string& stdin_path,
-      const std::string& output_path);
+  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv,
+                                                           const std::string& stdin_path,
+                                                           const std::string& output_path);
 
   // Stops the process (Stop) if it still runs.
   ~Subprocess();
@@ -56,8 +56,7 @@ class Subprocess {
 
 // The first executable `name` on $PATH (or the path in the environment
 // variable `env_override` when set), or nullopt.
-std::optional<std::string> FindExecutable(const std::string& name,
-                                          const char* env_override);
+std::optional<std::string> FindExecutable(const std::string& name, const char* env_override);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on
 // destruction.
