@@ -35,7 +35,7 @@ RUN export CCACHE_DISABLE=1 \
  && cmake --build /build --target maskserve maskctl maskserve_build_bank -j"${MASKSERVE_JOBS:-$(nproc)}" \
  && install -D -m 0755 /build/server/maskserve /out/usr/local/bin/maskserve \
  && install -D -m 0755 /build/clients/maskctl/maskctl /out/usr/local/bin/maskctl \
- && install -D -m 0755 /build/core/maskserve_build_bank /out/usr/local/bin/maskserve_build_bank
+ && install -D -m 0755 /build/core/tools/maskserve_build_bank /out/usr/local/bin/maskserve_build_bank
 
 FROM debian:12 AS runtime
 # Runtime libraries of the binaries (checked with ldd / objdump -p and

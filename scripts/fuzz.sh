@@ -11,7 +11,8 @@ command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get ins
 mkdir -p "$out"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
 lib=(core/base/bit_packing.cc core/base/crc32.cc core/base/fp16.cc core/base/json.cc core/profile/profile_codec.cc core/profile/profile_data.cc
-     core/io/safetensors_header.cc core/text/unicode_tables.cc core/text/wordpiece_tokenizer.cc)
+     core/io/safetensors_header.cc core/text/normalization.cc core/text/unicode_tables.cc core/text/vocabulary.cc
+     core/text/wordpiece_tokenizer.cc)
 for target in json_fuzzer profile_codec_fuzzer safetensors_header_fuzzer tokenizer_fuzzer; do
   src=core/fuzz/$target.cc
   if [ ! -x "$out/$target" ] || [ -n "$(find "$src" "${lib[@]}" core/*/*.h -newer "$out/$target" 2>/dev/null)" ]; then

@@ -23,16 +23,27 @@ std::unique_ptr<Authenticator> Authenticator::Development() {
   return auth;
 }
 
+namespace {
+
+// A valid tenant and a sha256 hex digest.
+absl::Status CheckKeyEntry(const std::string& hash, const std::string& tenant) {
+  absl::Status valid = ValidateTenant(tenant);
+  if (!valid.ok()) return valid;
+  if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("api key hash for tenant '", tenant, "': expected 64 lowercase hex digits"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromHashes(
     const std::map<std::string, std::string>& hash_to_tenant) {
   auto auth = std::unique_ptr<Authenticator>(new Authenticator());
   for (const auto& [hash, tenant] : hash_to_tenant) {
-    absl::Status valid = ValidateTenant(tenant);
+    absl::Status valid = CheckKeyEntry(hash, tenant);
     if (!valid.ok()) return valid;
-    if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("api key hash for tenant '", tenant, "': expected 64 lowercase hex digits"));
-    }
     auth->tenant_by_hash_[hash] = tenant;
   }
   return auth;
@@ -51,6 +62,11 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std
     if (fields.size() != 2) {
       return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ":", number,
                                                      ": expected '<tenant> <sha256 hex of key>'"));
+    }
+    absl::Status valid = CheckKeyEntry(fields[1], fields[0]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("api_keys_file: ", path, ":", number, ": ", valid.message()));
     }
     if (hashes.count(fields[1])) {
       return absl::InvalidArgumentError(

@@ -34,7 +34,7 @@ class Authenticator {
   // Reads a key file; INVALID_ARGUMENT naming the file and line on bad
   // content, NOT_FOUND when it cannot be read.
   static absl::StatusOr<std::unique_ptr<Authenticator>> FromFile(const std::string& path);
-  // From (tenant, sha256 hex) pairs.
+  // From a map of sha256 hex (of a key) to its tenant.
   static absl::StatusOr<std::unique_ptr<Authenticator>> FromHashes(
       const std::map<std::string, std::string>& hash_to_tenant);
 

@@ -18,9 +18,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
+#include "server/engine/model_info.h"
 #include "server/log.h"
 #include "server/maskserve_server.h"
-#include "server/model_info.h"
 
 ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port; port 0 = any)");
 ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");

@@ -19,7 +19,8 @@
 #define MASKSERVE_SERVER_MASKSERVE_SERVER_H_
 
 #include <memory>
-#include <mutex>
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include <grpcpp/server.h>
 
@@ -66,8 +67,8 @@ class MaskserveServer {
   std::unique_ptr<ServerComponents> components_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  std::mutex shutdown_mu_;
-  bool shut_down_ = false;
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace maskserve

@@ -1,9 +1,10 @@
 // File: server/maskserve_service.h
 //
-// The gRPC implementation of maskserve.v1.Maskserve. It stays thin: each RPC
-// authenticates the caller's tenant, validates the request (INVALID_ARGUMENT
-// naming the field), hands it to the batcher, the trainer, the store or the
-// resident table, and converts the absl::Status once with ToGrpcStatus().
+// The gRPC implementation of maskserve.v1.Maskserve, a thin adapter over
+// the Engine (server/engine/engine.h): each RPC authenticates the caller's
+// tenant, converts the request proto into the engine's call, makes it, and
+// converts the result into the response and the absl::Status once with
+// ToGrpcStatus(). Validation and every other rule live in the engine.
 // Every call is counted and timed in ServerMetrics. Until Ready() is called
 // (backbone, banks and store loaded) every RPC is UNAVAILABLE.
 //
@@ -15,32 +16,19 @@
 #include <memory>
 
 #include "absl/status/status.h"
-#include "core/model/backbone.h"
-#include "core/peft/composed_profile.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 #include "server/server_metrics.h"
-#include "server/server_options.h"
 
 namespace maskserve {
 
 class Authenticator;
-class PredictBatcher;
-class ProfileStore;
-class ProfileTable;
-class TrainingManager;
+class Engine;
 
 // What the service calls; owned by MaskserveServer.
 struct ServiceDependencies {
-  Backbone backbone;
-  LimitsOptions limits;
-  v1::ModelInfo model_info;
   Authenticator* auth = nullptr;
-  ProfileStore* store = nullptr;
-  ProfileTable* profiles = nullptr;
-  PredictBatcher* batcher = nullptr;
-  TrainingManager* trainer = nullptr;
+  Engine* engine = nullptr;
   ServerMetrics* metrics = nullptr;
-  ServingBanks banks;
 };
 
 class MaskserveService final : public v1::Maskserve::Service {
@@ -83,13 +71,9 @@ class MaskserveService final : public v1::Maskserve::Service {
                             v1::ModelInfo* response) override;
 
  private:
-  // Authenticates, runs `body(deps, tenant)` and records the call's metrics.
+  // Authenticates, runs `body(engine, tenant)` and records the call's metrics.
   template <typename Body>
   grpc::Status Serve(Rpc rpc, grpc::ServerContext* context, Body&& body);
-
-  absl::Status DoPredict(const ServiceDependencies& deps, const std::string& tenant,
-                         grpc::ServerContext* context, const v1::PredictRequest& request,
-                         v1::PredictResponse* response);
 
   // Read with std::atomic_load, written once with std::atomic_store.
   std::shared_ptr<const ServiceDependencies> deps_;

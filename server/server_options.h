@@ -9,43 +9,9 @@
 #include <cstdint>
 #include <string>
 
+#include "server/engine/engine_options.h"
+
 namespace maskserve {
-
-// Input limits enforced on every RPC (reported by GetModelInfo).
-struct LimitsOptions {
-  uint32_t max_inputs_per_request = 256;
-  uint32_t max_text_bytes = 16 * 1024;
-  uint32_t max_examples_per_job = 10000;
-  uint32_t max_labels = 64;
-  uint32_t max_sequence_length = 128;
-  uint64_t max_profiles_per_tenant = 1000000;
-};
-
-// The shared PEFT banks and heads. Paths load trained ("warm") banks;
-// otherwise they are random from the seeds (deterministic, so restarts and
-// replicas agree).
-struct BankOptions {
-  std::string adapter_bank_path;  // X-PEFT bank (safetensors), or random
-  std::string prototype_path;     // ProPETL prototype (safetensors), or random
-  // Shared classification heads (safetensors written by maskserve_build_bank
-  // --shared_heads_out or SharedHeadSet::Save); empty = none. They must have
-  // been built for the loaded backbone (its fingerprint).
-  std::string shared_heads_path;
-  int64_t num_adapters = 100;  // N of a random bank
-  int64_t top_k = 50;          // default k of X-PEFT hard profiles
-  int64_t bottleneck = 0;      // b of random banks; 0 = d/16
-  uint64_t seed = 1234;        // seed of random banks
-};
-
-struct BatchingOptions {
-  int64_t max_batch_sequences = 64;
-  int64_t max_batch_tokens = 16384;
-  double max_queue_delay_ms = 2.0;
-  // LibTorch intra-op threads of the serving forward; 0 = one per core.
-  int intra_op_threads = 0;
-  int64_t max_queued_sequences = 4096;
-  int64_t max_queued_sequences_per_tenant = 2048;
-};
 
 struct TlsOptions {
   std::string cert_file;       // server certificate chain (PEM); empty = plaintext

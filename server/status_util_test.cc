@@ -1,10 +1,6 @@
 #include "server/status_util.h"
 
-#include <stdexcept>
-
 #include <gtest/gtest.h>
-
-#include "core/base/error.h"
 
 namespace maskserve {
 namespace {
@@ -16,22 +12,6 @@ TEST(StatusUtilTest, GrpcStatusKeepsCodeAndMessage) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("queue full")).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
-}
-
-TEST(StatusUtilTest, EngineErrorsKeepTheirCode) {
-  EXPECT_EQ(FromEngineError(NotFound("x")).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(FromEngineError(DataLoss("x")).code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(FromEngineError(FailedPrecondition("x")).code(), absl::StatusCode::kFailedPrecondition);
-}
-
-TEST(StatusUtilTest, CatchEngineErrorsConvertsExceptions) {
-  absl::Status status =
-      CatchEngineErrors([]() -> absl::Status { throw InvalidArgument("profile_id: too long"); });
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(), "profile_id: too long");
-  status = CatchEngineErrors([]() -> absl::Status { throw std::runtime_error("boom"); });
-  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
-  EXPECT_TRUE(CatchEngineErrors([] { return absl::OkStatus(); }).ok());
 }
 
 }  // namespace

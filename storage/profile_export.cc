@@ -33,4 +33,16 @@ absl::StatusOr<StoredProfile> DecodeProfileExport(std::string_view data) {
   return out;
 }
 
+absl::StatusOr<PublishProfileRequest> ImportRequestFromExport(std::string_view data) {
+  absl::StatusOr<StoredProfile> decoded = DecodeProfileExport(data);
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.status().message()));
+  }
+  PublishProfileRequest request;
+  request.profile = std::move(decoded->profile);
+  request.profile.clear_training_job_id();
+  request.payload = std::move(decoded->payload);
+  return request;
+}
+
 }  // namespace maskserve

@@ -34,6 +34,11 @@ std::string EncodeProfileExport(const StoredProfile& profile, absl::Time export_
 
 absl::StatusOr<StoredProfile> DecodeProfileExport(std::string_view data);
 
+// An export as the publication that imports it: its metadata (without the
+// exporting server's job id, which means nothing here) and payload.
+// INVALID_ARGUMENT naming "data" when it does not decode.
+absl::StatusOr<PublishProfileRequest> ImportRequestFromExport(std::string_view data);
+
 }  // namespace maskserve
 
 #endif  // MASKSERVE_STORAGE_PROFILE_EXPORT_H_

@@ -17,11 +17,10 @@
 #include "storage/rocksdb_status.h"
 #include "storage/status_macros.h"
 #include "storage/store_keys.h"
+#include "storage/store_requests.h"
 
 namespace maskserve {
 namespace {
-
-constexpr std::string_view kJobsListing = "jobs";
 
 std::string Quoted(std::string_view id) { return absl::StrCat("\"", Sv(id), "\""); }
 
@@ -111,15 +110,9 @@ absl::StatusOr<v1::TrainingJob> RocksDbProfileStore::UpdateJob(std::string_view 
 absl::StatusOr<ListJobsResult> RocksDbProfileStore::ListJobs(std::string_view tenant,
                                                              const JobFilter& filter,
                                                              const PageRequest& page) {
-  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  if (!filter.profile_id.empty()) {
-    MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(filter.profile_id));
-  }
-  const uint32_t page_size = EffectivePageSize(page.page_size);
-  std::string before;
-  if (!page.page_token.empty()) {
-    MASKSERVE_ASSIGN_OR_RETURN(before, DecodePageToken(kJobsListing, tenant, page.page_token));
-  }
+  MASKSERVE_ASSIGN_OR_RETURN(const ListingPage listing, StartJobListing(tenant, filter, page));
+  const uint32_t page_size = listing.size;
+  const std::string& before = listing.after;
   const std::string prefix = store_keys::JobPrefix(tenant);
   const std::string end = store_keys::PrefixEnd(prefix);
   rocksdb::Slice lower(prefix);

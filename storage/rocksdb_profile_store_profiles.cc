@@ -19,12 +19,11 @@
 #include "storage/rocksdb_status.h"
 #include "storage/status_macros.h"
 #include "storage/store_keys.h"
+#include "storage/store_requests.h"
 #include "storage/time_util.h"
 
 namespace maskserve {
 namespace {
-
-constexpr std::string_view kProfilesListing = "profiles";
 
 std::string Quoted(std::string_view id) { return absl::StrCat("\"", Sv(id), "\""); }
 
@@ -114,12 +113,8 @@ absl::Status RocksDbProfileStore::CheckQuota(std::string_view tenant, uint64_t l
 absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishProfile(std::string_view tenant,
                                                                 std::string_view profile_id,
                                                                 PublishProfileRequest request) {
-  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_RETURN_IF_ERROR(CheckPublicationIds(tenant, profile_id, request));
   MASKSERVE_RETURN_IF_ERROR(CheckBank(request.profile));
-  if (request.finished_job.has_value()) {
-    MASKSERVE_RETURN_IF_ERROR(ValidateJobId(request.finished_job->job_id()));
-  }
   PublishCheck check;
   check.expected_version = request.expected_version;
   absl::MutexLock lock(&TenantLock(tenant));
@@ -130,11 +125,7 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::PublishLocked(std::string_view 
                                                                std::string_view profile_id,
                                                                PublishProfileRequest request,
                                                                const PublishCheck& check) {
-  if (request.payload.size() > options_.max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("payload: ", request.payload.size(),
-                                                   " bytes, more than the ",
-                                                   options_.max_payload_bytes, " allowed"));
-  }
+  MASKSERVE_RETURN_IF_ERROR(CheckPayloadSize(request, options_.max_payload_bytes));
   MASKSERVE_ASSIGN_OR_RETURN(ProfileState state, ReadProfileState(tenant, profile_id));
   if (state.kind == ProfileState::kCorrupt) return state.corruption;
   const bool live = state.kind == ProfileState::kLive;
@@ -252,12 +243,10 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::DeleteProfile(
 
 absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string_view tenant,
                                                                      const PageRequest& page) {
-  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
-  const uint32_t page_size = EffectivePageSize(page.page_size);
-  std::string after;
-  if (!page.page_token.empty()) {
-    MASKSERVE_ASSIGN_OR_RETURN(after, DecodePageToken(kProfilesListing, tenant, page.page_token));
-  }
+  MASKSERVE_ASSIGN_OR_RETURN(const ListingPage listing,
+                             StartListing(kProfilesListing, tenant, page));
+  const uint32_t page_size = listing.size;
+  const std::string& after = listing.after;
   ListProfilesResult result;
   MASKSERVE_ASSIGN_OR_RETURN(result.total_count, CountProfiles(tenant));
 
@@ -315,16 +304,8 @@ absl::StatusOr<v1::Profile> RocksDbProfileStore::ImportProfile(
     const ImportProfileOptions& options) {
   MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
-  absl::StatusOr<StoredProfile> decoded = DecodeProfileExport(data);
-  if (!decoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.status().message()));
-  }
-  MASKSERVE_RETURN_IF_ERROR(CheckBank(decoded->profile));
-  PublishProfileRequest request;
-  request.profile = std::move(decoded->profile);
-  // The exporting server's job ids mean nothing here.
-  request.profile.clear_training_job_id();
-  request.payload = std::move(decoded->payload);
+  MASKSERVE_ASSIGN_OR_RETURN(PublishProfileRequest request, ImportRequestFromExport(data));
+  MASKSERVE_RETURN_IF_ERROR(CheckBank(request.profile));
   PublishCheck check;
   check.must_not_exist = !options.overwrite;
   absl::MutexLock lock(&TenantLock(tenant));

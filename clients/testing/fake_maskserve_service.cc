@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "core/base/error.h"
 #include "core/profile/profile_data.h"
+#include "core/profile/shared_head_choice.h"
 #include "proto/job_state.h"
 
 namespace maskserve {
@@ -82,29 +84,29 @@ void FillSize(v1::Profile* profile) {
   size->set_total_bytes(size->mask_bytes() + size->head_bytes() + size->metadata_bytes());
 }
 
-// Checks request->shared_head against `heads` like the real server: fills in
-// the head's labels when label_names is empty, else requires them to match.
+// Checks request->shared_head against `heads` with the real server's rule
+// (core/profile/shared_head_choice.h); fills in the head's labels when
+// label_names is empty.
 grpc::Status ResolveSharedHead(const std::vector<v1::SharedHeadInfo>& heads,
                                v1::TrainProfileRequest* request) {
   const std::string& name = request->shared_head();
-  if (!IsValidSharedHeadName(name)) {
-    return Invalid("shared_head: must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
+  const std::vector<std::string> labels(request->label_names().begin(),
+                                        request->label_names().end());
+  std::vector<std::string> loaded;
+  const v1::SharedHeadInfo* head = nullptr;
+  std::vector<std::string> head_labels;
+  for (const v1::SharedHeadInfo& h : heads) {
+    loaded.push_back(h.name());
+    if (h.name() == name) head = &h;
   }
-  if (request->method() == v1::HEAD_ONLY) {
-    return Invalid("shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+  if (head != nullptr) head_labels.assign(head->label_names().begin(), head->label_names().end());
+  try {
+    CheckSharedHeadChoice(name, static_cast<Method>(request->method()),
+                          head != nullptr ? &head_labels : nullptr, labels, loaded);
+  } catch (const EngineError& e) {
+    return Invalid(e.what());
   }
-  auto head = std::find_if(heads.begin(), heads.end(),
-                           [&](const v1::SharedHeadInfo& h) { return h.name() == name; });
-  if (head == heads.end()) return Invalid("shared_head: no shared head '" + name + "' is loaded");
-  if (request->label_names().empty()) {
-    *request->mutable_label_names() = head->label_names();
-    return grpc::Status::OK;
-  }
-  if (!std::equal(request->label_names().begin(), request->label_names().end(),
-                  head->label_names().begin(), head->label_names().end())) {
-    return Invalid("label_names: must equal the labels of shared head '" + name +
-                   "' in order, or be left empty");
-  }
+  if (labels.empty()) *request->mutable_label_names() = head->label_names();
   return grpc::Status::OK;
 }
 

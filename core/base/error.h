@@ -5,7 +5,7 @@
 // `core/` depends on LibTorch and the standard library only, so it cannot use
 // absl::Status. Engine functions report failure by throwing `EngineError`,
 // which carries a code that maps 1:1 onto absl/gRPC status codes. The server
-// converts it exactly once at its edge (see server/status_util.h). LibTorch's
+// converts it exactly once at its edge (see server/engine/engine_errors.h). LibTorch's
 // own `c10::Error` is caught inside core and rethrown as kInternal.
 //
 // Thread safety: EngineError is an immutable value type.

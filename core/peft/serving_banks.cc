@@ -1,27 +1,9 @@
 #include "core/peft/serving_banks.h"
 
 #include "core/base/error.h"
+#include "core/profile/shared_head_choice.h"
 
 namespace maskserve {
-
-namespace {
-
-std::string LoadedHeadNames(const SharedHeadSet* heads) {
-  if (heads == nullptr || heads->heads().empty()) return "this server has none";
-  std::string names;
-  for (const SharedHead& head : heads->heads()) {
-    names += (names.empty() ? "" : ", ") + head.name;
-  }
-  return "loaded: " + names;
-}
-
-std::string Joined(const std::vector<std::string>& labels) {
-  std::string out;
-  for (const std::string& label : labels) out += (out.empty() ? "" : ", ") + label;
-  return out;
-}
-
-}  // namespace
 
 const AdapterBank& ServingBanks::RequireAdapters(Method method) const {
   if (adapters == nullptr) {
@@ -47,20 +29,13 @@ void ServingBanks::RequireBankFor(Method method) const {
 const SharedHead* ServingBanks::ResolveSharedHead(const std::string& name, Method method,
                                                   const std::vector<std::string>& labels) const {
   if (name.empty()) return nullptr;
-  ValidateSharedHeadName(name, "shared_head");
-  if (method == Method::kHeadOnly) {
-    throw InvalidArgument(
-        "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
+  const SharedHead* head =
+      heads != nullptr && IsValidSharedHeadName(name) ? heads->Find(name) : nullptr;
+  std::vector<std::string> loaded;
+  if (heads != nullptr) {
+    for (const SharedHead& h : heads->heads()) loaded.push_back(h.name);
   }
-  const SharedHead* head = heads != nullptr ? heads->Find(name) : nullptr;
-  if (head == nullptr) {
-    throw InvalidArgument("shared_head: no shared head '" + name + "' is loaded (" +
-                          LoadedHeadNames(heads.get()) + ")");
-  }
-  if (!labels.empty() && labels != head->labels) {
-    throw InvalidArgument("label_names: must equal the labels of shared head '" + name +
-                          "' in order (" + Joined(head->labels) + ") or be left empty");
-  }
+  CheckSharedHeadChoice(name, method, head != nullptr ? &head->labels : nullptr, labels, loaded);
   return head;
 }
 

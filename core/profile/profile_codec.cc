@@ -514,11 +514,15 @@ ProfileData DecodeProfile(std::string_view bytes) {
 }
 
 ProfileBytes MeasureProfile(const ProfileData& p) {
+  return MeasureProfile(p, EncodeProfile(p).size());
+}
+
+ProfileBytes MeasureProfile(const ProfileData& p, size_t encoded_bytes) {
   ProfileBytes size;
   size.masks = p.mask_bits.size() + 2 * (p.mask_weights.size() + p.adapter_params.size());
   size.head = 2 * (p.head_weight.size() + p.head_bias.size() + p.norm_params.size()) +
               p.head_weight_int8.size() + 2 * p.head_weight_scale.size();
-  size.total = EncodeProfile(p).size();
+  size.total = encoded_bytes;
   size.metadata = size.total - size.masks - size.head;
   return size;
 }

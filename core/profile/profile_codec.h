@@ -45,6 +45,9 @@ ProfileData DecodeProfile(std::string_view bytes);
 // bias, plus per-profile LayerNorms; a shared head counts 0) and metadata
 // (labels, fingerprints, a shared head reference, shapes, metrics, framing).
 ProfileBytes MeasureProfile(const ProfileData& profile);
+// The same split when `profile` is already encoded, in `encoded_bytes`
+// bytes (no second encoding).
+ProfileBytes MeasureProfile(const ProfileData& profile, size_t encoded_bytes);
 
 }  // namespace maskserve
 

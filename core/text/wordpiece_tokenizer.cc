@@ -1,495 +1,25 @@
 #include "core/text/wordpiece_tokenizer.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <utility>
 
 #include "core/base/error.h"
+#include "core/text/normalization.h"
 #include "core/text/unicode_tables.h"
+#include "core/text/utf8.h"
 
 namespace maskserve {
 namespace {
 
-// ---------------------------------------------------------------------------
-// Unicode helpers over the generated tables.
-
 using unicode::kFlagControl;
-using unicode::kFlagLower;
 using unicode::kFlagMn;
 using unicode::kFlagNfcUnsafe;
-using unicode::kFlagNfd;
 using unicode::kFlagPunct;
 using unicode::kFlagSplitSpace;
 using unicode::kFlagWhitespace;
 
-constexpr char32_t kHangulSBase = 0xAC00;
-constexpr char32_t kHangulLBase = 0x1100;
-constexpr char32_t kHangulVBase = 0x1161;
-constexpr char32_t kHangulTBase = 0x11A7;
-constexpr uint32_t kHangulLCount = 19;
-constexpr uint32_t kHangulVCount = 21;
-constexpr uint32_t kHangulTCount = 28;
-constexpr uint32_t kHangulNCount = kHangulVCount * kHangulTCount;
-constexpr uint32_t kHangulSCount = kHangulLCount * kHangulNCount;
-
-// Flags for the whole BMP, expanded once from the range table (64 KiB);
-// supplementary planes binary-search the ranges.
-const uint8_t* BmpFlags() {
-  static const std::vector<uint8_t> table = [] {
-    std::vector<uint8_t> t(0x10000);
-    for (size_t i = 0; i < unicode::kClassRangeCount; ++i) {
-      uint32_t start = unicode::kClassRangeStart[i];
-      if (start >= 0x10000) break;
-      uint32_t end = i + 1 < unicode::kClassRangeCount
-                         ? std::min<uint32_t>(unicode::kClassRangeStart[i + 1], 0x10000)
-                         : 0x10000;
-      std::fill(t.begin() + start, t.begin() + end, unicode::kClassRangeFlags[i]);
-    }
-    return t;
-  }();
-  return table.data();
-}
-
-uint8_t FlagsSlow(char32_t cp) {
-  const uint32_t* begin = unicode::kClassRangeStart;
-  const uint32_t* end = begin + unicode::kClassRangeCount;
-  const uint32_t* it = std::upper_bound(begin, end, static_cast<uint32_t>(cp));
-  return unicode::kClassRangeFlags[(it - begin) - 1];
-}
-
-inline uint8_t Flags(const uint8_t* bmp, char32_t cp) {
-  return cp < 0x10000 ? bmp[cp] : FlagsSlow(cp);
-}
-
-// HF BasicTokenizer._is_chinese_char (CJK Unified Ideographs blocks).
-inline bool IsChineseChar(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
-         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
-         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
-         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-}
-
-// Appends Python chr(cp).lower().
-void AppendLower(char32_t cp, uint8_t flags, std::vector<char32_t>* out) {
-  if (!(flags & kFlagLower)) {
-    out->push_back(cp);
-    return;
-  }
-  if (cp < 0x80) {
-    out->push_back(cp + ('a' - 'A'));
-    return;
-  }
-  for (size_t i = 0; i < unicode::kLowerMultiCount; ++i) {
-    const unicode::LowerMulti& m = unicode::kLowerMulti[i];
-    if (m.codepoint == cp) {
-      out->insert(out->end(), m.lower, m.lower + m.length);
-      return;
-    }
-  }
-  const unicode::LowerRun* begin = unicode::kLowerRuns;
-  const unicode::LowerRun* end = begin + unicode::kLowerRunCount;
-  const unicode::LowerRun* it =
-      std::upper_bound(begin, end, static_cast<uint32_t>(cp),
-                       [](uint32_t v, const unicode::LowerRun& r) { return v < r.start; });
-  if (it != begin) {
-    const unicode::LowerRun& r = *(it - 1);
-    uint32_t d = static_cast<uint32_t>(cp) - r.start;
-    if (d % r.stride == 0 && d / r.stride < r.count) {
-      out->push_back(static_cast<char32_t>(static_cast<int64_t>(cp) + r.delta));
-      return;
-    }
-  }
-  out->push_back(cp);  // unreachable with consistent tables
-}
-
-// Appends the full canonical decomposition of cp.
-void AppendNfd(char32_t cp, uint8_t flags, std::vector<char32_t>* out) {
-  if (!(flags & kFlagNfd)) {
-    out->push_back(cp);
-    return;
-  }
-  if (cp >= kHangulSBase && cp < kHangulSBase + kHangulSCount) {
-    uint32_t s = cp - kHangulSBase;
-    out->push_back(kHangulLBase + s / kHangulNCount);
-    out->push_back(kHangulVBase + (s % kHangulNCount) / kHangulTCount);
-    if (s % kHangulTCount != 0) out->push_back(kHangulTBase + s % kHangulTCount);
-    return;
-  }
-  const uint32_t* begin = unicode::kNfdCodepoints;
-  const uint32_t* end = begin + unicode::kNfdCount;
-  const uint32_t* it = std::lower_bound(begin, end, static_cast<uint32_t>(cp));
-  if (it == end || *it != cp) {
-    out->push_back(cp);  // unreachable with consistent tables
-    return;
-  }
-  size_t i = it - begin;
-  const uint32_t* d = unicode::kNfdPool + unicode::kNfdOffsets[i];
-  out->insert(out->end(), d, d + unicode::kNfdLengths[i]);
-}
-
-uint8_t CombiningClass(char32_t cp) {
-  if (cp < 0x300) return 0;
-  const unicode::CccRange* begin = unicode::kCccRanges;
-  const unicode::CccRange* end = begin + unicode::kCccRangeCount;
-  const unicode::CccRange* it =
-      std::upper_bound(begin, end, static_cast<uint32_t>(cp),
-                       [](uint32_t v, const unicode::CccRange& r) { return v < r.first; });
-  if (it == begin) return 0;
-  const unicode::CccRange& r = *(it - 1);
-  return cp <= r.last ? r.ccc : 0;
-}
-
-// Canonical ordering: stable sort of each run of non-starters by class.
-void CanonicalReorder(std::vector<char32_t>* v) {
-  char32_t* d = v->data();
-  const size_t n = v->size();
-  for (size_t i = 1; i < n; ++i) {
-    uint8_t c = CombiningClass(d[i]);
-    if (c == 0) continue;
-    size_t j = i;
-    while (j > 0) {
-      uint8_t prev = CombiningClass(d[j - 1]);
-      if (prev <= c) break;  // also stops at a starter (class 0)
-      std::swap(d[j - 1], d[j]);
-      --j;
-    }
-  }
-}
-
-// Primary composite of (a, b), or 0.
-char32_t Compose(char32_t a, char32_t b) {
-  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount && b >= kHangulVBase &&
-      b < kHangulVBase + kHangulVCount) {
-    return kHangulSBase + ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) * kHangulTCount;
-  }
-  if (a >= kHangulSBase && a < kHangulSBase + kHangulSCount &&
-      (a - kHangulSBase) % kHangulTCount == 0 && b > kHangulTBase &&
-      b < kHangulTBase + kHangulTCount) {
-    return a + (b - kHangulTBase);
-  }
-  uint64_t key = (static_cast<uint64_t>(a) << 21) | b;
-  const uint64_t* begin = unicode::kCompositionKeys;
-  const uint64_t* end = begin + unicode::kCompositionCount;
-  const uint64_t* it = std::lower_bound(begin, end, key);
-  if (it == end || *it != key) return 0;
-  return unicode::kCompositionValues[it - begin];
-}
-
-// NFC of `in` into `out` (decompose, reorder, compose).
-void Nfc(const std::vector<char32_t>& in, const uint8_t* bmp, std::vector<char32_t>* out) {
-  out->clear();
-  for (char32_t cp : in) AppendNfd(cp, Flags(bmp, cp), out);
-  CanonicalReorder(out);
-  char32_t* d = out->data();
-  const size_t n = out->size();
-  size_t len = 0;
-  ptrdiff_t starter = -1;
-  int last_class = 0;
-  for (size_t i = 0; i < n; ++i) {
-    char32_t c = d[i];
-    int cc = CombiningClass(c);
-    if (starter >= 0) {
-      bool adjacent = static_cast<ptrdiff_t>(len) == starter + 1;
-      if (adjacent || (last_class != 0 && last_class < cc)) {
-        char32_t composite = Compose(d[starter], c);
-        if (composite != 0) {
-          d[starter] = composite;
-          continue;
-        }
-      }
-    }
-    if (cc == 0) {
-      starter = static_cast<ptrdiff_t>(len);
-      last_class = 0;
-    } else {
-      last_class = cc;
-    }
-    d[len++] = c;
-  }
-  out->resize(len);
-}
-
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// Decodes the non-ASCII UTF-8 sequence at p[0..n); returns its length, or 0
-// when invalid (overlong, surrogate, > U+10FFFF, truncated).
-size_t DecodeUtf8(const unsigned char* p, size_t n, char32_t* cp) {
-  const unsigned char c = p[0];
-  if (c >= 0xC2 && c <= 0xDF) {
-    if (n < 2 || (p[1] & 0xC0) != 0x80) return 0;
-    *cp = ((c & 0x1F) << 6) | (p[1] & 0x3F);
-    return 2;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;
-    if (c == 0xED && p[1] >= 0xA0) return 0;
-    *cp = ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) {
-      return 0;
-    }
-    if (c == 0xF0 && p[1] < 0x90) return 0;
-    if (c == 0xF4 && p[1] >= 0x90) return 0;
-    *cp = ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-    return 4;
-  }
-  return 0;
-}
-
-// ---------------------------------------------------------------------------
-// Vocabulary hash table: open addressing over string_views into one arena.
-
-inline uint64_t HashBytes(const char* p, size_t n) {
-  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  uint64_t h = 0x243F6A8885A308D3ull ^ (n * kMul);
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = (h ^ v) * kMul;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t v = 0;
-  std::memcpy(&v, p, n);
-  h = (h ^ v) * kMul;
-  h ^= h >> 32;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 29;
-  return h;
-}
-
-class TokenTable {
- public:
-  // Keys are arena[offset, offset + len); a later insert of an equal key
-  // overwrites the id (Python dict semantics).
-  void Build(const std::string* arena, const std::vector<std::pair<uint32_t, uint32_t>>& keys,
-             const std::vector<int32_t>& ids) {
-    arena_ = arena;
-    size_t capacity = 16;
-    while (capacity < keys.size() * 2) capacity <<= 1;
-    slots_.assign(capacity, Slot{});
-    mask_ = capacity - 1;
-    max_len_ = 0;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const char* p = arena_->data() + keys[i].first;
-      uint32_t len = keys[i].second;
-      uint64_t h = HashBytes(p, len);
-      uint32_t tag = static_cast<uint32_t>(h >> 32);
-      for (uint64_t s = h & mask_;; s = (s + 1) & mask_) {
-        Slot& slot = slots_[s];
-        if (slot.id < 0) {
-          slot = Slot{tag, keys[i].first, len, ids[i]};
-          break;
-        }
-        if (slot.tag == tag && slot.len == len &&
-            std::memcmp(arena_->data() + slot.offset, p, len) == 0) {
-          slot.id = ids[i];
-          break;
-        }
-      }
-      max_len_ = std::max<size_t>(max_len_, len);
-    }
-  }
-
-  int32_t Find(const char* p, size_t len) const {
-    if (len > max_len_ || slots_.empty()) return -1;
-    uint64_t h = HashBytes(p, len);
-    uint32_t tag = static_cast<uint32_t>(h >> 32);
-    for (uint64_t s = h & mask_;; s = (s + 1) & mask_) {
-      const Slot& slot = slots_[s];
-      if (slot.id < 0) return -1;
-      if (slot.tag == tag && slot.len == len &&
-          std::memcmp(arena_->data() + slot.offset, p, len) == 0) {
-        return slot.id;
-      }
-    }
-  }
-
-  size_t max_len() const { return max_len_; }
-
- private:
-  struct Slot {
-    uint32_t tag = 0;
-    uint32_t offset = 0;
-    uint32_t len = 0;
-    int32_t id = -1;
-  };
-  const std::string* arena_ = nullptr;
-  std::vector<Slot> slots_;
-  uint64_t mask_ = 0;
-  size_t max_len_ = 0;
-};
-
 }  // namespace
-
-struct Vocab::Data {
-  std::string source;
-  std::string arena;              // all tokens, concatenated
-  std::vector<uint32_t> offsets;  // token i is arena[offsets[i], offsets[i+1])
-  TokenTable full;                // every token
-  TokenTable continuation;        // "##x" tokens, keyed by "x"
-  int32_t unk = -1, cls = -1, sep = -1, pad = -1, mask = -1;
-};
-
-namespace {
-
-std::shared_ptr<const Vocab::Data> BuildVocab(std::vector<std::string_view> tokens,
-                                              std::string_view source) {
-  auto data = std::make_shared<Vocab::Data>();
-  data->source = std::string(source);
-  if (tokens.empty()) {
-    throw InvalidArgument(data->source + ": empty vocabulary (no tokens)");
-  }
-  if (tokens.size() > static_cast<size_t>(INT32_MAX - 1)) {
-    throw InvalidArgument(data->source + ": too many tokens");
-  }
-  size_t total = 0;
-  for (std::string_view t : tokens) total += t.size();
-  if (total > UINT32_MAX) throw InvalidArgument(data->source + ": vocabulary too large");
-  data->arena.reserve(total);
-  data->offsets.reserve(tokens.size() + 1);
-  std::vector<std::pair<uint32_t, uint32_t>> full_keys, cont_keys;
-  std::vector<int32_t> full_ids, cont_ids;
-  full_keys.reserve(tokens.size());
-  full_ids.reserve(tokens.size());
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    uint32_t offset = static_cast<uint32_t>(data->arena.size());
-    data->offsets.push_back(offset);
-    data->arena.append(tokens[i]);
-    uint32_t len = static_cast<uint32_t>(tokens[i].size());
-    full_keys.emplace_back(offset, len);
-    full_ids.push_back(static_cast<int32_t>(i));
-    if (len >= 2 && tokens[i][0] == '#' && tokens[i][1] == '#') {
-      cont_keys.emplace_back(offset + 2, len - 2);
-      cont_ids.push_back(static_cast<int32_t>(i));
-    }
-  }
-  data->offsets.push_back(static_cast<uint32_t>(data->arena.size()));
-  data->full.Build(&data->arena, full_keys, full_ids);
-  data->continuation.Build(&data->arena, cont_keys, cont_ids);
-
-  auto find = [&](const char* t) { return data->full.Find(t, std::strlen(t)); };
-  data->unk = find("[UNK]");
-  data->cls = find("[CLS]");
-  data->sep = find("[SEP]");
-  data->pad = find("[PAD]");
-  data->mask = find("[MASK]");
-  const char* missing = data->unk < 0   ? "[UNK]"
-                        : data->cls < 0 ? "[CLS]"
-                        : data->sep < 0 ? "[SEP]"
-                        : data->pad < 0 ? "[PAD]"
-                                        : nullptr;
-  if (missing != nullptr) {
-    throw InvalidArgument(data->source + ": vocabulary has no " + missing + " token (" +
-                          std::to_string(tokens.size()) + " tokens read)");
-  }
-  return data;
-}
-
-}  // namespace
-
-Vocab Vocab::FromText(std::string_view contents, std::string_view source_name) {
-  // Python's text mode: lines end at \n, \r\n or \r; the terminator is not
-  // part of the token. A final line without a terminator still counts.
-  std::vector<std::string_view> tokens;
-  size_t line_no = 1;
-  size_t i = 0;
-  const size_t n = contents.size();
-  while (i < n) {
-    size_t j = i;
-    while (j < n && contents[j] != '\n' && contents[j] != '\r') ++j;
-    std::string_view line = contents.substr(i, j - i);
-    // Validate UTF-8 (Python would fail to decode the file).
-    for (size_t k = 0; k < line.size();) {
-      unsigned char c = static_cast<unsigned char>(line[k]);
-      if (c < 0x80) {
-        ++k;
-        continue;
-      }
-      char32_t cp;
-      size_t len =
-          DecodeUtf8(reinterpret_cast<const unsigned char*>(line.data()) + k, line.size() - k, &cp);
-      if (len == 0) {
-        throw DataLoss(std::string(source_name) + ":" + std::to_string(line_no) +
-                       ": invalid UTF-8 at byte " + std::to_string(i + k));
-      }
-      k += len;
-    }
-    tokens.push_back(line);
-    if (j < n) {
-      if (contents[j] == '\r' && j + 1 < n && contents[j + 1] == '\n') ++j;
-      ++j;
-    }
-    i = j;
-    ++line_no;
-  }
-  return Vocab(BuildVocab(std::move(tokens), source_name));
-}
-
-Vocab Vocab::LoadFromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw NotFound(path + ": cannot open vocabulary file: " + std::strerror(errno));
-  }
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw DataLoss(path + ": read error");
-  return FromText(contents, path);
-}
-
-Vocab Vocab::FromTokens(const std::vector<std::string>& tokens, std::string_view source_name) {
-  std::vector<std::string_view> views(tokens.begin(), tokens.end());
-  return Vocab(BuildVocab(std::move(views), source_name));
-}
-
-int64_t Vocab::size() const { return static_cast<int64_t>(data_->offsets.size()) - 1; }
-
-int32_t Vocab::Find(std::string_view token) const {
-  return data_->full.Find(token.data(), token.size());
-}
-
-int32_t Vocab::FindContinuation(std::string_view suffix) const {
-  return data_->continuation.Find(suffix.data(), suffix.size());
-}
-
-std::string_view Vocab::Token(int64_t id) const {
-  if (id < 0 || id >= size()) {
-    throw InvalidArgument(data_->source + ": token id " + std::to_string(id) +
-                          " out of range [0, " + std::to_string(size()) + ")");
-  }
-  uint32_t b = data_->offsets[id];
-  uint32_t e = data_->offsets[id + 1];
-  return std::string_view(data_->arena.data() + b, e - b);
-}
-
-int32_t Vocab::unk_id() const { return data_->unk; }
-int32_t Vocab::cls_id() const { return data_->cls; }
-int32_t Vocab::sep_id() const { return data_->sep; }
-int32_t Vocab::pad_id() const { return data_->pad; }
-int32_t Vocab::mask_id() const { return data_->mask; }
-const std::string& Vocab::source() const { return data_->source; }
 
 // ---------------------------------------------------------------------------
 // The tokenizer proper.
@@ -523,7 +53,6 @@ class WordPieceTokenizer::Runner {
   Runner(const WordPieceTokenizer& t, Scratch& s, std::vector<int64_t>* ids,
          std::vector<int64_t>* word_starts)
       : t_(t),
-        data_(*t.vocab_.data_),
         s_(s),
         bmp_(BmpFlags()),
         ids_(ids),
@@ -564,7 +93,7 @@ class WordPieceTokenizer::Runner {
         throw InvalidArgument(std::string(field) + ": invalid UTF-8 at byte " + std::to_string(i));
       }
       i += len;
-      const uint8_t f = Flags(bmp_, cp);
+      const uint8_t f = CharFlags(bmp_, cp);
       if (f & kFlagControl) continue;
       if (f & (kFlagWhitespace | kFlagSplitSpace)) {
         FlushWord();
@@ -672,7 +201,7 @@ class WordPieceTokenizer::Runner {
     }
     if (lower_) {
       s_.lowered.clear();
-      for (char32_t cp : *w) AppendLower(cp, Flags(bmp_, cp), &s_.lowered);
+      for (char32_t cp : *w) AppendLower(cp, CharFlags(bmp_, cp), &s_.lowered);
       w = &s_.lowered;
     }
     if (strip_) {
@@ -680,14 +209,14 @@ class WordPieceTokenizer::Runner {
       f.clear();
       bool has_combining = false;
       for (char32_t cp : *w) {
-        uint8_t flags = Flags(bmp_, cp);
+        uint8_t flags = CharFlags(bmp_, cp);
         AppendNfd(cp, flags, &f);
         if (cp >= 0x300) has_combining = true;
       }
       if (has_combining) CanonicalReorder(&f);
       size_t kept = 0;
       for (size_t k = 0; k < f.size(); ++k) {
-        if (!(Flags(bmp_, f[k]) & kFlagMn)) f[kept++] = f[k];
+        if (!(CharFlags(bmp_, f[k]) & kFlagMn)) f[kept++] = f[k];
       }
       f.resize(kept);
       w = &f;
@@ -695,7 +224,7 @@ class WordPieceTokenizer::Runner {
     const std::vector<char32_t>& v = *w;
     size_t start = 0;
     for (size_t k = 0; k < v.size(); ++k) {
-      if (Flags(bmp_, v[k]) & kFlagPunct) {
+      if (CharFlags(bmp_, v[k]) & kFlagPunct) {
         if (k > start) EmitPiece(v.data() + start, k - start);
         EmitPiece(v.data() + k, 1);
         start = k + 1;
@@ -722,7 +251,8 @@ class WordPieceTokenizer::Runner {
   // every character is one byte).
   void WordPiece(const char* s, const uint32_t* bounds, size_t nchars) {
     if (word_starts_) word_starts_->push_back(static_cast<int64_t>(ids_->size()));
-    const int32_t unk = data_.unk;
+    const Vocab& vocab = t_.vocab_;
+    const int32_t unk = vocab.unk_id();
     if (nchars > max_chars_) {
       ids_->push_back(unk);
       return;
@@ -731,17 +261,19 @@ class WordPieceTokenizer::Runner {
     const size_t rollback = ids_->size();
     size_t start = 0;
     while (start < nchars) {
-      const TokenTable& table = start == 0 ? data_.full : data_.continuation;
+      const bool whole = start == 0;
+      const size_t max_len = whole ? vocab.max_token_bytes() : vocab.max_continuation_bytes();
       const size_t begin = pos(start);
       size_t end = nchars;
       if (bounds == nullptr) {
-        end = std::min(nchars, start + table.max_len());
+        end = std::min(nchars, start + max_len);
       } else {
-        while (end > start && pos(end) - begin > table.max_len()) --end;
+        while (end > start && pos(end) - begin > max_len) --end;
       }
       int32_t id = -1;
       for (; end > start; --end) {
-        id = table.Find(s + begin, pos(end) - begin);
+        const std::string_view piece(s + begin, pos(end) - begin);
+        id = whole ? vocab.Find(piece) : vocab.FindContinuation(piece);
         if (id >= 0) break;
       }
       if (id < 0) {
@@ -755,7 +287,6 @@ class WordPieceTokenizer::Runner {
   }
 
   const WordPieceTokenizer& t_;
-  const Vocab::Data& data_;
   Scratch& s_;
   const uint8_t* bmp_;
   std::vector<int64_t>* ids_;

@@ -7,6 +7,7 @@
 #include "core/base/error.h"
 #include "core/peft/peft_composition.h"
 #include "core/peft/profile_tensors.h"
+#include "core/training/training_options.h"
 
 namespace maskserve {
 
@@ -41,10 +42,7 @@ class XpeftProfile : public TrainableProfile {
         bank_(std::move(bank)),
         dtype_(dtype) {
     const AdapterBankConfig& c = bank_->config();
-    if (hard_ && (k_ <= 0 || k_ > c.num_adapters)) {
-      throw InvalidArgument("hyper_parameters.xpeft_top_k: must be in 1.." +
-                            std::to_string(c.num_adapters) + ", got " + std::to_string(k_));
-    }
+    if (hard_) ValidateXpeftTopK(k_, *bank_);
     const at::Device device = bank_->device().device;
     logits_a_ = Parameter(at::normal(0.0, 0.01, {c.num_layers, c.num_adapters}, gen), device);
     logits_b_ = Parameter(at::normal(0.0, 0.01, {c.num_layers, c.num_adapters}, gen), device);

@@ -104,4 +104,18 @@ void TrainingOptions::Validate() const {
   }
 }
 
+void TrainingOptions::Validate(const ServingBanks& banks) const {
+  Validate();
+  banks.RequireBankFor(method);
+  if (IsXpeft(method)) ValidateXpeftTopK(xpeft_top_k, *banks.adapters);
+}
+
+void ValidateXpeftTopK(int64_t k, const AdapterBank& bank) {
+  const int64_t n = bank.config().num_adapters;
+  if (k < 1 || k > n) {
+    throw InvalidArgument("hyper_parameters.xpeft_top_k: must be in 1.." + std::to_string(n) +
+                          " (the bank's N), got " + std::to_string(k));
+  }
+}
+
 }  // namespace maskserve

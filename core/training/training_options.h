@@ -59,7 +59,15 @@ struct TrainingOptions {
   void ResolveDefaults(const ServingBanks& banks, int64_t num_examples);
   // Throws InvalidArgument naming the field ("hyper_parameters.epochs: ...").
   void Validate() const;
+  // Validate(), then what depends on the loaded banks: the method's bank is
+  // loaded (FailedPrecondition naming "method") and X-PEFT's k is within
+  // the bank's N.
+  void Validate(const ServingBanks& banks) const;
 };
+
+// X-PEFT's k must be in 1..N of `bank`: InvalidArgument naming
+// "hyper_parameters.xpeft_top_k" otherwise.
+void ValidateXpeftTopK(int64_t k, const AdapterBank& bank);
 
 }  // namespace maskserve
 

@@ -14,7 +14,7 @@ Run through CTest (python_client_test), or by hand:
   PYTHONPATH=clients/python:build/clients/python/gen \
   MASKSERVE_BINARY=build/server/maskserve \
   FAKE_MASKSERVE_BINARY=build/clients/testing/fake_maskserve \
-  MASKSERVE_BUILD_BANK_BINARY=build/core/maskserve_build_bank \
+  MASKSERVE_BUILD_BANK_BINARY=build/core/tools/maskserve_build_bank \
   /usr/bin/python3 -m unittest discover -s clients/python/tests -t clients/python -v
 """
 

@@ -1,48 +1,51 @@
-// File: server/predict_batcher.h
+// File: server/engine/predict_batcher.h
 //
 // Cross-profile dynamic batching. Predict calls from any profiles go into
 // one bounded queue (per-tenant sub-queues served round-robin, so one
 // tenant's flood cannot starve the others); a scheduler thread forms a batch
 // under a sequence and a token budget, waiting at most `max_queue_delay` for
-// it to fill, runs ONE backbone forward for the whole batch with each
-// sequence's own profile (ClassifyMixedBatch) and completes each task.
+// it to fill, runs the forward it was given ONCE for the whole batch (each
+// sequence with its own profile) and completes each task with its rows'
+// logits. The forward is the one seam to the device (server/engine/
+// backbone_forward.h runs the backbone; tests pass their own).
 //
-// Tasks whose deadline passed or that were cancelled are dropped before
-// compute (completed with DEADLINE_EXCEEDED / CANCELLED). Schedule() never
-// blocks: a full queue is RESOURCE_EXHAUSTED. Stop() drains what is queued
-// and joins the thread.
+// Tasks whose deadline passed (by the injected clock) or that were
+// cancelled are dropped before compute (DEADLINE_EXCEEDED / CANCELLED).
+// Schedule() never blocks: a full queue, or a tenant's full share of it, is
+// RESOURCE_EXHAUSTED. Stop() runs what is queued and joins the thread.
 //
-//   auto task = std::make_shared<PredictTask>(...);
+//   auto task = std::make_shared<PredictTask>(tenant, profile, encodings, deadline);
 //   MASKSERVE_RETURN_IF_ERROR(batcher.Schedule(task));
-//   absl::StatusOr<std::vector<at::Tensor>> logits = task->Wait(deadline);
+//   absl::StatusOr<std::vector<Logits>> logits = task->Wait(deadline, is_cancelled);
 //
-// Thread safety: Schedule()/Stop() may be called from any thread.
-#ifndef MASKSERVE_SERVER_PREDICT_BATCHER_H_
-#define MASKSERVE_SERVER_PREDICT_BATCHER_H_
+// Thread safety: all methods may be called from any thread.
+#ifndef MASKSERVE_SERVER_ENGINE_PREDICT_BATCHER_H_
+#define MASKSERVE_SERVER_ENGINE_PREDICT_BATCHER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/model/bert_model.h"
 #include "core/text/wordpiece_tokenizer.h"
-#include "server/profile_table.h"
+#include "server/engine/clock.h"
+#include "server/engine/profile_table.h"
 
 namespace maskserve {
+
+// One sequence's logits, one per label of its profile.
+using Logits = std::vector<float>;
 
 // One Predict call: its profile version and tokenized inputs.
 class PredictTask {
@@ -54,20 +57,20 @@ class PredictTask {
   const ProfileHandle& profile() const { return profile_; }
   const std::vector<Encoding>& inputs() const { return inputs_; }
   absl::Time deadline() const { return deadline_; }
-  absl::Time enqueue_time() const { return enqueue_time_; }
   int64_t tokens() const { return tokens_; }
+  int64_t longest() const { return longest_; }
 
   // Asks the batcher to drop the task if it has not run yet.
   void Cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
 
-  // Blocks until completed or `until` (then DEADLINE_EXCEEDED, and the task
-  // is cancelled). `poll_cancelled` is consulted every few milliseconds
-  // (e.g. grpc::ServerContext::IsCancelled).
-  absl::StatusOr<std::vector<at::Tensor>> Wait(absl::Time until,
-                                               const std::function<bool()>& poll_cancelled);
-  // Called once by the batcher.
-  void Complete(absl::StatusOr<std::vector<at::Tensor>> result);
+  // Blocks until completed, or until `until` by the wall clock (then
+  // DEADLINE_EXCEEDED, and the task is cancelled). `poll_cancelled` is
+  // consulted every few milliseconds (e.g. grpc::ServerContext::IsCancelled).
+  absl::StatusOr<std::vector<Logits>> Wait(absl::Time until,
+                                           const std::function<bool()>& poll_cancelled);
+  // The first call wins; later ones are ignored.
+  void Complete(absl::StatusOr<std::vector<Logits>> result);
 
  private:
   friend class PredictBatcher;
@@ -75,21 +78,34 @@ class PredictTask {
   const ProfileHandle profile_;
   const std::vector<Encoding> inputs_;
   const absl::Time deadline_;
-  absl::Time enqueue_time_;
   int64_t tokens_ = 0;
+  int64_t longest_ = 0;
+  absl::Time enqueue_time_;  // set by Schedule()
   std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::optional<absl::StatusOr<std::vector<at::Tensor>>> result_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex mu_;
+  std::optional<absl::StatusOr<std::vector<Logits>>> result_ ABSL_GUARDED_BY(mu_);
 };
+
+// What one forward computes: `rows[i]` with profile `profiles[profile_of[i]]`.
+struct ForwardBatch {
+  std::vector<const ResidentProfile*> profiles;  // distinct versions
+  std::vector<int64_t> profile_of;               // per row
+  std::vector<const Encoding*> rows;
+};
+struct ForwardResult {
+  std::vector<Logits> logits;  // per row
+  int64_t padded_length = 0;   // tokens per row in the forward
+};
+// Runs on the batcher's thread; may throw nothing (errors as Status).
+using BatchForward = std::function<absl::StatusOr<ForwardResult>(const ForwardBatch&)>;
 
 // What the batcher reports about each batch it runs (for metrics).
 struct BatchStats {
   int64_t sequences = 0;
   int64_t tokens = 0;    // padded tokens in the forward
-  int64_t profiles = 0;  // distinct profiles
+  int64_t profiles = 0;  // distinct profile versions
   double forward_seconds = 0;
-  std::vector<double> queue_seconds;  // per task
+  std::vector<double> queue_seconds;  // per task that ran
 };
 
 class PredictBatcher {
@@ -106,13 +122,18 @@ class PredictBatcher {
     // Most sequences one tenant may have waiting, so that one tenant's flood
     // cannot fill the queue for everyone [2048].
     int64_t max_queued_sequences_per_tenant = 2048;
-    // LibTorch intra-op threads of the forward; 0 = one per core.
-    int intra_op_threads = 0;
+    // Called on the scheduler thread before the first batch (e.g. to set
+    // LibTorch's intra-op threads).
+    std::function<void()> on_thread_start;
   };
 
-  PredictBatcher(Options options, std::shared_ptr<const BertModel> backbone,
-                 std::function<void(const BatchStats&)> on_batch = nullptr);
+  // `clock` must outlive the batcher.
+  PredictBatcher(Options options, BatchForward forward,
+                 std::function<void(const BatchStats&)> on_batch = nullptr,
+                 const Clock& clock = Clock::Real());
   ~PredictBatcher();
+  PredictBatcher(const PredictBatcher&) = delete;
+  PredictBatcher& operator=(const PredictBatcher&) = delete;
 
   absl::Status Schedule(std::shared_ptr<PredictTask> task);
   // Runs what is queued, then stops the scheduler thread. Later Schedule()
@@ -123,23 +144,27 @@ class PredictBatcher {
 
  private:
   void Loop();
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time OldestEnqueueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::shared_ptr<PredictTask>> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(std::vector<std::shared_ptr<PredictTask>> batch);
 
   const Options options_;
-  const std::shared_ptr<const BertModel> backbone_;
+  const BatchForward forward_;
   const std::function<void(const BatchStats&)> on_batch_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  const Clock& clock_;
+  mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;  // signalled on Schedule() and Stop()
   // Per-tenant FIFO queues and the round-robin order of tenants.
   std::map<std::string, std::deque<std::shared_ptr<PredictTask>>> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> tenant_order_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> queued_by_tenant_ ABSL_GUARDED_BY(mu_);
   int64_t queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::once_flag joined_;
   std::thread thread_;
 };
 
 }  // namespace maskserve
 
-#endif  // MASKSERVE_SERVER_PREDICT_BATCHER_H_
+#endif  // MASKSERVE_SERVER_ENGINE_PREDICT_BATCHER_H_

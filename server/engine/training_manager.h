@@ -1,25 +1,27 @@
-// File: server/training_manager.h
+// File: server/engine/training_manager.h
 //
 // Runs TrainProfile jobs in the background, beside serving:
 //
 // - Submit() persists the job with its examples (durable before the job id
-//   is returned) and queues it; the request was validated by the service. A
+//   is returned) and queues it; the request was validated and its options
+//   resolved by PrepareTrainRequest (server/engine/request_validation.h),
+//   and the job runs with exactly the options stored with it. A
 //   second job for a profile that has one queued or running is
 //   FAILED_PRECONDITION (checked atomically with the submission).
 // - Worker threads (1 by default) run jobs one at a time at a lower CPU
 //   priority than serving (nice +10). Progress is kept in memory, pushed to
-//   Watch() streams and persisted after every epoch.
+//   Watch() streams and persisted after every validated epoch.
 // - On success the new version and the job's end are published in one
-//   atomic, synced store write; then the version is composed and swapped
-//   into the resident profile table (hot swap, `on_published`). A failed job
-//   records its error and leaves the previous version serving.
+//   atomic, synced store write; then the trained profile is composed (once)
+//   and swapped into the resident profile table (hot swap, `on_published`).
+//   A failed job records its error and leaves the previous version serving.
 // - Cancel() stops a queued or running job (CANCELLED). Shutdown() stops the
 //   workers; a job interrupted by it stays QUEUED in the store and is
 //   re-queued by Start() on the next start-up, like every unfinished job.
 //
 // Thread safety: thread-safe.
-#ifndef MASKSERVE_SERVER_TRAINING_MANAGER_H_
-#define MASKSERVE_SERVER_TRAINING_MANAGER_H_
+#ifndef MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
+#define MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -35,11 +37,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/model/backbone.h"
-#include "core/peft/composed_profile.h"
+#include "core/peft/serving_banks.h"
 #include "maskserve/v1/maskserve.pb.h"
-#include "server/profile_table.h"
+#include "server/engine/clock.h"
+#include "server/engine/profile_table.h"
 #include "storage/profile_store.h"
 
 namespace maskserve {
@@ -62,12 +66,14 @@ class TrainingManager {
     std::function<void(double seconds)> on_training_finished;
   };
 
+  // `store` and `clock` must outlive the manager.
   TrainingManager(Options options, ProfileStore* store, Backbone backbone, ServingBanks banks,
-                  Hooks hooks);
+                  Hooks hooks, const Clock& clock = Clock::Real());
   ~TrainingManager();
 
   // Re-queues the store's unfinished jobs and starts the workers.
   absl::Status Start();
+  // `request` as PrepareTrainRequest returned it.
   absl::StatusOr<v1::TrainingJob> Submit(const std::string& tenant,
                                          const v1::TrainProfileRequest& request);
   absl::StatusOr<v1::TrainingJob> Get(const std::string& tenant, const std::string& job_id);
@@ -95,11 +101,27 @@ class TrainingManager {
     uint64_t revision = 0;
     bool cancel_requested = false;
   };
+  // How a run ended, before it is recorded.
+  struct Outcome {
+    v1::JobState state = v1::FAILED;
+    std::string error;
+  };
 
   bool HasUnfinishedJobLocked(const std::string& tenant, const std::string& profile_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t UnfinishedJobsLocked(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddLiveLocked(const std::string& tenant, const v1::TrainingJob& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
   void RunJob(const std::string& tenant, const std::string& job_id);
+  // Trains and publishes; returns how the job ended (SUCCEEDED is already
+  // recorded by the publication; QUEUED means interrupted by shutdown).
+  Outcome TrainAndPublish(const std::string& key, const StoredJob& stored);
+  // Records a final (or, after a shutdown, QUEUED) state in memory and in
+  // the store, then forgets the live job.
+  void Finish(const std::string& key, const std::string& tenant, const Outcome& outcome);
+  v1::TrainingJob Snapshot(const std::string& key) const;
+  bool StopRequested(const std::string& key) const;
   // Updates the live job (under mu_), bumps its revision, wakes watchers.
   void UpdateLive(const std::string& key, const std::function<void(v1::TrainingJob*)>& change);
   void SetState(const std::string& key, v1::JobState state);
@@ -110,18 +132,20 @@ class TrainingManager {
   const Backbone backbone_;
   const ServingBanks banks_;
   const Hooks hooks_;
+  const Clock& clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable queue_cv_;                    // workers wait for jobs
-  std::condition_variable change_cv_;                   // watchers wait for changes
+  mutable absl::Mutex mu_;
+  absl::CondVar queue_cv_;                              // workers wait for jobs
+  absl::CondVar change_cv_;                             // watchers wait for changes
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // keys
   std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // (tenant, profile) keys whose job is being created in the store.
   std::set<std::string> submitting_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> workers_;
+  absl::Mutex workers_mu_;  // serialises Start() and Shutdown()
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(workers_mu_);
 };
 
 }  // namespace maskserve
 
-#endif  // MASKSERVE_SERVER_TRAINING_MANAGER_H_
+#endif  // MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_

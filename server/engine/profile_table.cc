@@ -1,4 +1,4 @@
-#include "server/profile_table.h"
+#include "server/engine/profile_table.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -14,17 +14,16 @@ absl::StatusOr<ProfileHandle> ProfileTable::Get(const std::string& tenant,
   // answers with the newer version (or NOT_FOUND).
   for (int attempt = 0;; ++attempt) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       auto it = entries_.find(key);
       if (it != entries_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second.lru);
         return it->second.profile;
       }
-      ++misses_;
     }
     absl::StatusOr<ProfileHandle> loaded = loader_(tenant, profile_id);
     if (!loaded.ok()) return loaded.status();
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.profile->version >= (*loaded)->version) {
       return it->second.profile;  // published or loaded meanwhile
@@ -42,7 +41,7 @@ absl::StatusOr<ProfileHandle> ProfileTable::Get(const std::string& tenant,
 }
 
 bool ProfileTable::Publish(ProfileHandle profile) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const Key key(profile->tenant, profile->profile_id);
   uint64_t& floor = min_version_[key];
   if (profile->version < floor) return false;
@@ -52,7 +51,7 @@ bool ProfileTable::Publish(ProfileHandle profile) {
 
 void ProfileTable::Erase(const std::string& tenant, const std::string& profile_id,
                          uint64_t deleted_version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const Key key(tenant, profile_id);
   uint64_t& floor = min_version_[key];
   floor = std::max(floor, deleted_version + 1);
@@ -92,18 +91,13 @@ void ProfileTable::EvictLocked() {
 }
 
 int64_t ProfileTable::resident_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return int64_t(entries_.size());
 }
 
 int64_t ProfileTable::resident_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return bytes_;
-}
-
-int64_t ProfileTable::misses() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return misses_;
 }
 
 }  // namespace maskserve

@@ -1,4 +1,4 @@
-// File: server/profile_table.h
+// File: server/engine/profile_table.h
 //
 // The resident profile table: decoded, composed profiles kept in memory
 // (LRU, bounded in bytes), loaded from the store on a miss. A request takes
@@ -17,23 +17,24 @@
 // Erase() does not reinstate a stale version.
 //
 // Thread safety: thread-safe; the loader runs outside the lock.
-#ifndef MASKSERVE_SERVER_PROFILE_TABLE_H_
-#define MASKSERVE_SERVER_PROFILE_TABLE_H_
+#ifndef MASKSERVE_SERVER_ENGINE_PROFILE_TABLE_H_
+#define MASKSERVE_SERVER_ENGINE_PROFILE_TABLE_H_
 
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "core/peft/composed_profile.h"
+#include "absl/synchronization/mutex.h"
 
 namespace maskserve {
+
+struct ComposedProfile;  // core/peft/composed_profile.h
 
 // One immutable, servable profile version.
 struct ResidentProfile {
@@ -70,8 +71,6 @@ class ProfileTable {
 
   int64_t resident_count() const;
   int64_t resident_bytes() const;
-  // Loads that missed the table (for metrics and tests).
-  int64_t misses() const;
 
  private:
   using Key = std::pair<std::string, std::string>;
@@ -85,16 +84,15 @@ class ProfileTable {
 
   const Options options_;
   const Loader loader_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::list<Key> lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used
   // Lowest version a key may be (re)loaded at: bumped by Publish and Erase
   // so that a slow load cannot reinstate an older version.
   std::map<Key, uint64_t> min_version_ ABSL_GUARDED_BY(mu_);
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace maskserve
 
-#endif  // MASKSERVE_SERVER_PROFILE_TABLE_H_
+#endif  // MASKSERVE_SERVER_ENGINE_PROFILE_TABLE_H_

@@ -1,62 +1,20 @@
-#include "server/request_validation.h"
+#include "server/engine/request_validation.h"
 
 #include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/text/utf8.h"
+#include "server/engine/engine_errors.h"
 #include "storage/ids.h"
+#include "storage/status_macros.h"
 
 namespace maskserve {
 
 namespace {
 
-// Index of the first byte of an invalid UTF-8 sequence, or npos.
-size_t InvalidUtf8At(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else
-      return i;
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return i;
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return i;
-    }
-    i += n + 1;
-  }
-  return absl::string_view::npos;
-}
-
 std::string Index(absl::string_view field, int i) { return absl::StrCat(field, "[", i, "]"); }
-
-// "loaded: a, b" or "this server has none", for error messages.
-std::string LoadedHeadNames(const SharedHeadSet* heads) {
-  if (heads == nullptr || heads->heads().empty()) return "this server has none";
-  std::vector<std::string> names;
-  for (const SharedHead& head : heads->heads()) names.push_back(head.name);
-  return absl::StrCat("loaded: ", absl::StrJoin(names, ", "));
-}
 
 }  // namespace
 
@@ -70,28 +28,28 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": ", text.size(), " bytes, the limit is ", limits.max_text_bytes));
   }
-  const size_t bad = InvalidUtf8At(text);
-  if (bad != absl::string_view::npos) {
+  const size_t bad = InvalidUtf8At(std::string_view(text.data(), text.size()));
+  if (bad != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": invalid UTF-8 at byte ", bad));
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidatePredictRequest(const v1::PredictRequest& request,
-                                    const LimitsOptions& limits) {
-  absl::Status id = ValidateProfileId(request.profile_id());
+absl::Status ValidatePredictInputs(const std::string& profile_id,
+                                   const std::vector<TextInput>& inputs,
+                                   const LimitsOptions& limits) {
+  absl::Status id = ValidateProfileId(profile_id);
   if (!id.ok()) return id;
-  if (request.inputs().empty()) return absl::InvalidArgumentError("inputs: at least one input");
-  if (uint32_t(request.inputs_size()) > limits.max_inputs_per_request) {
-    return absl::InvalidArgumentError(absl::StrCat("inputs: ", request.inputs_size(),
-                                                   " inputs, the limit is ",
-                                                   limits.max_inputs_per_request));
+  if (inputs.empty()) return absl::InvalidArgumentError("inputs: at least one input");
+  if (inputs.size() > limits.max_inputs_per_request) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inputs: ", inputs.size(), " inputs, the limit is ", limits.max_inputs_per_request));
   }
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    const std::string field = Index("inputs", i);
-    absl::Status s = ValidateText(field + ".text", request.inputs(i).text(), limits);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string field = Index("inputs", int(i));
+    absl::Status s = ValidateText(field + ".text", inputs[i].text, limits);
     if (!s.ok()) return s;
-    s = ValidateText(field + ".text_pair", request.inputs(i).text_pair(), limits, true);
+    s = ValidateText(field + ".text_pair", inputs[i].text_pair, limits, true);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -157,48 +115,43 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
     return absl::InvalidArgumentError(absl::StrCat(
         "hyper_parameters.max_sequence_length: the limit is ", limits.max_sequence_length));
   }
-  // Ranges of the hyper-parameters are checked by the engine's Validate().
-  TrainingOptions options = ToTrainingOptions(request);
-  if (options.max_sequence_length > int64_t(limits.max_sequence_length)) {
-    options.max_sequence_length = limits.max_sequence_length;
-  }
-  options.ResolveDefaults(ServingBanks(), request.examples_size());
-  try {
-    options.Validate();
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(e.what());
+  // The options' ranges are TrainingOptions::Validate's (PrepareTrainRequest).
+  return absl::OkStatus();
+}
+
+absl::Status ResolveSharedHead(const ServingBanks& banks, v1::TrainProfileRequest* request) {
+  if (request->shared_head().empty()) return absl::OkStatus();
+  const std::vector<std::string> labels(request->label_names().begin(),
+                                        request->label_names().end());
+  const SharedHead* head = nullptr;
+  MASKSERVE_RETURN_IF_ERROR(CatchEngineErrors([&] {
+    head = banks.ResolveSharedHead(request->shared_head(), static_cast<Method>(request->method()),
+                                   labels);
+    return absl::OkStatus();
+  }));
+  if (labels.empty()) {
+    for (const std::string& label : head->labels) request->add_label_names(label);
   }
   return absl::OkStatus();
 }
 
-absl::Status ResolveSharedHead(const SharedHeadSet* heads, v1::TrainProfileRequest* request) {
-  const std::string& name = request->shared_head();
-  if (name.empty()) return absl::OkStatus();
-  try {
-    ValidateSharedHeadName(name, "shared_head");
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(e.what());
-  }
-  if (request->method() == v1::HEAD_ONLY) {
-    return absl::InvalidArgumentError(
-        "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");
-  }
-  const SharedHead* head = heads != nullptr ? heads->Find(name) : nullptr;
-  if (head == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("shared_head: no shared head '", name,
-                                                   "' is loaded (", LoadedHeadNames(heads), ")"));
-  }
-  if (request->label_names().empty()) {
-    for (const std::string& label : head->labels) request->add_label_names(label);
+absl::StatusOr<v1::TrainProfileRequest> PrepareTrainRequest(v1::TrainProfileRequest request,
+                                                            const LimitsOptions& limits,
+                                                            const ServingBanks& banks) {
+  MASKSERVE_RETURN_IF_ERROR(ResolveSharedHead(banks, &request));
+  MASKSERVE_RETURN_IF_ERROR(ValidateTrainRequest(request, limits));
+  TrainingOptions options = ToTrainingOptions(request);
+  options.max_sequence_length =
+      std::min<int64_t>(options.max_sequence_length, limits.max_sequence_length);
+  MASKSERVE_RETURN_IF_ERROR(CatchEngineErrors([&] {
+    options.ResolveDefaults(banks, request.examples_size());
+    options.Validate(banks);
     return absl::OkStatus();
-  }
-  if (!std::equal(request->label_names().begin(), request->label_names().end(),
-                  head->labels.begin(), head->labels.end())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("label_names: must equal the labels of shared head '", name, "' in order (",
-                     absl::StrJoin(head->labels, ", "), ") or be left empty"));
-  }
-  return absl::OkStatus();
+  }));
+  // What is stored is what runs: the resolved values, read back as they are.
+  *request.mutable_hyper_parameters() = ToHyperParameters(options);
+  request.set_validation_fraction(options.validation_fraction);
+  return request;
 }
 
 TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
@@ -216,7 +169,7 @@ TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {
   if (h.has_warmup_fraction()) o.warmup_fraction = h.warmup_fraction();
   if (h.has_max_sequence_length()) o.max_sequence_length = h.max_sequence_length();
   if (h.has_early_stopping_patience()) o.early_stopping_patience = h.early_stopping_patience();
-  if (h.has_xpeft_top_k()) o.xpeft_top_k = h.xpeft_top_k();
+  if (h.has_xpeft_top_k()) o.xpeft_top_k = int64_t(explicit_value(h.xpeft_top_k()));
   if (h.has_gumbel_noise_start()) o.gumbel_noise_start = h.gumbel_noise_start();
   if (h.has_gumbel_noise_end()) o.gumbel_noise_end = h.gumbel_noise_end();
   if (h.has_temperature_start()) o.temperature_start = h.temperature_start();

@@ -1,13 +1,13 @@
-// File: server/model_info.h
+// File: server/engine/model_info.h
 //
 // Builds the GetModelInfo answer from what the server has actually loaded.
-#ifndef MASKSERVE_SERVER_MODEL_INFO_H_
-#define MASKSERVE_SERVER_MODEL_INFO_H_
+#ifndef MASKSERVE_SERVER_ENGINE_MODEL_INFO_H_
+#define MASKSERVE_SERVER_ENGINE_MODEL_INFO_H_
 
 #include "core/model/backbone.h"
-#include "core/peft/composed_profile.h"
+#include "core/peft/serving_banks.h"
 #include "maskserve/v1/maskserve.pb.h"
-#include "server/server_options.h"
+#include "server/engine/engine_options.h"
 
 namespace maskserve {
 
@@ -19,4 +19,4 @@ v1::ModelInfo BuildModelInfo(const Backbone& backbone, const ServingBanks& banks
 
 }  // namespace maskserve
 
-#endif  // MASKSERVE_SERVER_MODEL_INFO_H_
+#endif  // MASKSERVE_SERVER_ENGINE_MODEL_INFO_H_

@@ -1,4 +1,4 @@
-#include "server/model_info.h"
+#include "server/engine/model_info.h"
 
 namespace maskserve {
 

@@ -1,36 +1,26 @@
-#include "server/training_manager.h"
+#include "server/engine/training_manager.h"
 
 #include <sys/resource.h>
-
 #include <sys/syscall.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "core/base/error.h"
+#include "core/model/device.h"
 #include "core/profile/profile_codec.h"
 #include "core/training/profile_trainer.h"
+#include "proto/job_state.h"
+#include "server/engine/engine_errors.h"
+#include "server/engine/request_validation.h"
+#include "server/engine/resident_profile.h"
 #include "server/log.h"
-#include "server/request_validation.h"
-#include "server/resident_profile.h"
-#include "server/status_util.h"
+#include "storage/time_util.h"
 
 namespace maskserve {
 
 namespace {
-
-void SetNow(google::protobuf::Timestamp* t) {
-  const absl::Time now = absl::Now();
-  const int64_t nanos = absl::ToUnixNanos(now);
-  t->set_seconds(nanos / 1000000000);
-  t->set_nanos(int32_t(nanos % 1000000000));
-}
-
-bool IsFinal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
 
 v1::EvalMetrics ToProto(const EvalResult& r) {
   v1::EvalMetrics m;
@@ -41,20 +31,56 @@ v1::EvalMetrics ToProto(const EvalResult& r) {
   return m;
 }
 
+// The published version's metadata: what was asked, what it costs, how well
+// it did.
+v1::Profile PublishedMetadata(const v1::TrainProfileRequest& request, const std::string& job_id,
+                              const ProfileData& profile, const ProfileBytes& size) {
+  v1::Profile meta;
+  meta.set_method(request.method());
+  *meta.mutable_label_names() = request.label_names();
+  meta.mutable_size()->set_mask_bytes(size.masks);
+  meta.mutable_size()->set_head_bytes(size.head);
+  meta.mutable_size()->set_metadata_bytes(size.metadata);
+  meta.mutable_size()->set_total_bytes(size.total);
+  const ProfileMetrics& m = profile.metrics;
+  meta.mutable_metrics()->set_accuracy(m.validation_accuracy);
+  meta.mutable_metrics()->set_loss(m.validation_loss);
+  meta.mutable_metrics()->set_macro_f1(m.validation_macro_f1);
+  meta.mutable_metrics()->set_num_examples(m.validation_examples);
+  meta.mutable_train_metrics()->set_accuracy(m.train_accuracy);
+  meta.mutable_train_metrics()->set_loss(m.train_loss);
+  meta.mutable_train_metrics()->set_macro_f1(m.train_macro_f1);
+  meta.mutable_train_metrics()->set_num_examples(m.train_examples);
+  meta.set_training_job_id(job_id);
+  meta.set_bank_fingerprint(profile.bank_fingerprint);
+  meta.set_shared_head(profile.shared_head);
+  meta.set_description(request.description());
+  return meta;
+}
+
 }  // namespace
 
 TrainingManager::TrainingManager(Options options, ProfileStore* store, Backbone backbone,
-                                 ServingBanks banks, Hooks hooks)
+                                 ServingBanks banks, Hooks hooks, const Clock& clock)
     : options_(options),
       store_(store),
       backbone_(std::move(backbone)),
       banks_(std::move(banks)),
-      hooks_(std::move(hooks)) {}
+      hooks_(std::move(hooks)),
+      clock_(clock) {}
 
 TrainingManager::~TrainingManager() { Shutdown(); }
 
 std::string TrainingManager::Key(const std::string& tenant, const std::string& job_id) {
   return tenant + '\0' + job_id;
+}
+
+void TrainingManager::AddLiveLocked(const std::string& tenant, const v1::TrainingJob& job) {
+  const std::string key = Key(tenant, job.job_id());
+  live_[key] = LiveJob{tenant, job, 1, false};
+  queue_.push_back(key);
+  if (hooks_.on_state_change) hooks_.on_state_change(v1::JOB_STATE_UNSPECIFIED, v1::QUEUED);
+  queue_cv_.Signal();
 }
 
 absl::Status TrainingManager::Start() {
@@ -64,39 +90,42 @@ absl::Status TrainingManager::Start() {
     MASKSERVE_LOG(ERROR) << "training job " << bad.id << " is unreadable: " << bad.status;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (StoredJob& stored : unfinished->jobs) {
-      const std::string key = Key(stored.tenant, stored.job.job_id());
       stored.job.set_state(v1::QUEUED);
-      live_[key] = LiveJob{stored.tenant, stored.job, 1, false};
-      queue_.push_back(key);
-      if (hooks_.on_state_change) hooks_.on_state_change(v1::JOB_STATE_UNSPECIFIED, v1::QUEUED);
-    }
-    if (!unfinished->jobs.empty()) {
-      MASKSERVE_LOG(INFO) << "re-queued " << unfinished->jobs.size() << " unfinished training jobs";
+      AddLiveLocked(stored.tenant, stored.job);
     }
   }
+  if (!unfinished->jobs.empty()) {
+    MASKSERVE_LOG(INFO) << "re-queued " << unfinished->jobs.size() << " unfinished training jobs";
+  }
+  absl::MutexLock lock(&workers_mu_);
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
   return absl::OkStatus();
 }
 
+int64_t TrainingManager::UnfinishedJobsLocked(const std::string& tenant) const {
+  int64_t unfinished = 0;
+  for (const auto& [key, live] : live_) {
+    unfinished += live.tenant == tenant && !IsFinalJobState(live.job.state());
+  }
+  return unfinished;
+}
+
 absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenant,
                                                         const v1::TrainProfileRequest& request) {
   const std::string profile_key = Key(tenant, request.profile_id());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
     if (HasUnfinishedJobLocked(tenant, request.profile_id()) || submitting_.count(profile_key)) {
       return absl::FailedPreconditionError(
           absl::StrCat("profile_id: '", request.profile_id(),
                        "' is still training; wait for its job or cancel it"));
     }
-    int64_t unfinished = 0;
-    for (const auto& [key, live] : live_) {
-      unfinished += live.tenant == tenant && !IsFinal(live.job.state());
-    }
+    const int64_t unfinished = UnfinishedJobsLocked(tenant);
     if (unfinished >= options_.max_unfinished_jobs_per_tenant) {
       return absl::ResourceExhaustedError(
           absl::StrCat("this tenant has ", unfinished, " unfinished training jobs, the limit is ",
@@ -104,29 +133,22 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
     }
     submitting_.insert(profile_key);  // until the job is in live_
   }
-  TrainingOptions options = ToTrainingOptions(request);
-  options.ResolveDefaults(banks_, request.examples_size());
+  // The request carries the resolved options; the job reports them.
   v1::TrainingJob initial;
-  *initial.mutable_hyper_parameters() = ToHyperParameters(options);
-  initial.set_total_epochs(uint32_t(options.epochs));
+  *initial.mutable_hyper_parameters() = request.hyper_parameters();
+  initial.set_total_epochs(request.hyper_parameters().epochs());
   absl::StatusOr<v1::TrainingJob> job = store_->CreateJob(tenant, request, initial);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   submitting_.erase(profile_key);
   if (!job.ok()) return job.status();
-  {
-    const std::string key = Key(tenant, job->job_id());
-    live_[key] = LiveJob{tenant, *job, 1, false};
-    queue_.push_back(key);
-  }
-  if (hooks_.on_state_change) hooks_.on_state_change(v1::JOB_STATE_UNSPECIFIED, v1::QUEUED);
-  queue_cv_.notify_one();
+  AddLiveLocked(tenant, *job);
   return job;
 }
 
 absl::StatusOr<v1::TrainingJob> TrainingManager::Get(const std::string& tenant,
                                                      const std::string& job_id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = live_.find(Key(tenant, job_id));
     if (it != live_.end()) return it->second.job;
   }
@@ -140,9 +162,9 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
   const std::string key = Key(tenant, job_id);
   std::optional<v1::TrainingJob> dequeued;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = live_.find(key);
-    if (it != live_.end() && !IsFinal(it->second.job.state())) {
+    if (it != live_.end() && !IsFinalJobState(it->second.job.state())) {
       auto queued = std::find(queue_.begin(), queue_.end(), key);
       if (queued == queue_.end()) {
         it->second.cancel_requested = true;
@@ -152,17 +174,17 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
       queue_.erase(queued);
       it->second.job.set_state(v1::CANCELLED);
       it->second.job.set_error("cancelled by request");
-      SetNow(it->second.job.mutable_end_time());
+      SetTimestamp(clock_.Now(), it->second.job.mutable_end_time());
       ++it->second.revision;
       dequeued = it->second.job;
+      change_cv_.SignalAll();
     }
   }
   if (dequeued.has_value()) {
-    change_cv_.notify_all();
     if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
     absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, *dequeued);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       live_.erase(key);
     }
     if (!stored.ok()) return stored.status();
@@ -182,37 +204,44 @@ absl::Status TrainingManager::Watch(const std::string& tenant, const std::string
   bool sent_any = false;
   while (true) {
     if (stopped && stopped()) return absl::CancelledError("the watch was cancelled");
-    std::unique_lock<std::mutex> lock(mu_);
-    auto it = live_.find(key);
-    if (it == live_.end()) {
-      lock.unlock();
+    std::optional<v1::TrainingJob> changed;
+    bool live = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = live_.find(key);
+      if (it != live_.end()) {
+        live = true;
+        if (!sent_any || it->second.revision != sent_revision) {
+          changed = it->second.job;
+          sent_revision = it->second.revision;
+        } else {
+          change_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+          continue;
+        }
+      }
+    }
+    if (!live) {  // not (or no longer) in memory: the store has it
       absl::StatusOr<StoredJob> stored = store_->GetJob(tenant, job_id);
       if (!stored.ok()) return stored.status();
-      if (!send(stored->job)) return absl::CancelledError("the watcher went away");
-      if (IsFinal(stored->job.state())) return absl::OkStatus();
-      lock.lock();
-      change_cv_.wait_for(lock, std::chrono::milliseconds(100));
-      continue;
+      changed = stored->job;
     }
-    if (!sent_any || it->second.revision != sent_revision) {
-      v1::TrainingJob job = it->second.job;
-      sent_revision = it->second.revision;
-      sent_any = true;
-      lock.unlock();
-      if (!send(job)) return absl::CancelledError("the watcher went away");
-      if (IsFinal(job.state())) return absl::OkStatus();
-      continue;
+    sent_any = true;
+    if (!send(*changed)) return absl::CancelledError("the watcher went away");
+    if (IsFinalJobState(changed->state())) return absl::OkStatus();
+    if (!live) {
+      absl::MutexLock lock(&mu_);
+      change_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
     }
-    change_cv_.wait_for(lock, std::chrono::milliseconds(100));
   }
 }
 
 void TrainingManager::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
+    queue_cv_.SignalAll();
   }
-  queue_cv_.notify_all();
+  absl::MutexLock lock(&workers_mu_);
   for (std::thread& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -221,7 +250,7 @@ void TrainingManager::Shutdown() {
 
 bool TrainingManager::HasUnfinishedJob(const std::string& tenant,
                                        const std::string& profile_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return HasUnfinishedJobLocked(tenant, profile_id);
 }
 
@@ -229,7 +258,7 @@ bool TrainingManager::HasUnfinishedJobLocked(const std::string& tenant,
                                              const std::string& profile_id) const {
   for (const auto& [key, live] : live_) {
     if (live.tenant == tenant && live.job.profile_id() == profile_id &&
-        !IsFinal(live.job.state())) {
+        !IsFinalJobState(live.job.state())) {
       return true;
     }
   }
@@ -237,31 +266,40 @@ bool TrainingManager::HasUnfinishedJobLocked(const std::string& tenant,
 }
 
 std::map<v1::JobState, int64_t> TrainingManager::CountByState() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::map<v1::JobState, int64_t> counts;
   for (const auto& [key, live] : live_) ++counts[live.job.state()];
   return counts;
 }
 
+v1::TrainingJob TrainingManager::Snapshot(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  return live_.at(key).job;
+}
+
+bool TrainingManager::StopRequested(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  return stopping_ || live_.at(key).cancel_requested;
+}
+
 void TrainingManager::UpdateLive(const std::string& key,
                                  const std::function<void(v1::TrainingJob*)>& change) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(key);
-    if (it == live_.end()) return;
-    change(&it->second.job);
-    ++it->second.revision;
-  }
-  change_cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(key);
+  if (it == live_.end()) return;
+  change(&it->second.job);
+  ++it->second.revision;
+  change_cv_.SignalAll();
 }
 
 void TrainingManager::SetState(const std::string& key, v1::JobState state) {
   v1::JobState from = v1::JOB_STATE_UNSPECIFIED;
+  const absl::Time now = clock_.Now();
   UpdateLive(key, [&](v1::TrainingJob* job) {
     from = job->state();
     job->set_state(state);
-    if (state == v1::RUNNING) SetNow(job->mutable_start_time());
-    if (IsFinal(state)) SetNow(job->mutable_end_time());
+    if (state == v1::RUNNING) SetTimestamp(now, job->mutable_start_time());
+    if (IsFinalJobState(state)) SetTimestamp(now, job->mutable_end_time());
   });
   if (hooks_.on_state_change && from != state) hooks_.on_state_change(from, state);
 }
@@ -273,8 +311,8 @@ void TrainingManager::WorkerLoop() {
   while (true) {
     std::string key;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) queue_cv_.Wait(&mu_);
       if (stopping_) return;
       key = queue_.front();
       queue_.pop_front();
@@ -286,33 +324,27 @@ void TrainingManager::WorkerLoop() {
 
 void TrainingManager::RunJob(const std::string& tenant, const std::string& job_id) {
   const std::string key = Key(tenant, job_id);
-  auto snapshot = [&] {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.at(key).job;
-  };
-  auto finish = [&](v1::JobState state, const std::string& error) {
-    UpdateLive(key, [&](v1::TrainingJob* job) { job->set_error(error); });
-    SetState(key, state);
-    absl::StatusOr<v1::TrainingJob> updated = store_->UpdateJob(tenant, snapshot());
-    if (!updated.ok()) {
-      MASKSERVE_LOG(ERROR) << "job " << job_id << ": cannot record its end: " << updated.status();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    live_.erase(key);  // watchers fall back to the store
-  };
-
   absl::StatusOr<StoredJob> stored = store_->GetJob(tenant, job_id);
   if (!stored.ok()) {
     MASKSERVE_LOG(ERROR) << "job " << job_id << ": cannot load: " << stored.status();
-    finish(v1::FAILED, std::string(stored.status().message()));
+    Finish(key, tenant, {v1::FAILED, std::string(stored.status().message())});
     return;
   }
-  const v1::TrainProfileRequest& request = stored->request;
-  const absl::Time start = absl::Now();
   SetState(key, v1::RUNNING);
-  (void)store_->UpdateJob(tenant, snapshot());
+  (void)store_->UpdateJob(tenant, Snapshot(key));
+  const absl::Time start = clock_.Now();
+  const Outcome outcome = TrainAndPublish(key, *stored);
+  if (hooks_.on_training_finished) {
+    hooks_.on_training_finished(absl::ToDoubleSeconds(clock_.Now() - start));
+  }
+  Finish(key, tenant, outcome);
+}
 
-  TrainingOptions options = ToTrainingOptions(request);
+TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key,
+                                                          const StoredJob& stored) {
+  const std::string& tenant = stored.tenant;
+  const std::string& job_id = stored.job.job_id();
+  const v1::TrainProfileRequest& request = stored.request;
   int64_t persisted_epoch = 0;
   auto on_progress = [&](const TrainingProgress& p) {
     UpdateLive(key, [&](v1::TrainingJob* job) {
@@ -328,100 +360,82 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
     });
     if (p.validation.examples > 0 && p.epoch != persisted_epoch) {
       persisted_epoch = p.epoch;
-      (void)store_->UpdateJob(tenant, snapshot());
+      (void)store_->UpdateJob(tenant, Snapshot(key));
     }
-  };
-  auto cancelled = [&] {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stopping_ || live_.at(key).cancel_requested;
   };
 
+  // Train with the options stored with the job, encode once, measure the
+  // bytes written.
   ProfileData profile;
+  std::string payload;
+  ProfileBytes size;
   absl::Status trained = CatchEngineErrors([&] {
     ProfileTrainer trainer(backbone_, banks_);
-    std::vector<std::string> labels(request.label_names().begin(), request.label_names().end());
-    profile = trainer.Train(ToTrainingExamples(request), labels, options, on_progress, cancelled);
+    const std::vector<std::string> labels(request.label_names().begin(),
+                                          request.label_names().end());
+    profile = trainer.Train(ToTrainingExamples(request), labels, ToTrainingOptions(request),
+                            on_progress, [&] { return StopRequested(key); });
+    payload = EncodeProfile(profile);
+    size = MeasureProfile(profile, payload.size());
     return absl::OkStatus();
   });
-  if (hooks_.on_training_finished)
-    hooks_.on_training_finished(absl::ToDoubleSeconds(absl::Now() - start));
   if (trained.code() == absl::StatusCode::kCancelled) {
-    bool shutting_down;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      shutting_down = stopping_ && !live_.at(key).cancel_requested;
-    }
-    if (shutting_down) {  // stays queued in the store for the next start
-      SetState(key, v1::QUEUED);
-      (void)store_->UpdateJob(tenant, snapshot());
-      MASKSERVE_LOG(INFO) << "job " << job_id << " interrupted by shutdown; it will be re-queued";
-      return;
-    }
-    finish(v1::CANCELLED, "cancelled by request");
-    return;
+    absl::MutexLock lock(&mu_);
+    const bool shutting_down = stopping_ && !live_.at(key).cancel_requested;
+    return shutting_down ? Outcome{v1::QUEUED, ""} : Outcome{v1::CANCELLED, "cancelled by request"};
   }
   if (!trained.ok()) {
     MASKSERVE_LOG(WARNING) << "job " << job_id << " failed: " << trained;
-    finish(v1::FAILED, std::string(trained.message()));
-    return;
+    return {v1::FAILED, std::string(trained.message())};
   }
 
-  // Publish the new version and the job's end in one atomic write.
-  std::string payload;
-  ProfileBytes size;
-  absl::Status encoded = CatchEngineErrors([&] {
-    payload = EncodeProfile(profile);
-    size = MeasureProfile(profile);
-    return absl::OkStatus();
-  });
-  if (!encoded.ok()) {
-    finish(v1::FAILED, std::string(encoded.message()));
-    return;
-  }
+  // Publish the new version and the job's end in one atomic write; the
+  // store records the job as SUCCEEDED with the published version.
   PublishProfileRequest publish;
-  v1::Profile& meta = publish.profile;
-  meta.set_method(request.method());
-  *meta.mutable_label_names() = request.label_names();
-  meta.mutable_size()->set_mask_bytes(size.masks);
-  meta.mutable_size()->set_head_bytes(size.head);
-  meta.mutable_size()->set_metadata_bytes(size.metadata);
-  meta.mutable_size()->set_total_bytes(size.total);
-  meta.mutable_metrics()->set_accuracy(profile.metrics.validation_accuracy);
-  meta.mutable_metrics()->set_loss(profile.metrics.validation_loss);
-  meta.mutable_metrics()->set_macro_f1(profile.metrics.validation_macro_f1);
-  meta.mutable_metrics()->set_num_examples(profile.metrics.validation_examples);
-  meta.mutable_train_metrics()->set_accuracy(profile.metrics.train_accuracy);
-  meta.mutable_train_metrics()->set_loss(profile.metrics.train_loss);
-  meta.mutable_train_metrics()->set_macro_f1(profile.metrics.train_macro_f1);
-  meta.mutable_train_metrics()->set_num_examples(profile.metrics.train_examples);
-  meta.set_training_job_id(job_id);
-  meta.set_bank_fingerprint(profile.bank_fingerprint);
-  meta.set_shared_head(profile.shared_head);
-  meta.set_description(request.description());
-  publish.payload = payload;
+  publish.profile = PublishedMetadata(request, job_id, profile, size);
+  publish.payload = std::move(payload);
   if (request.has_expected_version()) publish.expected_version = request.expected_version();
-  // The store records the job as SUCCEEDED with the published version in
-  // the same write.
-  publish.finished_job = snapshot();
+  publish.finished_job = Snapshot(key);
   absl::StatusOr<v1::Profile> published =
-      store_->PublishProfile(tenant, request.profile_id(), publish);
+      store_->PublishProfile(tenant, request.profile_id(), std::move(publish));
   if (!published.ok()) {
-    finish(v1::FAILED, absl::StrCat("publishing failed: ", published.status().message()));
-    return;
+    return {v1::FAILED, absl::StrCat("publishing failed: ", published.status().message())};
   }
   // Hot swap before anyone can see SUCCEEDED: a client that watched the job
   // to its end and then predicts gets the new version.
-  absl::StatusOr<ProfileHandle> handle = MakeResidentProfile(
-      tenant, request.profile_id(), published->version(), payload, backbone_, banks_);
-  if (handle.ok() && hooks_.on_published) hooks_.on_published(*handle);
-  if (!handle.ok()) MASKSERVE_LOG(ERROR) << "job " << job_id << ": " << handle.status();
+  absl::StatusOr<ComposedForServing> composed =
+      ComposeForServing(request.profile_id(), profile, size.total, backbone_, banks_);
+  if (composed.ok() && hooks_.on_published) {
+    hooks_.on_published(MakeHandle(tenant, request.profile_id(), published->version(), *composed));
+  }
+  if (!composed.ok()) MASKSERVE_LOG(ERROR) << "job " << job_id << ": " << composed.status();
   UpdateLive(key, [&](v1::TrainingJob* job) { job->set_published_version(published->version()); });
-  SetState(key, v1::SUCCEEDED);
   MASKSERVE_LOG(INFO) << "job " << job_id << " published " << request.profile_id() << " v"
                       << published->version() << " (validation accuracy "
                       << profile.metrics.validation_accuracy << ")";
-  std::lock_guard<std::mutex> lock(mu_);
-  live_.erase(key);
+  return {v1::SUCCEEDED, ""};
+}
+
+void TrainingManager::Finish(const std::string& key, const std::string& tenant,
+                             const Outcome& outcome) {
+  if (outcome.state == v1::QUEUED) {  // interrupted by shutdown: stays queued in the store
+    SetState(key, v1::QUEUED);
+    (void)store_->UpdateJob(tenant, Snapshot(key));
+    MASKSERVE_LOG(INFO) << "job " << key.substr(key.find('\0') + 1)
+                        << " interrupted by shutdown; it will be re-queued";
+  } else if (outcome.state == v1::SUCCEEDED) {
+    SetState(key, v1::SUCCEEDED);  // the publication recorded it in the store
+  } else {
+    UpdateLive(key, [&](v1::TrainingJob* job) { job->set_error(outcome.error); });
+    SetState(key, outcome.state);
+    absl::StatusOr<v1::TrainingJob> updated = store_->UpdateJob(tenant, Snapshot(key));
+    if (!updated.ok()) {
+      MASKSERVE_LOG(ERROR) << "job " << key.substr(key.find('\0') + 1)
+                           << ": cannot record its end: " << updated.status();
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  live_.erase(key);  // watchers fall back to the store
 }
 
 }  // namespace maskserve

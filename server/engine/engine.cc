@@ -1,0 +1,261 @@
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/model/bert_model.h"
+#include "core/model/device.h"
+#include "core/peft/composed_profile.h"
+#include "core/profile/profile_codec.h"
+#include "proto/job_state.h"
+#include "server/engine/backbone_forward.h"
+#include "server/engine/engine_errors.h"
+#include "server/engine/loaded_model.h"
+#include "server/engine/model_info.h"
+#include "server/engine/profile_table.h"
+#include "server/engine/request_validation.h"
+#include "server/engine/resident_profile.h"
+#include "server/engine/training_manager.h"
+#include "storage/ids.h"
+#include "storage/job_id.h"
+#include "storage/profile_export.h"
+#include "storage/status_macros.h"
+
+namespace maskserve {
+
+namespace {
+
+// Longest a Predict waits, whatever the caller's deadline.
+constexpr absl::Duration kMaxPredictWait = absl::Seconds(30);
+
+absl::Status ValidJobId(const std::string& job_id) {
+  absl::Status s = ValidateJobId(job_id);
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat("job_id: ", s.message()));
+}
+
+PredictBatcher::Options BatcherOptions(const BatchingOptions& b) {
+  PredictBatcher::Options o;
+  o.max_batch_sequences = b.max_batch_sequences;
+  o.max_batch_tokens = b.max_batch_tokens;
+  o.max_queue_delay = absl::Microseconds(int64_t(b.max_queue_delay_ms * 1000));
+  o.max_queued_sequences = b.max_queued_sequences;
+  o.max_queued_sequences_per_tenant = b.max_queued_sequences_per_tenant;
+  const int threads = b.intra_op_threads;
+  o.on_thread_start = [threads] { SetIntraOpThreadsForThisThread(threads); };
+  return o;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, ProfileStore* store,
+               EngineHooks hooks, const Clock& clock, BatchForward forward)
+    : options_(std::move(options)),
+      model_(std::move(model)),
+      store_(store),
+      hooks_(std::move(hooks)),
+      clock_(clock),
+      model_info_(BuildModelInfo(model_->backbone, model_->banks, options_.limits)) {
+  ProfileTable::Options table;
+  table.max_bytes = options_.profile_cache_bytes;
+  profiles_ = std::make_unique<ProfileTable>(
+      table,
+      [this](const std::string& tenant, const std::string& id) -> absl::StatusOr<ProfileHandle> {
+        absl::StatusOr<StoredProfile> stored = store_->GetProfile(tenant, id);
+        if (!stored.ok()) return stored.status();
+        if (hooks_.on_profile_load) hooks_.on_profile_load();
+        return MakeResidentProfile(tenant, id, stored->profile.version(), stored->payload,
+                                   model_->backbone, model_->banks);
+      });
+  batcher_ = std::make_unique<PredictBatcher>(
+      BatcherOptions(options_.batching),
+      forward ? std::move(forward) : MakeBackboneForward(model_->backbone.model), hooks_.on_batch,
+      clock_);
+  TrainingManager::Options training;
+  training.workers = options_.training_workers;
+  training.intra_op_threads = options_.training_intra_op_threads;
+  training.max_unfinished_jobs_per_tenant = options_.max_unfinished_jobs_per_tenant;
+  TrainingManager::Hooks training_hooks;
+  training_hooks.on_published = [this](const ProfileHandle& profile) {
+    if (profiles_->Publish(profile) && hooks_.on_hot_swap) hooks_.on_hot_swap();
+  };
+  training_hooks.on_training_finished = hooks_.on_training_finished;
+  trainer_ = std::make_unique<TrainingManager>(training, store_, model_->backbone, model_->banks,
+                                               training_hooks, clock_);
+}
+
+Engine::~Engine() { Stop(); }
+
+absl::Status Engine::Start() { return trainer_->Start(); }
+
+void Engine::Stop() {
+  batcher_->Stop();
+  trainer_->Shutdown();
+}
+
+absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const PredictCall& call) {
+  MASKSERVE_RETURN_IF_ERROR(ValidatePredictInputs(call.profile_id, call.inputs, options_.limits));
+  MASKSERVE_ASSIGN_OR_RETURN(ProfileHandle profile, profiles_->Get(tenant, call.profile_id));
+
+  const Backbone& backbone = model_->backbone;
+  EncodeOptions encode;
+  encode.max_length = std::min<int64_t>(options_.limits.max_sequence_length,
+                                        backbone.model->config().max_position_embeddings);
+  std::vector<Encoding> encodings;
+  encodings.reserve(call.inputs.size());
+  MASKSERVE_RETURN_IF_ERROR(CatchEngineErrors([&] {
+    for (const TextInput& input : call.inputs) {
+      encodings.push_back(input.text_pair.empty() ? backbone.tokenizer->Encode(input.text, encode)
+                                                  : backbone.tokenizer->EncodePair(
+                                                        input.text, input.text_pair, encode));
+    }
+    return absl::OkStatus();
+  }));
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + kMaxPredictWait);
+  auto task = std::make_shared<PredictTask>(tenant, profile, std::move(encodings), deadline);
+  MASKSERVE_RETURN_IF_ERROR(batcher_->Schedule(task));
+  MASKSERVE_ASSIGN_OR_RETURN(std::vector<Logits> logits, task->Wait(deadline, call.cancelled));
+
+  PredictResult result;
+  result.profile_id = call.profile_id;
+  result.profile_version = profile->version;
+  result.label_names = profile->composed->labels;
+  result.predictions.reserve(logits.size());
+  for (const Logits& row : logits) {
+    result.predictions.push_back(
+        ScoreLogits(row, result.label_names, call.top_k, call.return_logits));
+  }
+  return result;
+}
+
+absl::Status Engine::RefuseWhileTraining(const std::string& tenant,
+                                         const std::string& profile_id) const {
+  if (!trainer_->HasUnfinishedJob(tenant, profile_id)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("profile_id: '", profile_id, "' is still training; cancel its job first"));
+}
+
+absl::Status Engine::CheckExpectedVersion(const std::string& tenant,
+                                          const v1::TrainProfileRequest& request) {
+  if (!request.has_expected_version()) return absl::OkStatus();
+  absl::StatusOr<StoredProfile> current = store_->GetProfile(tenant, request.profile_id());
+  if (!current.ok() && current.status().code() != absl::StatusCode::kNotFound) {
+    return current.status();
+  }
+  const uint64_t version = current.ok() ? current->profile.version() : 0;
+  if (version == request.expected_version()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("expected_version: profile '",
+                                                    request.profile_id(), "' is at version ",
+                                                    version, ", not ", request.expected_version()));
+}
+
+absl::StatusOr<v1::TrainingJob> Engine::SubmitTraining(const std::string& tenant,
+                                                       const v1::TrainProfileRequest& request) {
+  MASKSERVE_ASSIGN_OR_RETURN(v1::TrainProfileRequest prepared,
+                             PrepareTrainRequest(request, options_.limits, model_->banks));
+  MASKSERVE_RETURN_IF_ERROR(CheckExpectedVersion(tenant, prepared));
+  return trainer_->Submit(tenant, prepared);
+}
+
+absl::StatusOr<v1::TrainingJob> Engine::GetJob(const std::string& tenant,
+                                               const std::string& job_id) {
+  MASKSERVE_RETURN_IF_ERROR(ValidJobId(job_id));
+  return trainer_->Get(tenant, job_id);
+}
+
+absl::StatusOr<v1::TrainingJob> Engine::CancelJob(const std::string& tenant,
+                                                  const std::string& job_id) {
+  MASKSERVE_RETURN_IF_ERROR(ValidJobId(job_id));
+  return trainer_->Cancel(tenant, job_id);
+}
+
+absl::Status Engine::WatchJob(const std::string& tenant, const std::string& job_id,
+                              const std::function<bool(const v1::TrainingJob&)>& send,
+                              const std::function<bool()>& stopped) {
+  MASKSERVE_RETURN_IF_ERROR(ValidJobId(job_id));
+  return trainer_->Watch(tenant, job_id, send, stopped);
+}
+
+absl::StatusOr<ListJobsResult> Engine::ListJobs(const std::string& tenant, const JobFilter& filter,
+                                                const PageRequest& page) {
+  if (!filter.profile_id.empty()) MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(filter.profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(ListJobsResult jobs, store_->ListJobs(tenant, filter, page));
+  for (v1::TrainingJob& job : jobs.jobs) {
+    // Running jobs have fresher progress in memory than in the store.
+    if (IsFinalJobState(job.state())) continue;
+    absl::StatusOr<v1::TrainingJob> live = trainer_->Get(tenant, job.job_id());
+    if (live.ok()) job = *std::move(live);
+  }
+  return jobs;
+}
+
+absl::StatusOr<v1::Profile> Engine::GetProfile(const std::string& tenant,
+                                               const std::string& profile_id) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(StoredProfile stored, store_->GetProfile(tenant, profile_id));
+  return std::move(stored.profile);
+}
+
+absl::StatusOr<ListProfilesResult> Engine::ListProfiles(const std::string& tenant,
+                                                        const PageRequest& page) {
+  return store_->ListProfiles(tenant, page);
+}
+
+absl::StatusOr<uint64_t> Engine::DeleteProfile(const std::string& tenant,
+                                               const std::string& profile_id,
+                                               std::optional<uint64_t> expected_version) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  MASKSERVE_RETURN_IF_ERROR(RefuseWhileTraining(tenant, profile_id));
+  MASKSERVE_ASSIGN_OR_RETURN(uint64_t deleted,
+                             store_->DeleteProfile(tenant, profile_id, expected_version));
+  profiles_->Erase(tenant, profile_id, deleted);
+  return deleted;
+}
+
+absl::StatusOr<ExportedProfile> Engine::ExportProfile(const std::string& tenant,
+                                                      const std::string& profile_id) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  return store_->ExportProfile(tenant, profile_id);
+}
+
+absl::StatusOr<v1::Profile> Engine::ImportProfile(const std::string& tenant,
+                                                  const std::string& profile_id,
+                                                  const std::string& data, bool overwrite) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
+  if (data.empty()) return absl::InvalidArgumentError("data: empty");
+  MASKSERVE_RETURN_IF_ERROR(RefuseWhileTraining(tenant, profile_id));
+  absl::StatusOr<StoredProfile> exported = DecodeProfileExport(data);
+  if (!exported.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("data: ", exported.status().message()));
+  }
+  // Decode and compose once, refusing what this server could not serve
+  // before anything is stored; the composed profile then serves the
+  // imported version.
+  ProfileData profile;
+  absl::Status decoded = CatchEngineErrors([&] {
+    profile = DecodeProfile(exported->payload);
+    return absl::OkStatus();
+  });
+  if (!decoded.ok()) return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.message()));
+  absl::StatusOr<ComposedForServing> composed = ComposeForServing(
+      profile_id, profile, exported->payload.size(), model_->backbone, model_->banks);
+  if (composed.status().code() == absl::StatusCode::kDataLoss) {
+    return absl::InvalidArgumentError(absl::StrCat("data: ", composed.status().message()));
+  }
+  if (!composed.ok()) return composed.status();
+  ImportProfileOptions import;
+  import.overwrite = overwrite;
+  MASKSERVE_ASSIGN_OR_RETURN(v1::Profile imported,
+                             store_->ImportProfile(tenant, profile_id, data, import));
+  profiles_->Publish(MakeHandle(tenant, profile_id, imported.version(), *composed));
+  return imported;
+}
+
+int64_t Engine::queued_sequences() const { return batcher_->queued_sequences(); }
+int64_t Engine::resident_profiles() const { return profiles_->resident_count(); }
+int64_t Engine::resident_bytes() const { return profiles_->resident_bytes(); }
+std::map<v1::JobState, int64_t> Engine::jobs_by_state() const { return trainer_->CountByState(); }
+
+}  // namespace maskserve

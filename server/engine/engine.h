@@ -1,0 +1,149 @@
+// File: server/engine/engine.h
+//
+// The serving engine: everything between the RPCs and core/. It owns the
+// loaded backbone and banks (with the shared heads), the resident profile
+// table, the cross-profile batcher and the background trainer, and uses a
+// ProfileStore it is given. Each operation an RPC needs is one call with
+// plain inputs and results; every rule about requests (validation, bank
+// presence, shared heads, versions, option defaults) is applied here or in
+// the module it names, once. Nothing here throws: errors are absl::Status
+// with gRPC's codes and messages naming the request field.
+//
+//   Engine engine(options, *LoadModel(request), &store, hooks);
+//   MASKSERVE_RETURN_IF_ERROR(engine.Start());        // re-queues unfinished jobs
+//   absl::StatusOr<PredictResult> r = engine.Predict("acme", call);
+//   absl::StatusOr<v1::TrainingJob> job = engine.SubmitTraining("acme", request);
+//   engine.Stop();                                     // drain the batcher, stop training
+//
+// The header carries no LibTorch types: the model is held through
+// LoadedModel's forward declaration (server/engine/loaded_model.h).
+//
+// Thread safety: every method may be called concurrently, except that
+// Start() and Stop() are called once each, by the owner.
+#ifndef MASKSERVE_SERVER_ENGINE_ENGINE_H_
+#define MASKSERVE_SERVER_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "maskserve/v1/maskserve.pb.h"
+#include "server/engine/clock.h"
+#include "server/engine/engine_options.h"
+#include "server/engine/model_loading.h"
+#include "server/engine/predict_batcher.h"
+#include "server/engine/prediction.h"
+#include "storage/profile_store.h"
+
+namespace maskserve {
+
+class ProfileTable;
+class TrainingManager;
+
+// One Predict call.
+struct PredictCall {
+  std::string profile_id;
+  std::vector<TextInput> inputs;
+  uint32_t top_k = 0;  // 0: 1
+  bool return_logits = false;
+  // Wall-clock deadline; at most 30 s after the call starts.
+  absl::Time deadline = absl::InfiniteFuture();
+  // Polled while the call waits (e.g. grpc::ServerContext::IsCancelled).
+  std::function<bool()> cancelled;
+};
+
+// Observers for metrics; any may be empty. Called on engine threads.
+struct EngineHooks {
+  std::function<void(const BatchStats&)> on_batch;
+  std::function<void()> on_profile_load;  // a resident-table miss read the store
+  std::function<void()> on_hot_swap;      // a trained version went into the resident table
+  std::function<void(double seconds)> on_training_finished;
+};
+
+class Engine {
+ public:
+  // `store` and `clock` must outlive the engine. `forward` replaces the
+  // backbone forward (tests); null runs the loaded backbone.
+  Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, ProfileStore* store,
+         EngineHooks hooks = {}, const Clock& clock = Clock::Real(),
+         BatchForward forward = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Re-queues the store's unfinished training jobs and starts training.
+  absl::Status Start();
+  // Runs what the batcher holds, then stops it; interrupts training (the
+  // job stays queued in the store). Idempotent.
+  void Stop();
+
+  // Labels and probabilities for each input, from one version of the
+  // profile. NOT_FOUND for an unknown profile, RESOURCE_EXHAUSTED when the
+  // queue is full, DEADLINE_EXCEEDED / CANCELLED.
+  absl::StatusOr<PredictResult> Predict(const std::string& tenant, const PredictCall& call);
+
+  // Validates `request` (PrepareTrainRequest), checks expected_version and
+  // queues the job; returns it QUEUED with its resolved hyper-parameters.
+  absl::StatusOr<v1::TrainingJob> SubmitTraining(const std::string& tenant,
+                                                 const v1::TrainProfileRequest& request);
+  absl::StatusOr<v1::TrainingJob> GetJob(const std::string& tenant, const std::string& job_id);
+  absl::StatusOr<v1::TrainingJob> CancelJob(const std::string& tenant, const std::string& job_id);
+  // Calls `send` with the job's state now and after every change until it
+  // is final; see TrainingManager::Watch.
+  absl::Status WatchJob(const std::string& tenant, const std::string& job_id,
+                        const std::function<bool(const v1::TrainingJob&)>& send,
+                        const std::function<bool()>& stopped);
+  // The store's page, with running jobs' fresher progress from memory.
+  absl::StatusOr<ListJobsResult> ListJobs(const std::string& tenant, const JobFilter& filter,
+                                          const PageRequest& page);
+
+  absl::StatusOr<v1::Profile> GetProfile(const std::string& tenant, const std::string& profile_id);
+  absl::StatusOr<ListProfilesResult> ListProfiles(const std::string& tenant,
+                                                  const PageRequest& page);
+  // Returns the deleted version. FAILED_PRECONDITION while it trains.
+  absl::StatusOr<uint64_t> DeleteProfile(const std::string& tenant, const std::string& profile_id,
+                                         std::optional<uint64_t> expected_version);
+  absl::StatusOr<ExportedProfile> ExportProfile(const std::string& tenant,
+                                                const std::string& profile_id);
+  // Stores an export of this or another server as a new version, refusing
+  // (before storing) what this server could not serve; it serves at once.
+  absl::StatusOr<v1::Profile> ImportProfile(const std::string& tenant,
+                                            const std::string& profile_id, const std::string& data,
+                                            bool overwrite);
+
+  const v1::ModelInfo& model_info() const { return model_info_; }
+  const LoadedModel& model() const { return *model_; }
+  ModelSummary summary() const { return Summarize(*model_); }
+
+  // For gauges.
+  int64_t queued_sequences() const;
+  int64_t resident_profiles() const;
+  int64_t resident_bytes() const;
+  std::map<v1::JobState, int64_t> jobs_by_state() const;
+  int64_t device_memory_bytes() const { return DeviceMemoryBytes(*model_); }
+
+ private:
+  absl::Status RefuseWhileTraining(const std::string& tenant, const std::string& profile_id) const;
+  absl::Status CheckExpectedVersion(const std::string& tenant,
+                                    const v1::TrainProfileRequest& request);
+
+  const EngineOptions options_;
+  const std::shared_ptr<const LoadedModel> model_;
+  ProfileStore* const store_;
+  const EngineHooks hooks_;
+  const Clock& clock_;
+  const v1::ModelInfo model_info_;
+  std::unique_ptr<ProfileTable> profiles_;
+  std::unique_ptr<PredictBatcher> batcher_;
+  std::unique_ptr<TrainingManager> trainer_;
+};
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_ENGINE_ENGINE_H_

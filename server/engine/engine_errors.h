@@ -1,0 +1,40 @@
+// File: server/engine/engine_errors.h
+//
+// Where core/'s exceptions become absl::Status: the engine runs every call
+// into core/ and LibTorch through CatchEngineErrors(), so no exception
+// crosses the engine's interface. (absl::Status becomes grpc::Status once,
+// in server/status_util.h.)
+//
+//   absl::Status s = CatchEngineErrors([&] { profile = Compose(...); return absl::OkStatus(); });
+//
+// Thread safety: pure functions.
+#ifndef MASKSERVE_SERVER_ENGINE_ENGINE_ERRORS_H_
+#define MASKSERVE_SERVER_ENGINE_ENGINE_ERRORS_H_
+
+#include <exception>
+#include <string>
+
+#include "absl/status/status.h"
+#include "core/base/error.h"
+
+namespace maskserve {
+
+// Maps an engine exception onto the absl::Status with the same code.
+absl::Status FromEngineError(const EngineError& error);
+
+// Runs `fn` (returning absl::Status) and converts any exception the engine
+// or LibTorch throws into a Status instead of letting it escape.
+template <typename Fn>
+absl::Status CatchEngineErrors(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const EngineError& error) {
+    return FromEngineError(error);
+  } catch (const std::exception& error) {
+    return absl::InternalError(std::string("engine: ") + error.what());
+  }
+}
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_ENGINE_ENGINE_ERRORS_H_

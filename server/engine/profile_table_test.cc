@@ -1,0 +1,163 @@
+// Unit tests of the resident profile table with a scripted loader: hits and
+// misses, version monotonicity against publishes and deletes, LRU eviction
+// by bytes, and a load that races with a publish.
+#include "server/engine/profile_table.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "absl/status/status.h"
+
+namespace maskserve {
+namespace {
+
+ProfileHandle Version(const std::string& id, uint64_t version, int64_t bytes = 10,
+                      const std::string& tenant = "acme") {
+  auto p = std::make_shared<ResidentProfile>();
+  p->tenant = tenant;
+  p->profile_id = id;
+  p->version = version;
+  p->bytes = bytes;
+  return p;
+}
+
+// A store stand-in: the version each id is at, and how often it was read.
+struct FakeLoader {
+  std::map<std::string, uint64_t> versions;
+  std::map<std::string, int> loads;
+  int64_t bytes = 10;
+  std::function<void()> during_load;  // runs inside the load (races)
+
+  ProfileTable::Loader Get() {
+    return
+        [this](const std::string& tenant, const std::string& id) -> absl::StatusOr<ProfileHandle> {
+          ++loads[id];
+          if (during_load) during_load();
+          auto it = versions.find(id);
+          if (it == versions.end()) return absl::NotFoundError("profile '" + id + "' not found");
+          return Version(id, it->second, bytes, tenant);
+        };
+  }
+};
+
+ProfileTable::Options Budget(int64_t bytes) {
+  ProfileTable::Options options;
+  options.max_bytes = bytes;
+  return options;
+}
+
+TEST(ProfileTableTest, LoadsOnceThenServesFromMemory) {
+  FakeLoader store;
+  store.versions["alice"] = 3;
+  ProfileTable table(Budget(1000), store.Get());
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<ProfileHandle> h = table.Get("acme", "alice");
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_EQ((*h)->version, 3u);
+  }
+  EXPECT_EQ(store.loads["alice"], 1);
+  EXPECT_EQ(table.resident_count(), 1);
+  EXPECT_EQ(table.resident_bytes(), 10);
+}
+
+TEST(ProfileTableTest, MissingProfileIsNotFoundAndNotCached) {
+  FakeLoader store;
+  ProfileTable table(Budget(1000), store.Get());
+  EXPECT_EQ(table.Get("acme", "bob").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(table.Get("acme", "bob").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store.loads["bob"], 2);
+  EXPECT_EQ(table.resident_count(), 0);
+}
+
+TEST(ProfileTableTest, PublishMovesForwardOnly) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  ASSERT_TRUE(table.Get("acme", "alice").ok());
+  EXPECT_TRUE(table.Publish(Version("alice", 2)));
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+  EXPECT_FALSE(table.Publish(Version("alice", 1)));  // stale: ignored
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+  EXPECT_EQ(store.loads["alice"], 1);
+}
+
+TEST(ProfileTableTest, HandlesKeepTheirVersionAcrossAHotSwap) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  const ProfileHandle held = *table.Get("acme", "alice");
+  table.Publish(Version("alice", 2));
+  EXPECT_EQ(held->version, 1u);  // an admitted request keeps its version
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+}
+
+TEST(ProfileTableTest, EraseDropsTheEntryAndAStaleLoadCannotReturn) {
+  FakeLoader store;
+  store.versions["alice"] = 4;
+  ProfileTable table(Budget(1000), store.Get());
+  ASSERT_TRUE(table.Get("acme", "alice").ok());
+  table.Erase("acme", "alice", 4);
+  EXPECT_EQ(table.resident_count(), 0);
+  // The store still answers v4 (a replica lagging): refused, then retried
+  // until the table gives up rather than serve a deleted version.
+  EXPECT_EQ(table.Get("acme", "alice").status().code(), absl::StatusCode::kUnavailable);
+  store.versions["alice"] = 5;  // re-created after the delete
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 5u);
+}
+
+TEST(ProfileTableTest, ALoadRacingWithAPublishKeepsTheNewerVersion) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  // While the table loads v1 from the store, training publishes v2.
+  store.during_load = [&] {
+    store.during_load = nullptr;
+    table.Publish(Version("alice", 2));
+  };
+  absl::StatusOr<ProfileHandle> h = table.Get("acme", "alice");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ((*h)->version, 2u);
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+}
+
+TEST(ProfileTableTest, EvictsLeastRecentlyUsedByBytes) {
+  FakeLoader store;
+  for (const char* id : {"a", "b", "c"}) store.versions[id] = 1;
+  ProfileTable table(Budget(25), store.Get());  // room for two of 10 bytes
+  ASSERT_TRUE(table.Get("acme", "a").ok());
+  ASSERT_TRUE(table.Get("acme", "b").ok());
+  ASSERT_TRUE(table.Get("acme", "a").ok());  // a is now the most recent
+  ASSERT_TRUE(table.Get("acme", "c").ok());  // evicts b
+  EXPECT_EQ(table.resident_count(), 2);
+  EXPECT_EQ(table.resident_bytes(), 20);
+  ASSERT_TRUE(table.Get("acme", "a").ok());
+  EXPECT_EQ(store.loads["a"], 1);
+  ASSERT_TRUE(table.Get("acme", "b").ok());
+  EXPECT_EQ(store.loads["b"], 2);  // it had been evicted
+}
+
+TEST(ProfileTableTest, KeepsTheNewestEntryEvenWhenItAloneIsOverBudget) {
+  FakeLoader store;
+  store.versions["big"] = 1;
+  store.bytes = 100;
+  ProfileTable table(Budget(50), store.Get());
+  ASSERT_TRUE(table.Get("acme", "big").ok());
+  EXPECT_EQ(table.resident_count(), 1);
+  EXPECT_EQ(table.resident_bytes(), 100);
+}
+
+TEST(ProfileTableTest, TenantsAreSeparateKeys) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  ASSERT_TRUE(table.Get("acme", "alice").ok());
+  ASSERT_TRUE(table.Get("globex", "alice").ok());
+  EXPECT_EQ(table.resident_count(), 2);
+  EXPECT_EQ(store.loads["alice"], 2);
+}
+
+}  // namespace
+}  // namespace maskserve

@@ -1,0 +1,56 @@
+// File: server/engine/resident_profile.h
+//
+// Turns a profile into a servable ResidentProfile: check it against the
+// loaded backbone and banks and compose it on the serving device, once.
+// The table's loader starts from the stored bytes (decode, then compose);
+// a finished training job and an import start from the ProfileData they
+// already hold, so nothing is decoded or composed twice.
+//
+//   absl::StatusOr<ComposedForServing> c = ComposeForServing(data, payload.size(), backbone,
+//   banks); ProfileHandle h = MakeHandle(tenant, id, version, *c);
+//
+// Errors: FAILED_PRECONDITION when the profile was trained for another
+// backbone or bank, DATA_LOSS when the payload is corrupt; the message
+// names the profile.
+//
+// Thread safety: pure functions (the backbone and banks are read-only).
+#ifndef MASKSERVE_SERVER_ENGINE_RESIDENT_PROFILE_H_
+#define MASKSERVE_SERVER_ENGINE_RESIDENT_PROFILE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/model/backbone.h"
+#include "core/peft/serving_banks.h"
+#include "core/profile/profile_data.h"
+#include "server/engine/profile_table.h"
+
+namespace maskserve {
+
+// A composed profile and the memory it holds (device tensors + its bytes).
+struct ComposedForServing {
+  std::shared_ptr<const ComposedProfile> composed;
+  int64_t bytes = 0;
+};
+
+// `payload_bytes`: the size of its encoding (counted in the table budget).
+absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_id,
+                                                     const ProfileData& profile,
+                                                     size_t payload_bytes, const Backbone& backbone,
+                                                     const ServingBanks& banks);
+
+ProfileHandle MakeHandle(const std::string& tenant, const std::string& profile_id, uint64_t version,
+                         const ComposedForServing& composed);
+
+// Decodes `payload` (the profile codec), then composes it.
+absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
+                                                  const std::string& profile_id, uint64_t version,
+                                                  const std::string& payload,
+                                                  const Backbone& backbone,
+                                                  const ServingBanks& banks);
+
+}  // namespace maskserve
+
+#endif  // MASKSERVE_SERVER_ENGINE_RESIDENT_PROFILE_H_
