@@ -23,13 +23,10 @@
 #ifndef MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
 #define MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
