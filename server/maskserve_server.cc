@@ -131,7 +131,6 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> OpenStore(const ServerOptio
 EngineOptions ToEngineOptions(const ServerOptions& options) {
   EngineOptions engine;
   engine.limits = options.limits;
-  engine.banks = options.banks;
   engine.batching = options.batching;
   engine.profile_cache_bytes = options.profile_cache_bytes;
   engine.training_workers = options.training_workers;

@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "server/auth.h"
 #include "server/engine/engine.h"
+#include "server/engine/engine_errors.h"
 #include "server/status_util.h"
 
 namespace maskserve {
@@ -66,7 +67,10 @@ grpc::Status MaskserveService::Serve(Rpc rpc, grpc::ServerContext* context, Body
     status = absl::UnavailableError("the server is shutting down");
   } else {
     absl::StatusOr<std::string> tenant = deps->auth->Authenticate(*context);
-    status = tenant.ok() ? body(*deps->engine, *tenant) : tenant.status();
+    // The engine returns statuses; the catch is the last resort for what
+    // escapes anyway (e.g. std::bad_alloc): INTERNAL, never gRPC's UNKNOWN.
+    status = tenant.ok() ? CatchEngineErrors([&] { return body(*deps->engine, *tenant); })
+                         : tenant.status();
   }
   grpc::Status result = ToGrpcStatus(status);
   if (deps != nullptr && deps->metrics != nullptr) {

@@ -230,7 +230,9 @@ grpc::Status FakeMaskserveService::TrainProfile(grpc::ServerContext* context,
   FAKE_AUTHENTICATE(context, tenant);
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
-  if (request->method() == v1::METHOD_UNSPECIFIED) return Invalid("method: unspecified");
+  if (request->method() == v1::METHOD_UNSPECIFIED || !v1::Method_IsValid(request->method())) {
+    return Invalid("method: unspecified or unknown");
+  }
   v1::TrainProfileRequest with_head;  // with the shared head's labels filled in
   if (!request->shared_head().empty()) {
     with_head = *request;

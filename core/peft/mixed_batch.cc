@@ -8,25 +8,18 @@
 
 namespace maskserve {
 
-std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
+namespace {
+
+// Per-layer adapter weights for the batch: one weight slice per profile,
+// gathered per sequence (or kept at batch size 1 when every sequence
+// shares one profile). Empty when no profile has an adapter.
+std::vector<AdapterWeights> GatherAdapters(const BertModel& backbone,
                                            const std::vector<const ComposedProfile*>& profiles,
-                                           const std::vector<int64_t>& profile_of,
-                                           const at::Tensor& ids, const at::Tensor& mask,
-                                           const at::Tensor& types) {
-  const int64_t batch = ids.size(0);
-  if (int64_t(profile_of.size()) != batch) {
-    throw InvalidArgument("profile_of: one entry per sequence expected");
-  }
-  const int64_t num_profiles = int64_t(profiles.size());
-  for (int64_t i : profile_of) {
-    if (i < 0 || i >= num_profiles) throw InvalidArgument("profile_of: index out of range");
-  }
+                                           const std::vector<int64_t>& profile_of) {
   const BertConfig& config = backbone.config();
   const DeviceSpec& device = backbone.device();
   const int64_t L = config.num_hidden_layers;
-
-  // Adapters: one weight slice per profile, gathered per sequence (or kept
-  // at batch size 1 when every sequence shares one profile).
+  const int64_t num_profiles = int64_t(profiles.size());
   const ComposedProfile* with_adapter = nullptr;
   bool any_norm = false, all_norm = true;
   for (const ComposedProfile* p : profiles) {
@@ -87,10 +80,15 @@ std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
       }
     }
   }
-  at::Tensor pooled =
-      backbone.Forward(ids, mask, types, adapters.empty() ? nullptr : &adapters).pooled;
+  return adapters;
+}
 
-  // Heads: one GEMM per distinct profile over its sequences.
+// Each sequence's logits from its profile's head: one GEMM per distinct
+// profile over its sequences, as float32 on the CPU.
+std::vector<at::Tensor> ApplyHeads(const at::Tensor& pooled, const DeviceSpec& device,
+                                   const std::vector<const ComposedProfile*>& profiles,
+                                   const std::vector<int64_t>& profile_of) {
+  const int64_t batch = int64_t(profile_of.size());
   std::vector<at::Tensor> logits(static_cast<size_t>(batch));
   std::map<int64_t, std::vector<int64_t>> rows_of;
   for (int64_t i = 0; i < batch; ++i) rows_of[profile_of[size_t(i)]].push_back(i);
@@ -102,6 +100,28 @@ std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
     for (size_t r = 0; r < rows.size(); ++r) logits[size_t(rows[r])] = out[int64_t(r)];
   }
   return logits;
+}
+
+}  // namespace
+
+std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
+                                           const std::vector<const ComposedProfile*>& profiles,
+                                           const std::vector<int64_t>& profile_of,
+                                           const at::Tensor& ids, const at::Tensor& mask,
+                                           const at::Tensor& types) {
+  const int64_t batch = ids.size(0);
+  if (int64_t(profile_of.size()) != batch) {
+    throw InvalidArgument("profile_of: one entry per sequence expected");
+  }
+  const int64_t num_profiles = int64_t(profiles.size());
+  for (int64_t i : profile_of) {
+    if (i < 0 || i >= num_profiles) throw InvalidArgument("profile_of: index out of range");
+  }
+  const std::vector<AdapterWeights> adapters = GatherAdapters(backbone, profiles, profile_of);
+  at::Tensor pooled =
+      backbone.Forward(ids, mask, types, adapters.empty() ? nullptr : &adapters).pooled;
+
+  return ApplyHeads(pooled, backbone.device(), profiles, profile_of);
 }
 
 }  // namespace maskserve

@@ -392,6 +392,107 @@ std::string EncodeProfile(const ProfileData& p) {
   return std::move(w.str());
 }
 
+namespace {
+
+// Which of the required records a decode has seen.
+struct RequiredRecords {
+  bool method = false, shape = false, labels = false;
+};
+
+// Reads one (non-trailer) record into `p`; records of unknown tags (a newer
+// writer's optional ones) are skipped.
+void ReadRecord(uint16_t tag, std::string_view value, ProfileData* p, RequiredRecords* seen) {
+  switch (tag) {
+    case kTagMethod: {
+      Reader v(value, "method");
+      p->method = Method(v.U8());
+      seen->method = true;
+      break;
+    }
+    case kTagBackboneFingerprint:
+      p->backbone_fingerprint = std::string(value);
+      break;
+    case kTagBankFingerprint:
+      p->bank_fingerprint = std::string(value);
+      break;
+    case kTagShape: {
+      Reader v(value, "shape");
+      p->shape.num_layers = v.U32();
+      p->shape.hidden_size = v.U32();
+      p->shape.bottleneck = v.U32();
+      p->shape.num_adapters = v.U32();
+      p->shape.top_k = v.U32();
+      p->shape.keep_fraction = v.F32();
+      seen->shape = true;
+      break;
+    }
+    case kTagLabels: {
+      Reader v(value, "labels");
+      const uint32_t count = v.U32();
+      if (count > kMaxLabels || count > v.remaining() / 4) {
+        throw DataLoss("profile: labels: bad count " + std::to_string(count));
+      }
+      p->labels.reserve(count);
+      for (uint32_t i = 0; i < count; ++i) {
+        const uint32_t n = v.U32();
+        p->labels.emplace_back(v.Take(n));
+      }
+      seen->labels = true;
+      break;
+    }
+    case kTagMaskBits:
+      p->mask_bits = ReadArray<uint8_t>(value, "mask_bits");
+      break;
+    case kTagMaskWeights:
+      p->mask_weights = ReadArray<uint16_t>(value, "mask_weights");
+      break;
+    case kTagNormParams:
+      p->norm_params = ReadArray<uint16_t>(value, "norm_params");
+      break;
+    case kTagAdapterParams:
+      p->adapter_params = ReadArray<uint16_t>(value, "adapter_params");
+      break;
+    case kTagHeadWeight:
+      p->head_weight = ReadArray<uint16_t>(value, "head_weight");
+      break;
+    case kTagHeadWeightInt8:
+      p->head_weight_int8 = ReadArray<int8_t>(value, "head_weight_int8");
+      break;
+    case kTagHeadWeightScale:
+      p->head_weight_scale = ReadArray<uint16_t>(value, "head_weight_scale");
+      break;
+    case kTagHeadBias:
+      p->head_bias = ReadArray<uint16_t>(value, "head_bias");
+      break;
+    case kTagSharedHead:
+      p->shared_head = std::string(value);
+      break;
+    case kTagSharedHeadFingerprint:
+      p->shared_head_fingerprint = std::string(value);
+      break;
+    case kTagMetrics: {
+      Reader v(value, "metrics");
+      p->metrics.validation_accuracy = v.F32();
+      p->metrics.validation_loss = v.F32();
+      p->metrics.validation_macro_f1 = v.F32();
+      p->metrics.validation_examples = v.U32();
+      p->metrics.train_examples = v.U32();
+      break;
+    }
+    case kTagTrainMetrics: {
+      Reader v(value, "train_metrics");
+      p->metrics.train_accuracy = v.F32();
+      p->metrics.train_loss = v.F32();
+      p->metrics.train_macro_f1 = v.F32();
+      break;
+    }
+    default:
+      break;  // a newer writer's optional record
+  }
+}
+
+}  // namespace
+
 ProfileData DecodeProfile(std::string_view bytes) {
   Reader r(bytes, "header");
   if (r.Take(4) != std::string_view(kMagic, 4))
@@ -402,7 +503,8 @@ ProfileData DecodeProfile(std::string_view bytes) {
                    " (this server reads up to " + std::to_string(kProfileFormatVersion) + ")");
   }
   ProfileData p;
-  bool have_method = false, have_shape = false, have_labels = false, have_trailer = false;
+  RequiredRecords seen;
+  bool have_trailer = false;
   while (!r.done()) {
     const size_t record_start = bytes.size() - r.remaining();
     const uint16_t tag = r.U16();
@@ -417,96 +519,10 @@ ProfileData DecodeProfile(std::string_view bytes) {
       have_trailer = true;
       break;
     }
-    switch (tag) {
-      case kTagMethod: {
-        Reader v(value, "method");
-        p.method = Method(v.U8());
-        have_method = true;
-        break;
-      }
-      case kTagBackboneFingerprint:
-        p.backbone_fingerprint = std::string(value);
-        break;
-      case kTagBankFingerprint:
-        p.bank_fingerprint = std::string(value);
-        break;
-      case kTagShape: {
-        Reader v(value, "shape");
-        p.shape.num_layers = v.U32();
-        p.shape.hidden_size = v.U32();
-        p.shape.bottleneck = v.U32();
-        p.shape.num_adapters = v.U32();
-        p.shape.top_k = v.U32();
-        p.shape.keep_fraction = v.F32();
-        have_shape = true;
-        break;
-      }
-      case kTagLabels: {
-        Reader v(value, "labels");
-        const uint32_t count = v.U32();
-        if (count > kMaxLabels || count > v.remaining() / 4) {
-          throw DataLoss("profile: labels: bad count " + std::to_string(count));
-        }
-        p.labels.reserve(count);
-        for (uint32_t i = 0; i < count; ++i) {
-          const uint32_t n = v.U32();
-          p.labels.emplace_back(v.Take(n));
-        }
-        have_labels = true;
-        break;
-      }
-      case kTagMaskBits:
-        p.mask_bits = ReadArray<uint8_t>(value, "mask_bits");
-        break;
-      case kTagMaskWeights:
-        p.mask_weights = ReadArray<uint16_t>(value, "mask_weights");
-        break;
-      case kTagNormParams:
-        p.norm_params = ReadArray<uint16_t>(value, "norm_params");
-        break;
-      case kTagAdapterParams:
-        p.adapter_params = ReadArray<uint16_t>(value, "adapter_params");
-        break;
-      case kTagHeadWeight:
-        p.head_weight = ReadArray<uint16_t>(value, "head_weight");
-        break;
-      case kTagHeadWeightInt8:
-        p.head_weight_int8 = ReadArray<int8_t>(value, "head_weight_int8");
-        break;
-      case kTagHeadWeightScale:
-        p.head_weight_scale = ReadArray<uint16_t>(value, "head_weight_scale");
-        break;
-      case kTagHeadBias:
-        p.head_bias = ReadArray<uint16_t>(value, "head_bias");
-        break;
-      case kTagSharedHead:
-        p.shared_head = std::string(value);
-        break;
-      case kTagSharedHeadFingerprint:
-        p.shared_head_fingerprint = std::string(value);
-        break;
-      case kTagMetrics: {
-        Reader v(value, "metrics");
-        p.metrics.validation_accuracy = v.F32();
-        p.metrics.validation_loss = v.F32();
-        p.metrics.validation_macro_f1 = v.F32();
-        p.metrics.validation_examples = v.U32();
-        p.metrics.train_examples = v.U32();
-        break;
-      }
-      case kTagTrainMetrics: {
-        Reader v(value, "train_metrics");
-        p.metrics.train_accuracy = v.F32();
-        p.metrics.train_loss = v.F32();
-        p.metrics.train_macro_f1 = v.F32();
-        break;
-      }
-      default:
-        break;  // a newer writer's optional record
-    }
+    ReadRecord(tag, value, &p, &seen);
   }
   if (!have_trailer) throw DataLoss("profile: truncated (no checksum trailer)");
-  if (!have_method || !have_shape || !have_labels) {
+  if (!seen.method || !seen.shape || !seen.labels) {
     throw DataLoss("profile: missing required records (method, shape, labels)");
   }
   ValidateProfileData(p);

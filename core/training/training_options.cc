@@ -112,9 +112,10 @@ void TrainingOptions::Validate(const ServingBanks& banks) const {
 
 void ValidateXpeftTopK(int64_t k, const AdapterBank& bank) {
   const int64_t n = bank.config().num_adapters;
+  // (An explicit 0 arrives as -1, see TrainingOptions: it is not named.)
   if (k < 1 || k > n) {
     throw InvalidArgument("hyper_parameters.xpeft_top_k: must be in 1.." + std::to_string(n) +
-                          " (the bank's N), got " + std::to_string(k));
+                          " (the bank's N)" + (k > n ? ", got " + std::to_string(k) : ""));
   }
 }
 

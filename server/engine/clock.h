@@ -1,8 +1,10 @@
 // File: server/engine/clock.h
 //
 // The engine's source of "now", injected so that tests can control time:
-// the batcher stamps enqueue times and drops tasks past their deadline by
-// it, and the training manager stamps job start and end times by it.
+// the batcher stamps enqueue times, times the queue delay and drops tasks
+// past their deadline by it, and the training manager stamps job times and
+// training durations by it. Waiting itself (a caller blocked in
+// PredictTask::Wait, the batcher waiting for a batch to fill) is wall time.
 //
 //   const Clock& clock = Clock::Real();   // absl::Now()
 //   FakeClock fake(absl::FromUnixSeconds(1000));

@@ -9,7 +9,6 @@
 #include "core/model/device.h"
 #include "core/peft/composed_profile.h"
 #include "core/profile/profile_codec.h"
-#include "proto/job_state.h"
 #include "server/engine/backbone_forward.h"
 #include "server/engine/engine_errors.h"
 #include "server/engine/loaded_model.h"
@@ -113,7 +112,7 @@ absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const P
     }
     return absl::OkStatus();
   }));
-  const absl::Time deadline = std::min(call.deadline, absl::Now() + kMaxPredictWait);
+  const absl::Time deadline = std::min(call.deadline, clock_.Now() + kMaxPredictWait);
   auto task = std::make_shared<PredictTask>(tenant, profile, std::move(encodings), deadline);
   MASKSERVE_RETURN_IF_ERROR(batcher_->Schedule(task));
   MASKSERVE_ASSIGN_OR_RETURN(std::vector<Logits> logits, task->Wait(deadline, call.cancelled));
@@ -183,10 +182,11 @@ absl::StatusOr<ListJobsResult> Engine::ListJobs(const std::string& tenant, const
   if (!filter.profile_id.empty()) MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(filter.profile_id));
   MASKSERVE_ASSIGN_OR_RETURN(ListJobsResult jobs, store_->ListJobs(tenant, filter, page));
   for (v1::TrainingJob& job : jobs.jobs) {
-    // Running jobs have fresher progress in memory than in the store.
-    if (IsFinalJobState(job.state())) continue;
-    absl::StatusOr<v1::TrainingJob> live = trainer_->Get(tenant, job.job_id());
-    if (live.ok()) job = *std::move(live);
+    // A job in memory is fresher: running jobs' progress, and a finished
+    // one stays RUNNING there until its version is hot-swapped in.
+    if (std::optional<v1::TrainingJob> live = trainer_->Live(tenant, job.job_id())) {
+      job = *std::move(live);
+    }
   }
   return jobs;
 }
@@ -238,9 +238,13 @@ absl::StatusOr<v1::Profile> Engine::ImportProfile(const std::string& tenant,
     profile = DecodeProfile(exported->payload);
     return absl::OkStatus();
   });
-  if (!decoded.ok()) return absl::InvalidArgumentError(absl::StrCat("data: ", decoded.message()));
+  if (decoded.code() == absl::StatusCode::kDataLoss) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data: profile '", profile_id, "': ", decoded.message()));
+  }
+  if (!decoded.ok()) return decoded;
   absl::StatusOr<ComposedForServing> composed = ComposeForServing(
-      profile_id, profile, exported->payload.size(), model_->backbone, model_->banks);
+      profile_id, 0, profile, exported->payload.size(), model_->backbone, model_->banks);
   if (composed.status().code() == absl::StatusCode::kDataLoss) {
     return absl::InvalidArgumentError(absl::StrCat("data: ", composed.status().message()));
   }

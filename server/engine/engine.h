@@ -52,7 +52,8 @@ struct PredictCall {
   std::vector<TextInput> inputs;
   uint32_t top_k = 0;  // 0: 1
   bool return_logits = false;
-  // Wall-clock deadline; at most 30 s after the call starts.
+  // Deadline, in the engine's Clock (the wall clock when serving); at most
+  // 30 s after the call starts.
   absl::Time deadline = absl::InfiniteFuture();
   // Polled while the call waits (e.g. grpc::ServerContext::IsCancelled).
   std::function<bool()> cancelled;

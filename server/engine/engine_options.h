@@ -1,7 +1,8 @@
 // File: server/engine/engine_options.h
 //
-// What the engine is configured with: input limits, the shared banks, the
-// batcher's budgets and the training workers. Filled from ServerOptions
+// What the engine is configured with: input limits, the batcher's budgets,
+// the resident table and the training workers (BankOptions say which banks
+// LoadModel loads; server/engine/model_loading.h). Filled from ServerOptions
 // (server/server_options.h) by the server; libraries never read flags.
 #ifndef MASKSERVE_SERVER_ENGINE_ENGINE_OPTIONS_H_
 #define MASKSERVE_SERVER_ENGINE_ENGINE_OPTIONS_H_
@@ -49,7 +50,6 @@ struct BatchingOptions {
 
 struct EngineOptions {
   LimitsOptions limits;
-  BankOptions banks;
   BatchingOptions batching;
   // Resident profile table budget.
   int64_t profile_cache_bytes = int64_t{1} << 30;

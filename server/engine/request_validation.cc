@@ -120,7 +120,10 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
 }
 
 absl::Status ResolveSharedHead(const ServingBanks& banks, v1::TrainProfileRequest* request) {
-  if (request->shared_head().empty()) return absl::OkStatus();
+  // An unknown method is ValidateTrainRequest's to name.
+  if (request->shared_head().empty() || !v1::Method_IsValid(request->method())) {
+    return absl::OkStatus();
+  }
   const std::vector<std::string> labels(request->label_names().begin(),
                                         request->label_names().end());
   const SharedHead* head = nullptr;

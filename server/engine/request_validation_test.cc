@@ -237,9 +237,17 @@ TEST(RequestValidationTest, TopKMustBeWithinTheBank) {
   for (uint32_t k : {0u, 5u}) {
     v1::TrainProfileRequest request = TrainRequest();
     request.mutable_hyper_parameters()->set_xpeft_top_k(k);
-    ExpectInvalidNaming(PrepareTrainRequest(request, LimitsOptions(), TestBanks()).status(),
-                        "hyper_parameters.xpeft_top_k");
+    const absl::Status status = PrepareTrainRequest(request, LimitsOptions(), TestBanks()).status();
+    ExpectInvalidNaming(status, "hyper_parameters.xpeft_top_k");
+    EXPECT_EQ(status.message().find("-1"), std::string::npos) << status;  // never a value not sent
   }
+}
+
+TEST(RequestValidationTest, AnUnknownMethodIsNamedBeforeTheSharedHead) {
+  v1::TrainProfileRequest request = SharedHeadRequest();
+  request.set_method(static_cast<v1::Method>(261));  // 261 % 256 would read as HEAD_ONLY
+  ExpectInvalidNaming(PrepareTrainRequest(request, LimitsOptions(), TestHeads()).status(),
+                      "method");
 }
 
 TEST(RequestValidationTest, PredictInputsAreCheckedNamingTheField) {

@@ -11,15 +11,16 @@ namespace maskserve {
 
 namespace {
 
-absl::Status Named(const std::string& profile_id, const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat("profile '", profile_id, "': ", status.message()));
+absl::Status Named(const std::string& profile_id, uint64_t version, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("profile '", profile_id, "'",
+                                                  version > 0 ? absl::StrCat(" v", version) : "",
+                                                  ": ", status.message()));
 }
 
 }  // namespace
 
 absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_id,
-                                                     const ProfileData& profile,
+                                                     uint64_t version, const ProfileData& profile,
                                                      size_t payload_bytes, const Backbone& backbone,
                                                      const ServingBanks& banks) {
   ComposedForServing out;
@@ -30,7 +31,7 @@ absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_
     out.composed = std::move(composed);
     return absl::OkStatus();
   });
-  if (!status.ok()) return Named(profile_id, status);
+  if (!status.ok()) return Named(profile_id, version, status);
   return out;
 }
 
@@ -55,9 +56,9 @@ absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
     data = DecodeProfile(payload);
     return absl::OkStatus();
   });
-  if (!decoded.ok()) return Named(profile_id, decoded);
+  if (!decoded.ok()) return Named(profile_id, version, decoded);
   absl::StatusOr<ComposedForServing> composed =
-      ComposeForServing(profile_id, data, payload.size(), backbone, banks);
+      ComposeForServing(profile_id, version, data, payload.size(), backbone, banks);
   if (!composed.ok()) return composed.status();
   return MakeHandle(tenant, profile_id, version, *composed);
 }

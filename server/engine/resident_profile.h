@@ -6,8 +6,9 @@
 // a finished training job and an import start from the ProfileData they
 // already hold, so nothing is decoded or composed twice.
 //
-//   absl::StatusOr<ComposedForServing> c = ComposeForServing(data, payload.size(), backbone,
-//   banks); ProfileHandle h = MakeHandle(tenant, id, version, *c);
+//   absl::StatusOr<ComposedForServing> c =
+//       ComposeForServing(id, version, data, payload.size(), backbone, banks);
+//   ProfileHandle h = MakeHandle(tenant, id, version, *c);
 //
 // Errors: FAILED_PRECONDITION when the profile was trained for another
 // backbone or bank, DATA_LOSS when the payload is corrupt; the message
@@ -36,8 +37,10 @@ struct ComposedForServing {
 };
 
 // `payload_bytes`: the size of its encoding (counted in the table budget).
+// `version` names the profile in errors ("profile 'p' v3: ..."); 0 when it
+// has none yet (an import before it is stored).
 absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_id,
-                                                     const ProfileData& profile,
+                                                     uint64_t version, const ProfileData& profile,
                                                      size_t payload_bytes, const Backbone& backbone,
                                                      const ServingBanks& banks);
 

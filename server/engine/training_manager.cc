@@ -145,13 +145,17 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
   return job;
 }
 
+std::optional<v1::TrainingJob> TrainingManager::Live(const std::string& tenant,
+                                                     const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(Key(tenant, job_id));
+  if (it == live_.end()) return std::nullopt;
+  return it->second.job;
+}
+
 absl::StatusOr<v1::TrainingJob> TrainingManager::Get(const std::string& tenant,
                                                      const std::string& job_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = live_.find(Key(tenant, job_id));
-    if (it != live_.end()) return it->second.job;
-  }
+  if (std::optional<v1::TrainingJob> live = Live(tenant, job_id)) return *std::move(live);
   absl::StatusOr<StoredJob> stored = store_->GetJob(tenant, job_id);
   if (!stored.ok()) return stored.status();
   return stored->job;
@@ -332,12 +336,7 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
   }
   SetState(key, v1::RUNNING);
   (void)store_->UpdateJob(tenant, Snapshot(key));
-  const absl::Time start = clock_.Now();
-  const Outcome outcome = TrainAndPublish(key, *stored);
-  if (hooks_.on_training_finished) {
-    hooks_.on_training_finished(absl::ToDoubleSeconds(clock_.Now() - start));
-  }
-  Finish(key, tenant, outcome);
+  Finish(key, tenant, TrainAndPublish(key, *stored));
 }
 
 TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key,
@@ -369,16 +368,27 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   ProfileData profile;
   std::string payload;
   ProfileBytes size;
+  const absl::Time start = clock_.Now();
+  bool reported = false;
+  auto report_training_time = [&] {
+    if (reported) return;
+    reported = true;
+    if (hooks_.on_training_finished) {
+      hooks_.on_training_finished(absl::ToDoubleSeconds(clock_.Now() - start));
+    }
+  };
   absl::Status trained = CatchEngineErrors([&] {
     ProfileTrainer trainer(backbone_, banks_);
     const std::vector<std::string> labels(request.label_names().begin(),
                                           request.label_names().end());
     profile = trainer.Train(ToTrainingExamples(request), labels, ToTrainingOptions(request),
                             on_progress, [&] { return StopRequested(key); });
+    report_training_time();  // the fit alone, not encoding and publishing
     payload = EncodeProfile(profile);
     size = MeasureProfile(profile, payload.size());
     return absl::OkStatus();
   });
+  report_training_time();  // when training itself failed or was cancelled
   if (trained.code() == absl::StatusCode::kCancelled) {
     absl::MutexLock lock(&mu_);
     const bool shutting_down = stopping_ && !live_.at(key).cancel_requested;
@@ -403,8 +413,8 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   }
   // Hot swap before anyone can see SUCCEEDED: a client that watched the job
   // to its end and then predicts gets the new version.
-  absl::StatusOr<ComposedForServing> composed =
-      ComposeForServing(request.profile_id(), profile, size.total, backbone_, banks_);
+  absl::StatusOr<ComposedForServing> composed = ComposeForServing(
+      request.profile_id(), published->version(), profile, size.total, backbone_, banks_);
   if (composed.ok() && hooks_.on_published) {
     hooks_.on_published(MakeHandle(tenant, request.profile_id(), published->version(), *composed));
   }

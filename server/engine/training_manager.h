@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -74,6 +75,9 @@ class TrainingManager {
   absl::StatusOr<v1::TrainingJob> Submit(const std::string& tenant,
                                          const v1::TrainProfileRequest& request);
   absl::StatusOr<v1::TrainingJob> Get(const std::string& tenant, const std::string& job_id);
+  // The job as this process knows it (queued, running, or finishing), or
+  // nullopt; never reads the store.
+  std::optional<v1::TrainingJob> Live(const std::string& tenant, const std::string& job_id) const;
   absl::StatusOr<v1::TrainingJob> Cancel(const std::string& tenant, const std::string& job_id);
   // Calls `send` with the job's current state and then after every change,
   // until the job is final (OK), `send` returns false or `stopped()` turns

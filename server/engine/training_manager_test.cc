@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "server/engine/loaded_model.h"
 #include "server/engine/model_loading.h"
 #include "server/engine/request_validation.h"
@@ -114,6 +116,36 @@ TEST_F(TrainingManagerTest, AJobRunsWithItsStoredOptionsPublishesAndHotSwaps) {
   EXPECT_EQ(swapped[0]->profile_id, "alice");
   ASSERT_NE(swapped[0]->composed, nullptr);
   EXPECT_EQ(store_.calls(InMemoryProfileStore::Operation::kPublishProfile), 1);
+}
+
+TEST_F(TrainingManagerTest, AJobStaysRunningInMemoryUntilItsVersionIsSwappedIn) {
+  absl::Notification swapping, release;
+  TrainingManager::Hooks hooks;
+  hooks.on_published = [&](const ProfileHandle&) {
+    swapping.Notify();
+    release.WaitForNotification();
+  };
+  TrainingManager manager(TrainingManager::Options(), &store_, Model().backbone, Model().banks,
+                          hooks, clock_);
+  ASSERT_TRUE(manager.Start().ok());
+  absl::StatusOr<v1::TrainingJob> job = manager.Submit("acme", Request("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  swapping.WaitForNotification();
+  // The store already records SUCCEEDED (same write as the version); what
+  // this process reports must not, until the new version serves.
+  EXPECT_EQ(store_.GetJob("acme", job->job_id())->job.state(), v1::SUCCEEDED);
+  std::optional<v1::TrainingJob> live = manager.Live("acme", job->job_id());
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(live->state(), v1::RUNNING);
+  EXPECT_EQ(manager.Get("acme", job->job_id())->state(), v1::RUNNING);
+  release.Notify();
+  EXPECT_EQ(WaitFinal(manager, job->job_id()).state(), v1::SUCCEEDED);
+  // Then the live job is forgotten (just after watchers saw SUCCEEDED).
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (manager.Live("acme", job->job_id()).has_value() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_FALSE(manager.Live("acme", job->job_id()).has_value());
 }
 
 TEST_F(TrainingManagerTest, OneUnfinishedJobPerProfileAndABudgetPerTenant) {
