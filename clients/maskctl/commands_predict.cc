@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/maskctl/commands.h"
 #include "clients/maskctl/format.h"
+#include "core/base/utf8.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 
 namespace maskserve {
@@ -73,6 +74,13 @@ int RunPredict(const CommandContext& ctx) {
   const std::vector<std::string> texts = CollectTexts(ctx);
   if (texts.empty())
     return ReportUsageError(ctx, "predict: no texts (give them as arguments or stdin lines)");
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const size_t bad = InvalidUtf8At(texts[i]);
+    if (bad != std::string::npos) {
+      return ReportUsageError(
+          ctx, absl::StrCat("predict: text ", i + 1, ": invalid UTF-8 at byte ", bad));
+    }
+  }
   const size_t per_call = options.inputs_per_call == 0 ? 64 : options.inputs_per_call;
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   for (size_t begin = 0; begin < texts.size(); begin += per_call) {

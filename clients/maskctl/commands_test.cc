@@ -345,6 +345,9 @@ TEST_F(CommandsTest, PredictReadsStdinLinesInChunksWithTopK) {
 
   Result none = Run("predict", {"chunks"}, "\n\n");
   EXPECT_EQ(none.code, kExitUsage);
+  Result latin1 = Run("predict", {"chunks"}, "fine\ncaf\xe9\n");
+  EXPECT_EQ(latin1.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(latin1.err, "text 2: invalid UTF-8 at byte 3")) << latin1.err;
   Result missing = Run("predict", {"nope", "hi"});
   EXPECT_EQ(missing.code, kExitRpcError);
   EXPECT_TRUE(absl::StrContains(missing.err, "predict failed: NOT_FOUND")) << missing.err;

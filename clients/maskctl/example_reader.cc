@@ -1,5 +1,6 @@
 #include "clients/maskctl/example_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "core/base/error.h"
 #include "core/base/json.h"
+#include "core/base/utf8.h"
 
 namespace maskserve {
 namespace maskctl {
@@ -245,6 +247,11 @@ ExampleFormat ResolveFormat(ExampleFormat requested, absl::string_view source_na
 absl::StatusOr<std::vector<LabeledExample>> ParseExamples(absl::string_view content,
                                                           absl::string_view source_name,
                                                           const ExampleReadOptions& options) {
+  if (const size_t bad = InvalidUtf8At(std::string_view(content.data(), content.size()));
+      bad != std::string_view::npos) {
+    const size_t line = 1 + size_t(std::count(content.begin(), content.begin() + long(bad), '\n'));
+    return LineError(source_name, line, absl::StrCat("invalid UTF-8 at byte ", bad));
+  }
   content = StripBom(content);
   absl::StatusOr<std::vector<LabeledExample>> examples;
   switch (ResolveFormat(options.format, source_name, content)) {

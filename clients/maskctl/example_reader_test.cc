@@ -80,6 +80,14 @@ TEST(CsvReaderTest, ErrorsNameTheLine) {
 
   auto junk = ParseExamples("text,label\n\"a\"b,pos\n", "x.csv", Format(ExampleFormat::kCsv));
   EXPECT_NE(junk.status().message().find("after a closing quote"), std::string::npos);
+
+  // The server would refuse it; the gRPC client could not even send it.
+  auto latin1 =
+      ParseExamples("text,label\nok,pos\ncaf\xe9,pos\n", "x.csv", Format(ExampleFormat::kCsv));
+  EXPECT_EQ(latin1.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(latin1.status().message().find("x.csv: line 3: invalid UTF-8 at byte 21"),
+            std::string::npos)
+      << latin1.status();
 }
 
 TEST(CsvReaderTest, LimitKeepsTheFirstExamples) {

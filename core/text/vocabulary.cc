@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "core/base/error.h"
-#include "core/text/utf8.h"
+#include "core/base/utf8.h"
 
 namespace maskserve {
 namespace {

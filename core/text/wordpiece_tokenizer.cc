@@ -7,7 +7,7 @@
 #include "core/base/error.h"
 #include "core/text/normalization.h"
 #include "core/text/unicode_tables.h"
-#include "core/text/utf8.h"
+#include "core/base/utf8.h"
 
 namespace maskserve {
 namespace {

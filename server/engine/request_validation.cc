@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/text/utf8.h"
+#include "core/base/utf8.h"
 #include "server/engine/engine_errors.h"
 #include "storage/ids.h"
 #include "storage/status_macros.h"

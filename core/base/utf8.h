@@ -1,12 +1,12 @@
-// File: core/text/utf8.h
+// File: core/base/utf8.h
 //
 // UTF-8 encoding and strict decoding (no overlongs, surrogates or code
 // points above U+10FFFF), inline because the tokenizer and the request
 // validation run them on every character.
 //
 // Thread safety: pure functions.
-#ifndef MASKSERVE_CORE_TEXT_UTF8_H_
-#define MASKSERVE_CORE_TEXT_UTF8_H_
+#ifndef MASKSERVE_CORE_BASE_UTF8_H_
+#define MASKSERVE_CORE_BASE_UTF8_H_
 
 #include <cstddef>
 #include <string>
@@ -79,4 +79,4 @@ inline size_t InvalidUtf8At(std::string_view s) {
 
 }  // namespace maskserve
 
-#endif  // MASKSERVE_CORE_TEXT_UTF8_H_
+#endif  // MASKSERVE_CORE_BASE_UTF8_H_
