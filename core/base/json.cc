@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 
 namespace maskserve {
 namespace {
@@ -42,49 +43,6 @@ std::string DescribeByte(const char* p, const char* end) {
   out += kHex[c >> 4];
   out += kHex[c & 15];
   return out;
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80), or 0
-// when it is invalid (overlong, surrogate, > U+10FFFF, truncated).
-size_t ValidUtf8Length(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  size_t n = end - p;
-  if (c >= 0xC2 && c <= 0xDF) {
-    return (n >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && p[1] >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) {
-      return 0;
-    }
-    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
-    if (c == 0xF4 && p[1] >= 0x90) return 0;  // > U+10FFFF
-    return 4;
-  }
-  return 0;
 }
 
 int HexValue(char c) {
@@ -319,8 +277,9 @@ class JsonParser {
       if (c < 0x20) {
         Fail("unescaped control character " + DescribeByte(p_, end_) + " in a string");
       }
-      size_t len = ValidUtf8Length(reinterpret_cast<const unsigned char*>(p_),
-                                   reinterpret_cast<const unsigned char*>(end_));
+      char32_t cp;
+      const size_t len =
+          DecodeUtf8(reinterpret_cast<const unsigned char*>(p_), size_t(end_ - p_), &cp);
       if (len == 0) Fail("invalid UTF-8 in a string");
       out->append(p_, len);
       p_ += len;
@@ -384,7 +343,7 @@ class JsonParser {
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           FailAt(escape_start, "lone low surrogate \\u escape");
         }
-        AppendUtf8(cp, out);
+        AppendUtf8(char32_t(cp), out);
         return;
       }
       default:

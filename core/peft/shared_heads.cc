@@ -32,12 +32,6 @@ std::string Fingerprint(const SharedHead& head) {
 
 }  // namespace
 
-void ValidateSharedHeadName(const std::string& name, const std::string& field) {
-  if (!IsValidSharedHeadName(name)) {
-    throw InvalidArgument(field + ": must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
-  }
-}
-
 SharedHeadSet::SharedHeadSet(std::string backbone_fingerprint)
     : backbone_fingerprint_(std::move(backbone_fingerprint)) {}
 

@@ -66,10 +66,6 @@ class SharedHeadSet {
   std::vector<SharedHead> heads_;
 };
 
-// Throws InvalidArgument naming `field` unless `name` is 1-64 of
-// [A-Za-z0-9_.-].
-void ValidateSharedHeadName(const std::string& name, const std::string& field);
-
 }  // namespace maskserve
 
 #endif  // MASKSERVE_CORE_PEFT_SHARED_HEADS_H_

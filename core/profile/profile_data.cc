@@ -1,5 +1,7 @@
 #include "core/profile/profile_data.h"
 
+#include "core/base/error.h"
+
 namespace maskserve {
 
 const char* MethodName(Method method) {
@@ -37,6 +39,12 @@ bool IsValidSharedHeadName(std::string_view name) {
     }
   }
   return true;
+}
+
+void ValidateSharedHeadName(const std::string& name, const std::string& field) {
+  if (!IsValidSharedHeadName(name)) {
+    throw InvalidArgument(field + ": must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
+  }
 }
 
 }  // namespace maskserve

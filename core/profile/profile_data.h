@@ -58,6 +58,8 @@ bool IsXpeft(Method method);
 bool IsPropetl(Method method);
 // The rule for shared head names: 1-64 of [A-Za-z0-9_.-].
 bool IsValidSharedHeadName(std::string_view name);
+// Throws InvalidArgument naming `field` unless IsValidSharedHeadName(name).
+void ValidateSharedHeadName(const std::string& name, const std::string& field);
 
 // The shapes a profile was trained for.
 struct ProfileShape {

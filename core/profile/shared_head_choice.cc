@@ -18,9 +18,7 @@ void CheckSharedHeadChoice(const std::string& name, Method method,
                            const std::vector<std::string>* head_labels,
                            const std::vector<std::string>& labels,
                            const std::vector<std::string>& loaded) {
-  if (!IsValidSharedHeadName(name)) {
-    throw InvalidArgument("shared_head: must be 1-64 of [A-Za-z0-9_.-], got '" + name + "'");
-  }
+  ValidateSharedHeadName(name, "shared_head");
   if (method == Method::kHeadOnly) {
     throw InvalidArgument(
         "shared_head: HEAD_ONLY trains only a head, so it cannot use a shared one");

@@ -19,6 +19,7 @@
 #include "core/base/json.h"
 #include "core/model/backbone.h"
 #include "core/peft/shared_heads.h"
+#include "core/profile/profile_data.h"
 #include "core/tools/benchmark_util.h"
 #include "core/training/bank_builder.h"
 #include "core/training/bank_corpus.h"

@@ -119,7 +119,6 @@ class Engine {
                                             bool overwrite);
 
   const v1::ModelInfo& model_info() const { return model_info_; }
-  const LoadedModel& model() const { return *model_; }
   ModelSummary summary() const { return Summarize(*model_); }
 
   // For gauges.

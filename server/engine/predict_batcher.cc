@@ -24,7 +24,6 @@ PredictTask::PredictTask(std::string tenant, ProfileHandle profile, std::vector<
       inputs_(std::move(inputs)),
       deadline_(deadline) {
   for (const Encoding& e : inputs_) {
-    tokens_ += int64_t(e.input_ids.size());
     longest_ = std::max<int64_t>(longest_, int64_t(e.input_ids.size()));
   }
 }

@@ -57,7 +57,6 @@ class PredictTask {
   const ProfileHandle& profile() const { return profile_; }
   const std::vector<Encoding>& inputs() const { return inputs_; }
   absl::Time deadline() const { return deadline_; }
-  int64_t tokens() const { return tokens_; }
   int64_t longest() const { return longest_; }
 
   // Asks the batcher to drop the task if it has not run yet.
@@ -78,7 +77,6 @@ class PredictTask {
   const ProfileHandle profile_;
   const std::vector<Encoding> inputs_;
   const absl::Time deadline_;
-  int64_t tokens_ = 0;
   int64_t longest_ = 0;
   absl::Time enqueue_time_;  // set by Schedule()
   std::atomic<bool> cancelled_{false};
