@@ -42,6 +42,7 @@ class InstrumentedStore : public ProfileStore {
                                           const PageRequest& page) override;
   absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() override;
   absl::Status CreateCheckpoint(const std::string& dir) override;
+  absl::Status CheckWritable() override { return store_->CheckWritable(); }
 
  private:
   metrics::Histogram& Read(const char* op);

@@ -72,6 +72,20 @@ ABSL_FLAG(int64_t, max_queued_sequences_per_tenant, 2048,
           "Sequences one tenant may have waiting (its share of the queue)");
 ABSL_FLAG(int64_t, max_unfinished_jobs_per_tenant, 100,
           "Queued or running training jobs one tenant may have");
+ABSL_FLAG(uint32_t, max_description_bytes, 1024, "Most bytes of a profile's description");
+ABSL_FLAG(uint64_t, max_train_tokens_per_step, 8192,
+          "Training budget: batch_size x max_sequence_length of one optimiser step");
+ABSL_FLAG(uint64_t, max_train_tokens_per_job, uint64_t{64} << 20,
+          "Training budget: examples x max_sequence_length x (epochs + 1) of one job");
+ABSL_FLAG(double, max_training_seconds_per_job, 3600,
+          "Longest one training job may run before it ends FAILED; 0 = no limit");
+ABSL_FLAG(int32_t, max_job_attempts, 2,
+          "Runs a training job may start; a job running when the server died this many times "
+          "ends FAILED instead of running again");
+ABSL_FLAG(int64_t, max_watch_streams, 256, "Open WatchTrainingJob streams, all tenants");
+ABSL_FLAG(int64_t, max_watch_streams_per_tenant, 32, "Open WatchTrainingJob streams per tenant");
+ABSL_FLAG(int32_t, max_rpc_threads, 1024, "Threads gRPC may use for calls");
+ABSL_FLAG(int64_t, max_message_bytes, int64_t{64} << 20, "Largest request message accepted");
 ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM); empty = plaintext");
 ABSL_FLAG(std::string, tls_key, "", "Private key of --tls_cert (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "", "CA (PEM) that client certificates must chain to (mTLS)");
@@ -116,6 +130,15 @@ const char* const kEnvFlags[] = {
     "max_queued_sequences",
     "max_queued_sequences_per_tenant",
     "max_unfinished_jobs_per_tenant",
+    "max_description_bytes",
+    "max_train_tokens_per_step",
+    "max_train_tokens_per_job",
+    "max_training_seconds_per_job",
+    "max_job_attempts",
+    "max_watch_streams",
+    "max_watch_streams_per_tenant",
+    "max_rpc_threads",
+    "max_message_bytes",
     "tls_cert",
     "tls_key",
     "tls_client_ca",
@@ -175,20 +198,20 @@ ServerOptions OptionsFromFlags() {
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
   options.drain_timeout_seconds = absl::GetFlag(FLAGS_drain_timeout_seconds);
-  options.limits.max_inputs_per_request = absl::GetFlag(FLAGS_max_inputs_per_request);
-  options.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
-  options.limits.max_examples_per_job = absl::GetFlag(FLAGS_max_examples_per_job);
-  options.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
-  options.limits.max_sequence_length = absl::GetFlag(FLAGS_max_sequence_length);
-  options.limits.max_profiles_per_tenant = absl::GetFlag(FLAGS_max_profiles_per_tenant);
+  options.engine.limits.max_inputs_per_request = absl::GetFlag(FLAGS_max_inputs_per_request);
+  options.engine.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
+  options.engine.limits.max_examples_per_job = absl::GetFlag(FLAGS_max_examples_per_job);
+  options.engine.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
+  options.engine.limits.max_sequence_length = absl::GetFlag(FLAGS_max_sequence_length);
+  options.engine.limits.max_profiles_per_tenant = absl::GetFlag(FLAGS_max_profiles_per_tenant);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
   options.migrate_fingerprints = absl::GetFlag(FLAGS_migrate_fingerprints);
-  options.profile_cache_bytes = absl::GetFlag(FLAGS_profile_cache_bytes);
+  options.engine.profile_cache_bytes = absl::GetFlag(FLAGS_profile_cache_bytes);
   options.store_block_cache_bytes = absl::GetFlag(FLAGS_store_block_cache_bytes);
-  options.training_workers = absl::GetFlag(FLAGS_training_workers);
-  options.training_intra_op_threads = absl::GetFlag(FLAGS_training_intra_op_threads);
-  options.batching.intra_op_threads = absl::GetFlag(FLAGS_intra_op_threads);
+  options.engine.training_workers = absl::GetFlag(FLAGS_training_workers);
+  options.engine.training_intra_op_threads = absl::GetFlag(FLAGS_training_intra_op_threads);
+  options.engine.batching.intra_op_threads = absl::GetFlag(FLAGS_intra_op_threads);
   options.banks.adapter_bank_path = absl::GetFlag(FLAGS_adapter_bank);
   options.banks.prototype_path = absl::GetFlag(FLAGS_prototype);
   options.banks.shared_heads_path = absl::GetFlag(FLAGS_shared_heads);
@@ -196,13 +219,23 @@ ServerOptions OptionsFromFlags() {
   options.banks.top_k = absl::GetFlag(FLAGS_top_k);
   options.banks.bottleneck = absl::GetFlag(FLAGS_bottleneck);
   options.banks.seed = absl::GetFlag(FLAGS_bank_seed);
-  options.batching.max_batch_sequences = absl::GetFlag(FLAGS_max_batch_sequences);
-  options.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
-  options.batching.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
-  options.batching.max_queued_sequences = absl::GetFlag(FLAGS_max_queued_sequences);
-  options.batching.max_queued_sequences_per_tenant =
+  options.engine.batching.max_batch_sequences = absl::GetFlag(FLAGS_max_batch_sequences);
+  options.engine.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  options.engine.batching.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
+  options.engine.batching.max_queued_sequences = absl::GetFlag(FLAGS_max_queued_sequences);
+  options.engine.batching.max_queued_sequences_per_tenant =
       absl::GetFlag(FLAGS_max_queued_sequences_per_tenant);
-  options.max_unfinished_jobs_per_tenant = absl::GetFlag(FLAGS_max_unfinished_jobs_per_tenant);
+  options.engine.max_unfinished_jobs_per_tenant =
+      absl::GetFlag(FLAGS_max_unfinished_jobs_per_tenant);
+  options.engine.limits.max_description_bytes = absl::GetFlag(FLAGS_max_description_bytes);
+  options.engine.limits.max_train_tokens_per_step = absl::GetFlag(FLAGS_max_train_tokens_per_step);
+  options.engine.limits.max_train_tokens_per_job = absl::GetFlag(FLAGS_max_train_tokens_per_job);
+  options.engine.max_training_seconds_per_job = absl::GetFlag(FLAGS_max_training_seconds_per_job);
+  options.engine.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
+  options.engine.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  options.engine.max_watch_streams_per_tenant = absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
+  options.max_rpc_threads = absl::GetFlag(FLAGS_max_rpc_threads);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

@@ -7,6 +7,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -101,11 +102,23 @@ absl::StatusOr<std::unique_ptr<Authenticator>> LoadAuthenticator(const std::stri
 }
 
 absl::Status CheckThreadOptions(const ServerOptions& options) {
-  if (options.batching.intra_op_threads < 0) {
+  if (options.engine.batching.intra_op_threads < 0) {
     return absl::InvalidArgumentError("intra_op_threads: must be >= 0 (0 = one per core)");
   }
-  if (options.training_intra_op_threads < 0) {
+  if (options.engine.training_intra_op_threads < 0) {
     return absl::InvalidArgumentError("training_intra_op_threads: must be >= 0 (0 = one per core)");
+  }
+  if (options.max_rpc_threads < 2) {
+    return absl::InvalidArgumentError("max_rpc_threads: must be >= 2");
+  }
+  if (options.max_message_bytes < 1024 || options.max_message_bytes > (int64_t{1} << 31) - 1) {
+    return absl::InvalidArgumentError("max_message_bytes: must be in 1024..2147483647");
+  }
+  if (options.engine.max_job_attempts < 1) {
+    return absl::InvalidArgumentError("max_job_attempts: must be >= 1");
+  }
+  if (options.engine.max_training_seconds_per_job < 0) {
+    return absl::InvalidArgumentError("max_training_seconds_per_job: must be >= 0 (0 = no limit)");
   }
   return absl::OkStatus();
 }
@@ -117,7 +130,7 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> OpenStore(const ServerOptio
   store.backbone_fingerprint = model.fingerprint;
   store.bank_fingerprints = model.bank_fingerprints;
   store.migrate_fingerprints = options.migrate_fingerprints;
-  store.max_profiles_per_tenant = options.limits.max_profiles_per_tenant;
+  store.max_profiles_per_tenant = options.engine.limits.max_profiles_per_tenant;
   store.block_cache_bytes = size_t(options.store_block_cache_bytes);
   absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> opened =
       RocksDbProfileStore::Open(std::move(store));
@@ -126,17 +139,6 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> OpenStore(const ServerOptio
                         absl::StrCat("data_dir: ", opened.status().message()));
   }
   return opened;
-}
-
-EngineOptions ToEngineOptions(const ServerOptions& options) {
-  EngineOptions engine;
-  engine.limits = options.limits;
-  engine.batching = options.batching;
-  engine.profile_cache_bytes = options.profile_cache_bytes;
-  engine.training_workers = options.training_workers;
-  engine.training_intra_op_threads = options.training_intra_op_threads;
-  engine.max_unfinished_jobs_per_tenant = options.max_unfinished_jobs_per_tenant;
-  return engine;
 }
 
 EngineHooks MetricsHooks(ServerMetrics* metrics) {
@@ -240,7 +242,10 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(int(options.max_message_bytes));
+  grpc::ResourceQuota quota("maskserve");
+  quota.SetMaxThreads(options.max_rpc_threads);
+  builder.SetResourceQuota(quota);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -277,8 +282,8 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   if (absl::Status started = StartMetrics(options, parts); !started.ok()) return fail(started);
   parts.store = std::make_unique<InstrumentedStore>(parts.rocksdb.get(), parts.metrics.get());
 
-  parts.engine = std::make_unique<Engine>(ToEngineOptions(options), *std::move(model),
-                                          parts.store.get(), MetricsHooks(parts.metrics.get()));
+  parts.engine = std::make_unique<Engine>(options.engine, *std::move(model), parts.store.get(),
+                                          MetricsHooks(parts.metrics.get()));
   if (absl::Status started = parts.engine->Start(); !started.ok()) return fail(started);
   RegisterGauges(summary, parts);
 
@@ -289,7 +294,25 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   server->service_->Ready(std::move(deps));
   LogReady(options, parts, load_start);
   SetServing(server->server_.get(), true);
+  server->health_thread_ = std::thread([s = server.get()] { s->WatchStoreHealth(); });
   return server;
+}
+
+void MaskserveServer::WatchStoreHealth() {
+  bool serving = true;
+  while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    const absl::Status health = components_->engine->StoreHealth();
+    if (health.ok() == serving) continue;
+    serving = health.ok();
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    SetServing(server_.get(), serving);
+    if (serving) {
+      MASKSERVE_LOG(INFO) << "the store takes writes again; SERVING";
+    } else {
+      MASKSERVE_LOG(ERROR) << "the store does not take writes (" << health << "); NOT_SERVING";
+    }
+  }
 }
 
 MaskserveServer::~MaskserveServer() { Shutdown(absl::ZeroDuration()); }
@@ -299,6 +322,10 @@ int MaskserveServer::metrics_port() const {
 }
 
 void MaskserveServer::Shutdown(absl::Duration drain) {
+  std::call_once(health_stopped_, [this] {
+    stop_health_.Notify();
+    if (health_thread_.joinable()) health_thread_.join();
+  });
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;

@@ -11,7 +11,9 @@
 //   (*server)->Shutdown(absl::Seconds(10));          // drain, then stop
 //
 // Health ("" and "maskserve.v1.Maskserve") reports NOT_SERVING while the
-// backbone, banks and store load and while draining, SERVING in between.
+// backbone, banks and store load, while the store does not take writes
+// (disk full, a failed final-state write) and while draining, SERVING in
+// between.
 //
 // Thread safety: Shutdown() and Wait() may be called from any thread;
 // Shutdown() is idempotent.
@@ -19,8 +21,12 @@
 #define MASKSERVE_SERVER_MASKSERVE_SERVER_H_
 
 #include <memory>
+#include <mutex>  // std::once_flag
+#include <thread>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 
 #include <grpcpp/server.h>
 
@@ -62,6 +68,9 @@ class MaskserveServer {
 
  private:
   MaskserveServer();
+  // Every second: NOT_SERVING while the store does not take writes
+  // (Engine::StoreHealth), SERVING again once it does.
+  void WatchStoreHealth();
 
   std::unique_ptr<MaskserveService> service_;
   std::unique_ptr<ServerComponents> components_;
@@ -69,6 +78,9 @@ class MaskserveServer {
   int port_ = 0;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  absl::Notification stop_health_;
+  std::once_flag health_stopped_;
+  std::thread health_thread_;
 };
 
 }  // namespace maskserve

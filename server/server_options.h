@@ -42,20 +42,16 @@ struct ServerOptions {
   // Accept a store written for other backbone/bank fingerprints, recording
   // the new ones (profiles of the old bank are then refused when served).
   bool migrate_fingerprints = false;
-  // Resident profile table budget.
-  int64_t profile_cache_bytes = int64_t{1} << 30;
   // RocksDB block cache.
   int64_t store_block_cache_bytes = int64_t{256} << 20;
-  int training_workers = 1;
-  // LibTorch intra-op threads of each training worker (which also runs at
-  // nice +10, so serving wins contended cores); 0 = one per core.
-  int training_intra_op_threads = 1;
-  // Unfinished (queued or running) training jobs one tenant may have;
-  // beyond it TrainProfile is RESOURCE_EXHAUSTED.
-  int64_t max_unfinished_jobs_per_tenant = 100;
-  LimitsOptions limits;
+  // Threads gRPC may use for calls; beyond them new calls are
+  // RESOURCE_EXHAUSTED.
+  int max_rpc_threads = 1024;
+  // Largest request message accepted (RESOURCE_EXHAUSTED beyond).
+  int64_t max_message_bytes = int64_t{64} << 20;
+  // Input limits, batching, the resident table and training.
+  EngineOptions engine;
   BankOptions banks;
-  BatchingOptions batching;
   TlsOptions tls;
 };
 

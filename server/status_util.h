@@ -13,7 +13,9 @@
 
 namespace maskserve {
 
-// Maps an absl::Status onto the gRPC status with the same code and message.
+// Maps an absl::Status onto the gRPC status with the same code and message;
+// a detail attached with WithDetail() (storage/status_detail.h) is logged
+// and not sent.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace maskserve

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/status_detail.h"
+
 namespace maskserve {
 namespace {
 
@@ -12,6 +14,13 @@ TEST(StatusUtilTest, GrpcStatusKeepsCodeAndMessage) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
   EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("queue full")).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST(StatusUtilTest, DetailIsNotSent) {
+  grpc::Status status = ToGrpcStatus(
+      WithDetail(absl::UnavailableError("publish profile: I/O error"), "/data/000012.log: EIO"));
+  EXPECT_EQ(status.error_message(), "publish profile: I/O error");
+  EXPECT_EQ(status.error_details(), "");
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #include "storage/job_records.h"
-#include "storage/absl_compat.h"
 
 #include <utility>
+
+#include "storage/absl_compat.h"
 
 #include "absl/strings/str_cat.h"
 #include "storage/time_util.h"
@@ -23,6 +24,7 @@ v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& reques
   job.set_num_examples(static_cast<uint32_t>(request.examples_size()));
   job.set_shared_head(request.shared_head());
   job.set_total_epochs(initial.total_epochs());
+  if (initial.has_base_version()) job.set_base_version(initial.base_version());
   *job.mutable_hyper_parameters() =
       initial.has_hyper_parameters() ? initial.hyper_parameters() : request.hyper_parameters();
   SetTimestamp(now, job.mutable_create_time());
@@ -75,7 +77,14 @@ void ApplyJobUpdate(const v1::TrainingJob& update, v1::JobState state, absl::Tim
   job.set_method(stored.method());
   job.set_shared_head(stored.shared_head());
   job.set_num_examples(stored.num_examples());
+  if (stored.has_base_version()) {
+    job.set_base_version(stored.base_version());
+  } else {
+    job.clear_base_version();
+  }
   *job.mutable_create_time() = stored.create_time();
+  // A requested cancellation is never undone.
+  job.set_cancel_requested(update.cancel_requested() || stored.cancel_requested());
   if (!job.has_start_time() && stored.has_start_time()) {
     *job.mutable_start_time() = stored.start_time();
   }

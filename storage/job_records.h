@@ -30,8 +30,8 @@
 namespace maskserve {
 
 // A QUEUED job for `request`: id, profile_id, method, shared_head,
-// num_examples and create_time derived; hyper_parameters and total_epochs
-// taken from `initial`.
+// num_examples and create_time derived; hyper_parameters, total_epochs and
+// base_version taken from `initial`.
 v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& request,
                        const v1::TrainingJob& initial, absl::Time now);
 
@@ -44,7 +44,8 @@ absl::Status CheckJobCanFinish(const v1::TrainingJob& stored, std::string_view p
 
 // Replaces record->job with `update` in state `state`, keeping the fields
 // fixed at creation (job_id, profile_id, method, shared_head, num_examples,
-// create_time) and any start_time/hyper_parameters the update leaves unset.
+// base_version, create_time) and any start_time/hyper_parameters the update
+// leaves unset. cancel_requested, once set, stays set.
 // A final state sets end_time (if unset) and drops record->request's
 // examples.
 void ApplyJobUpdate(const v1::TrainingJob& update, v1::JobState state, absl::Time now,

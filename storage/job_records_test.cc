@@ -78,5 +78,28 @@ TEST(JobRecordsTest, ApplyKeepsFixedFieldsAndFinalDropsExamples) {
   EXPECT_EQ(record.request().label_names_size(), 2);
 }
 
+TEST(JobRecordsTest, BaseVersionIsFixedAndACancelRequestIsNeverUndone) {
+  storage::v1::JobRecord record;
+  *record.mutable_request() = TestTrainRequest("p", 4);
+  v1::TrainingJob initial;
+  initial.set_base_version(3);
+  *record.mutable_job() = NewJob("J1", record.request(), initial, absl::FromUnixSeconds(10));
+  EXPECT_EQ(record.job().base_version(), 3u);
+  v1::TrainingJob update = record.job();
+  update.set_base_version(9);
+  update.set_cancel_requested(true);
+  update.set_attempts(1);
+  ApplyJobUpdate(update, v1::RUNNING, absl::FromUnixSeconds(20), &record);
+  EXPECT_EQ(record.job().base_version(), 3u);
+  EXPECT_TRUE(record.job().cancel_requested());
+  update.set_cancel_requested(false);  // a progress write from before the cancel
+  ApplyJobUpdate(update, v1::RUNNING, absl::FromUnixSeconds(21), &record);
+  EXPECT_TRUE(record.job().cancel_requested());
+  EXPECT_EQ(record.job().attempts(), 1u);
+
+  *record.mutable_job() = NewJob("J2", record.request(), {}, absl::FromUnixSeconds(10));
+  EXPECT_FALSE(record.job().has_base_version());
+}
+
 }  // namespace
 }  // namespace maskserve

@@ -200,6 +200,12 @@ class ProfileStore {
   // A consistent, openable copy of the whole store in `dir` (which must not
   // exist), taken online.
   virtual absl::Status CreateCheckpoint(const std::string& dir) = 0;
+
+  // Health: OK while the store takes writes. After a write failed (disk
+  // full, a RocksDB background error) it is the failure, until a probe
+  // write succeeds again; each call may make that probe. (Stores that
+  // cannot fail that way keep this default.)
+  virtual absl::Status CheckWritable() { return absl::OkStatus(); }
 };
 
 }  // namespace maskserve

@@ -205,7 +205,23 @@ absl::Status RocksDbProfileStore::Commit(rocksdb::WriteBatch* batch, bool sync,
                                          std::string_view context) {
   rocksdb::WriteOptions write;
   write.sync = sync && options_.sync_writes;
-  return FromRocksDbStatus(db_->Write(write, batch), context);
+  absl::Status status = FromRocksDbStatus(db_->Write(write, batch), context);
+  absl::MutexLock lock(&write_error_mu_);
+  write_error_ = status;
+  return status;
+}
+
+absl::Status RocksDbProfileStore::CheckWritable() {
+  {
+    absl::MutexLock lock(&write_error_mu_);
+    if (write_error_.ok()) return absl::OkStatus();
+  }
+  // RocksDB stops taking writes after a background error (e.g. a flush
+  // into a full disk) until it is resumed; then probe.
+  (void)db_->Resume();
+  rocksdb::WriteBatch probe;
+  probe.Put(meta_family_, store_keys::kHealthProbeKey, EncodeCounter(0));
+  return Commit(&probe, /*sync=*/true, "health probe");
 }
 
 absl::StatusOr<uint64_t> RocksDbProfileStore::ReadCounter(std::string_view tenant) {

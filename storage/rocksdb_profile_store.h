@@ -107,6 +107,8 @@ class RocksDbProfileStore : public ProfileStore {
                                           const PageRequest& page) override;
   absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() override;
   absl::Status CreateCheckpoint(const std::string& dir) override;
+  // Resumes RocksDB after a background error and probes with a synced write.
+  absl::Status CheckWritable() override;
 
   // The fingerprints recorded in the store (after any migration).
   const storage::v1::StoreMeta& meta() const { return meta_; }
@@ -189,6 +191,9 @@ class RocksDbProfileStore : public ProfileStore {
   std::array<absl::Mutex, kLockStripes> tenant_locks_;
   JobIdGenerator job_ids_;
   std::atomic<uint64_t> total_profiles_{0};
+  // The last write's failure, until a write succeeds (CheckWritable()).
+  absl::Mutex write_error_mu_;
+  absl::Status write_error_ ABSL_GUARDED_BY(write_error_mu_);
 };
 
 }  // namespace maskserve

@@ -258,8 +258,21 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, profiles_));
   // Ids never contain '\0', so id + '\0' is the first key after it.
   const std::string start = after.empty() ? prefix : prefix + after + std::string(1, '\0');
+  // A page ends early, with a token to go on from, when it has looked at
+  // list_scan_budget records (tombstones and unreadable ones included) or
+  // holds list_page_bytes of metadata: one call's work and response stay
+  // bounded whatever the tenant stored or deleted.
+  int64_t scanned = 0;
+  size_t page_bytes = 0;
+  std::string last_seen;
   for (it->Seek(start); it->Valid(); it->Next()) {
     std::string id(it->key().ToStringView().substr(prefix.size()));
+    if (!last_seen.empty() &&
+        (scanned >= options_.list_scan_budget || page_bytes >= options_.list_page_bytes)) {
+      result.next_page_token = EncodePageToken(kProfilesListing, tenant, last_seen);
+      break;
+    }
+    ++scanned;
     storage::v1::ProfileRecord record;
     absl::Status decoded =
         DecodeRecord(kProfileTag, it->value().ToStringView(), kProfileRecordVersion, &record);
@@ -268,15 +281,21 @@ absl::StatusOr<ListProfilesResult> RocksDbProfileStore::ListProfiles(std::string
           {id, absl::DataLossError(absl::StrCat("profile ", Quoted(id),
                                                 ": stored record is unreadable (",
                                                 decoded.message(), ")"))});
+      last_seen = std::move(id);
       continue;
     }
-    if (record.deleted()) continue;
+    if (record.deleted()) {
+      last_seen = std::move(id);
+      continue;
+    }
     if (result.profiles.size() == page_size) {
       result.next_page_token =
           EncodePageToken(kProfilesListing, tenant, result.profiles.back().profile_id());
       break;
     }
+    page_bytes += record.profile().ByteSizeLong();
     result.profiles.push_back(std::move(*record.mutable_profile()));
+    last_seen = std::move(id);
   }
   MASKSERVE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "list profiles"));
   return result;

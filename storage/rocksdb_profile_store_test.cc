@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "storage/testing/store_fixture.h"
 
@@ -244,6 +245,36 @@ TEST_F(StoreTest, ListsPagesInIdOrderSkippingTombstones) {
   EXPECT_THAT(store().ListProfiles("t", page),
               StatusIs(StatusCode::kInvalidArgument, "page_token"));
   EXPECT_TRUE(store().ListProfiles("empty", {})->profiles.empty());
+}
+
+// A tenant that deleted many profiles must not make one ListProfiles call
+// scan all of its tombstones: the page ends early with a token.
+TEST_F(StoreTest, AListPageScansABoundedNumberOfRecords) {
+  RocksDbProfileStore::Options options = BaseOptions();
+  options.list_scan_budget = 5;
+  Reopen(options);
+  for (int i = 0; i < 12; ++i) {
+    const std::string id = absl::StrCat("p", 10 + i);
+    ASSERT_OK(store().PublishProfile("t", id, TestPublish("x")));
+    if (i < 10) ASSERT_OK(store().DeleteProfile("t", id, std::nullopt));
+  }
+  PageRequest page;
+  absl::StatusOr<ListProfilesResult> first = store().ListProfiles("t", page);
+  ASSERT_OK(first);
+  EXPECT_TRUE(first->profiles.empty());
+  ASSERT_FALSE(first->next_page_token.empty());
+  std::vector<std::string> seen;
+  int pages = 1;
+  page.page_token = first->next_page_token;
+  while (!page.page_token.empty() && pages < 10) {
+    absl::StatusOr<ListProfilesResult> next = store().ListProfiles("t", page);
+    ASSERT_OK(next);
+    for (const v1::Profile& p : next->profiles) seen.push_back(p.profile_id());
+    page.page_token = next->next_page_token;
+    ++pages;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"p20", "p21"}));
+  EXPECT_EQ(pages, 3);
 }
 
 TEST_F(StoreTest, CountsAreMaintained) {

@@ -11,7 +11,9 @@
 // INVALID_ARGUMENT, NotSupported -> UNIMPLEMENTED, IOError -> UNAVAILABLE
 // (RESOURCE_EXHAUSTED when the disk is full), Busy/TryAgain/Aborted ->
 // ABORTED, TimedOut -> DEADLINE_EXCEEDED, ShutdownInProgress -> UNAVAILABLE,
-// anything else -> INTERNAL. The message is "<context>: <rocksdb message>".
+// anything else -> INTERNAL. The message is "<context>: <kind of failure>"
+// (safe to show clients: no file paths); RocksDB's own message is attached
+// with WithDetail() (storage/status_detail.h) for the log.
 //
 // Thread safety: pure function.
 #ifndef MASKSERVE_STORAGE_ROCKSDB_STATUS_H_

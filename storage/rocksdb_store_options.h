@@ -63,6 +63,11 @@ struct RocksDbStoreOptions {
   std::function<absl::Status(std::string_view tenant, uint64_t live_profiles)> quota_check;
   // Largest payload accepted [64 MiB].
   size_t max_payload_bytes = size_t{64} << 20;
+  // One ListProfiles page ends early (with a next-page token) after looking
+  // at this many records, tombstones included [10000], or holding this many
+  // bytes of metadata [4 MiB]: a call's work and response stay bounded.
+  int64_t list_scan_budget = 10000;
+  size_t list_page_bytes = size_t{4} << 20;
 
   // Shared LRU cache of data, index and filter blocks [256 MiB].
   size_t block_cache_bytes = size_t{256} << 20;

@@ -35,7 +35,7 @@ class ServerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("integration"));
-    options.limits.max_labels = 17;
+    options.engine.limits.max_labels = 17;
     auto server = MaskserveServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -104,17 +104,17 @@ TEST(ServerStartTest, BadOptionsAreRejectedNamingTheField) {
 
 TEST(ServerStartTest, BadThreadAndPoolingOptionsAreRejectedNamingTheField) {
   ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("badthreads"));
-  options.batching.intra_op_threads = -1;
+  options.engine.batching.intra_op_threads = -1;
   auto server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("intra_op_threads"), absl::string_view::npos);
-  options.batching.intra_op_threads = 0;
-  options.training_intra_op_threads = -2;
+  options.engine.batching.intra_op_threads = 0;
+  options.engine.training_intra_op_threads = -2;
   server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("training_intra_op_threads"), absl::string_view::npos);
-  options.training_intra_op_threads = 1;
+  options.engine.training_intra_op_threads = 1;
   options.pooling = "max";
   server = MaskserveServer::Start(options);
   ASSERT_FALSE(server.ok());

@@ -233,7 +233,7 @@ TEST_F(ServingTest, ExpiredDeadlineIsDeadlineExceeded) {
 
 TEST(ServingQueueTest, FullQueueIsResourceExhausted) {
   ServerOptions options = TestServerOptions(MakeTempDir("queue"));
-  options.batching.max_queued_sequences = 2;
+  options.engine.batching.max_queued_sequences = 2;
   auto server = MaskserveServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   TestClient client(Connect((*server)->port()), "");
@@ -246,9 +246,9 @@ TEST(ServingQueueTest, FullQueueIsResourceExhausted) {
 
 TEST(ServingQueueTest, OneTenantCannotTakeMoreThanItsShareOfTheQueue) {
   ServerOptions options = TestServerOptions(MakeTempDir("share"));
-  options.batching.max_queued_sequences = 8;
-  options.batching.max_queued_sequences_per_tenant = 3;
-  options.max_unfinished_jobs_per_tenant = 1;
+  options.engine.batching.max_queued_sequences = 8;
+  options.engine.batching.max_queued_sequences_per_tenant = 3;
+  options.engine.max_unfinished_jobs_per_tenant = 1;
   auto server = MaskserveServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   TestClient client(Connect((*server)->port()), "");
@@ -321,7 +321,7 @@ TEST(TrainingJobRulesTest, SecondJobDeleteAndCancelWhileQueued) {
 
   // The per-tenant limit on unfinished jobs.
   ServerOptions limited = TestServerOptions(MakeTempDir("joblimit"));
-  limited.max_unfinished_jobs_per_tenant = 1;
+  limited.engine.max_unfinished_jobs_per_tenant = 1;
   auto small = MaskserveServer::Start(limited);
   ASSERT_TRUE(small.ok()) << small.status();
   TestClient limited_client(Connect((*small)->port()), "");

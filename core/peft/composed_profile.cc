@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <utility>
 
 #include "core/base/error.h"
 #include "core/peft/peft_composition.h"
@@ -21,6 +22,19 @@ void RequireShape(const ProfileData& p, int64_t layers, int64_t hidden, int64_t 
     throw FailedPrecondition(std::string("profile shape (L=") + std::to_string(p.shape.num_layers) +
                              ", d=" + std::to_string(p.shape.hidden_size) + ", b=" +
                              std::to_string(p.shape.bottleneck) + ") does not match the " + what);
+  }
+}
+
+// A diverged fit or a doctored payload would serve NaN probabilities.
+void RequireFinite(const ComposedProfile& c) {
+  const std::pair<const char*, const at::Tensor*> parts[] = {
+      {"head", &c.head_weight},    {"head", &c.head_bias},   {"adapter", &c.down},
+      {"adapter", &c.down_bias},   {"adapter", &c.up},       {"adapter", &c.up_bias},
+      {"adapter", &c.norm_weight}, {"adapter", &c.norm_bias}};
+  for (const auto& [name, t] : parts) {
+    if (t->defined() && t->numel() > 0 && !at::isfinite(*t).all().item<bool>()) {
+      throw DataLoss(std::string("profile has non-finite (NaN or infinite) values in its ") + name);
+    }
   }
 }
 
@@ -113,6 +127,13 @@ ComposedProfile ComposeProfile(const ProfileData& p, const BertModel& backbone,
     }
     stack = ComposePropetl(place(down_mask), place(up_mask), proto);
   } else if (p.method == Method::kAdapter) {
+    // Every adapter a batch runs has one bottleneck: this server's.
+    const int64_t served = banks.AdapterBottleneck(d);
+    if (int64_t(p.shape.bottleneck) != served) {
+      throw FailedPrecondition(
+          "ADAPTER profile has bottleneck b=" + std::to_string(p.shape.bottleneck) +
+          "; this server serves b=" + std::to_string(served) + " (--bottleneck)");
+    }
     at::Tensor flat = HalvesToTensor(p.adapter_params, {L, 2 * d * b + b + d});
     stack.down = flat.narrow(1, 0, d * b).reshape({L, 1, d, b});
     stack.down_bias = flat.narrow(1, d * b, b).reshape({L, 1, b});
@@ -125,6 +146,7 @@ ComposedProfile ComposeProfile(const ProfileData& p, const BertModel& backbone,
     out.up = place(stack.up.select(1, 0));
     out.up_bias = place(stack.up_bias.select(1, 0));
   }
+  RequireFinite(out);
   return out;
 }
 

@@ -4,8 +4,10 @@
 // bank and its masks), its head and label names, as tensors on the serving
 // device in the serving dtype. Built from the stored ProfileData by
 // ComposeProfile(), which refuses profiles whose shared head is not loaded
-// or has changed, and profiles trained for another backbone or
-// bank (FAILED_PRECONDITION) or with other shapes.
+// or has changed, profiles trained for another backbone or bank and
+// ADAPTER profiles of another bottleneck than the server's
+// (ServingBanks::AdapterBottleneck) (FAILED_PRECONDITION), and profiles
+// with NaN or infinite weights (DATA_LOSS).
 //
 // core/peft/mixed_batch.h runs one forward for sequences of many profiles.
 //

@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "core/base/error.h"
@@ -115,6 +117,38 @@ TEST_F(ComposedProfileTest, MethodsWithAdaptersChangeTheBackboneOutput) {
   EXPECT_GT(composed.device_bytes(), 0);
   ComposedProfile head_only = ComposeProfile((*profiles_)[4], *backbone_->model, *banks_);
   EXPECT_FALSE(head_only.has_adapter());
+}
+
+TEST_F(ComposedProfileTest, RefusesNonFiniteWeights) {
+  ProfileData head_only = (*profiles_)[4];
+  head_only.head_weight[0] = FloatToHalf(std::nanf(""));
+  try {
+    ComposeProfile(head_only, *backbone_->model, *banks_);
+    FAIL() << "a NaN head was composed";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
+    EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+  }
+  ProfileData adapter = (*profiles_)[5];
+  adapter.adapter_params[3] = FloatToHalf(INFINITY);
+  EXPECT_THROW(ComposeProfile(adapter, *backbone_->model, *banks_), EngineError);
+}
+
+// ADAPTER profiles carry their own weights, so nothing but this check keeps
+// a profile of another bottleneck out of the batches it would break.
+TEST_F(ComposedProfileTest, RefusesAdapterProfilesOfAnotherBottleneck) {
+  ProfileData adapter = (*profiles_)[5];
+  ASSERT_EQ(adapter.shape.bottleneck, 8u);
+  const int64_t L = adapter.shape.num_layers, d = adapter.shape.hidden_size, b = 4;
+  adapter.shape.bottleneck = uint32_t(b);
+  adapter.adapter_params.assign(size_t(L * (2 * d * b + b + d)), FloatToHalf(0.01f));
+  try {
+    ComposeProfile(adapter, *backbone_->model, *banks_);
+    FAIL() << "a b=4 ADAPTER profile was composed on a b=8 server";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(std::string(e.what()).find("b=4"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ComposedProfileTest, RefusesAnotherBankOrBackbone) {

@@ -1,6 +1,7 @@
 #include "core/peft/serving_banks.h"
 
 #include "core/base/error.h"
+#include "core/model/adapter.h"
 #include "core/profile/shared_head_choice.h"
 
 namespace maskserve {
@@ -24,6 +25,12 @@ const PrototypeBank& ServingBanks::RequirePrototype(Method method) const {
 void ServingBanks::RequireBankFor(Method method) const {
   if (IsXpeft(method)) RequireAdapters(method);
   if (IsPropetl(method)) RequirePrototype(method);
+}
+
+int64_t ServingBanks::AdapterBottleneck(int64_t hidden_size) const {
+  if (adapters != nullptr) return adapters->config().bottleneck;
+  if (prototype != nullptr) return prototype->config().bottleneck;
+  return DefaultBottleneck(hidden_size);
 }
 
 const SharedHead* ServingBanks::ResolveSharedHead(const std::string& name, Method method,

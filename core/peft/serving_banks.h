@@ -39,6 +39,10 @@ struct ServingBanks {
   // Checks that an X-PEFT or ProPETL `method` has its bank (no-op for the
   // other methods).
   void RequireBankFor(Method method) const;
+  // The bottleneck b of ADAPTER profiles on a backbone of `hidden_size`:
+  // the adapter bank's, else the prototype's, else DefaultBottleneck(). A
+  // server trains and serves ADAPTER profiles of this b only.
+  int64_t AdapterBottleneck(int64_t hidden_size) const;
 
   // The loaded shared head `name` for a profile of `method` with `labels`,
   // or null when `name` is empty. InvalidArgument naming "shared_head" (bad

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include "core/base/error.h"
 #include "core/peft/profile_tensors.h"
@@ -72,8 +74,9 @@ class TrainingRun {
  public:
   TrainingRun(const Backbone& backbone, const ServingBanks& banks,
               const std::vector<TrainingExample>& examples, const std::vector<std::string>& labels,
-              const TrainingOptions& options)
-      : model_(*backbone.model),
+              const TrainingOptions& options, std::function<bool()> cancelled)
+      : cancelled_(std::move(cancelled)),
+        model_(*backbone.model),
         device_(model_.device()),
         options_(options),
         labels_(labels),
@@ -104,14 +107,16 @@ class TrainingRun {
     at::NoGradGuard no_grad;
     std::vector<AdapterWeights> adapters = trainable_->InferenceAdapters();
     std::vector<at::Tensor> chunks;
-    for (const auto& chunk : Chunks(train_rows_, 64)) chunks.push_back(Pooled(chunk, adapters));
+    for (const auto& chunk : Chunks(train_rows_, 64)) {
+      CheckCancelled();
+      chunks.push_back(Pooled(chunk, adapters));
+    }
     head_ = std::make_unique<TrainingHead>(at::cat(chunks), num_labels_, gen_);
   }
 
   // The epochs, with early stopping on the validation split; leaves the
   // best validated state in place.
-  void Fit(const std::function<void(const TrainingProgress&)>& on_progress,
-           const std::function<bool()>& cancelled) {
+  void Fit(const std::function<void(const TrainingProgress&)>& on_progress) {
     const int64_t batch_size = options_.batch_size;
     const int64_t steps_per_epoch = (int64_t(train_rows_.size()) + batch_size - 1) / batch_size;
     progress_.total_epochs = options_.epochs;
@@ -129,7 +134,7 @@ class TrainingRun {
 
     for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
       progress_.epoch = epoch;
-      RunEpoch(optimizer, on_progress, cancelled);
+      RunEpoch(optimizer, on_progress);
       if (!val_rows_.empty()) {
         progress_.validation = Evaluate(val_rows_);
         if (best_state.empty() || BetterEval(progress_.validation, progress_.best_validation)) {
@@ -195,7 +200,10 @@ class TrainingRun {
     std::vector<int64_t> rows(n);
     std::iota(rows.begin(), rows.end(), 0);
     std::vector<at::Tensor> chunks;
-    for (const auto& chunk : Chunks(rows, 64)) chunks.push_back(Pooled(chunk, {}));
+    for (const auto& chunk : Chunks(rows, 64)) {
+      CheckCancelled();
+      chunks.push_back(Pooled(chunk, {}));
+    }
     cached_pooled_ = at::cat(chunks);
   }
 
@@ -219,19 +227,25 @@ class TrainingRun {
     std::vector<AdapterWeights> adapters = trainable_->InferenceAdapters();
     std::vector<at::Tensor> logits;
     for (const auto& chunk : Chunks(rows, 64)) {
+      CheckCancelled();
       logits.push_back(head_->Logits(Pooled(chunk, adapters)));
     }
     return ClassificationMetrics(at::cat(logits), LabelsOf(rows), num_labels_);
   }
 
+  // Every loop over examples checks between chunks, so that a cancel or a
+  // shutdown waits for one chunk at most.
+  void CheckCancelled() const {
+    if (cancelled_ && cancelled_()) throw Cancelled("training was cancelled");
+  }
+
   void RunEpoch(ScheduledAdamW& optimizer,
-                const std::function<void(const TrainingProgress&)>& on_progress,
-                const std::function<bool()>& cancelled) {
+                const std::function<void(const TrainingProgress&)>& on_progress) {
     std::shuffle(train_rows_.begin(), train_rows_.end(), rng_);
     double loss_sum = 0;
     int64_t loss_count = 0;
     for (const auto& rows : Chunks(train_rows_, size_t(options_.batch_size))) {
-      if (cancelled && cancelled()) throw Cancelled("training was cancelled");
+      CheckCancelled();
       const int64_t step = progress_.step;
       const double t =
           progress_.total_steps > 1 ? double(step) / double(progress_.total_steps - 1) : 1.0;
@@ -248,6 +262,7 @@ class TrainingRun {
     }
   }
 
+  const std::function<bool()> cancelled_;
   const BertModel& model_;
   const DeviceSpec& device_;
   const TrainingOptions& options_;
@@ -283,9 +298,9 @@ ProfileData ProfileTrainer::Train(const std::vector<TrainingExample>& examples,
       shared_head->weight.size(1) != backbone_.model->config().hidden_size) {
     throw InvalidArgument("shared_head: '" + shared_head->name + "' is for another hidden size");
   }
-  TrainingRun run(backbone_, banks_, examples, labels, options);
+  TrainingRun run(backbone_, banks_, examples, labels, options, cancelled);
   run.MakeHead(shared_head);
-  run.Fit(on_progress, cancelled);
+  run.Fit(on_progress);
   return run.Export();
 }
 

@@ -195,6 +195,28 @@ TEST_F(ProfileTrainerTest, CancellationStopsTraining) {
   EXPECT_EQ(polls, 3);
 }
 
+// Feature extraction, head initialisation and validation check for
+// cancellation too, so a cancel or a shutdown never waits for a whole pass
+// over a large job.
+TEST_F(ProfileTrainerTest, CancellationIsCheckedBeforeTheFirstStep) {
+  TrainingOptions options;
+  options.method = Method::kHeadOnly;
+  options.epochs = 1;
+  int polls = 0, progress = 0;
+  ProfileTrainer trainer(*backbone_, *banks_);
+  try {
+    // 200 examples: four chunks of features before the first step.
+    trainer.Train(
+        ToExamples(SyntheticTask(200, 2, 1)), {"a", "b"}, options,
+        [&](const TrainingProgress&) { ++progress; }, [&] { return ++polls > 1; });
+    FAIL() << "expected cancellation";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+  EXPECT_EQ(polls, 2);
+  EXPECT_EQ(progress, 0) << "a step ran before the cancellation was noticed";
+}
+
 TEST_F(ProfileTrainerTest, BadInputsAreRejectedNamingTheField) {
   ProfileTrainer trainer(*backbone_, *banks_);
   auto examples = ToExamples(SyntheticTask(8, 2, 1));

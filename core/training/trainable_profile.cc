@@ -249,9 +249,7 @@ std::unique_ptr<TrainableProfile> MakeTrainableProfile(const TrainableProfileOpt
     return std::make_unique<PropetlProfile>(options, banks.prototype, device.dtype, generator);
   }
   if (options.method == Method::kAdapter) {
-    const int64_t b = banks.adapters    ? banks.adapters->config().bottleneck
-                      : banks.prototype ? banks.prototype->config().bottleneck
-                                        : DefaultBottleneck(c.hidden_size);
+    const int64_t b = banks.AdapterBottleneck(c.hidden_size);
     return std::make_unique<AdapterProfile>(c.num_hidden_layers, c.hidden_size, b, device,
                                             generator);
   }

@@ -76,6 +76,10 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
   training.workers = options_.training_workers;
   training.intra_op_threads = options_.training_intra_op_threads;
   training.max_unfinished_jobs_per_tenant = options_.max_unfinished_jobs_per_tenant;
+  training.max_attempts = options_.max_job_attempts;
+  training.max_seconds_per_job = absl::Seconds(options_.max_training_seconds_per_job);
+  training.max_watch_streams = options_.max_watch_streams;
+  training.max_watch_streams_per_tenant = options_.max_watch_streams_per_tenant;
   TrainingManager::Hooks training_hooks;
   training_hooks.on_published = [this](const ProfileHandle& profile) {
     if (profiles_->Publish(profile) && hooks_.on_hot_swap) hooks_.on_hot_swap();
@@ -96,9 +100,13 @@ void Engine::Stop() {
 
 absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const PredictCall& call) {
   MASKSERVE_RETURN_IF_ERROR(ValidatePredictInputs(call.profile_id, call.inputs, options_.limits));
+  const Backbone& backbone = model_->backbone;
+  for (size_t i = 0; i < call.inputs.size(); ++i) {
+    MASKSERVE_RETURN_IF_ERROR(
+        CheckTextPair(absl::StrCat("inputs[", i, "]"), call.inputs[i].text_pair));
+  }
   MASKSERVE_ASSIGN_OR_RETURN(ProfileHandle profile, profiles_->Get(tenant, call.profile_id));
 
-  const Backbone& backbone = model_->backbone;
   EncodeOptions encode;
   encode.max_length = std::min<int64_t>(options_.limits.max_sequence_length,
                                         backbone.model->config().max_position_embeddings);
@@ -136,26 +144,38 @@ absl::Status Engine::RefuseWhileTraining(const std::string& tenant,
       absl::StrCat("profile_id: '", profile_id, "' is still training; cancel its job first"));
 }
 
-absl::Status Engine::CheckExpectedVersion(const std::string& tenant,
-                                          const v1::TrainProfileRequest& request) {
-  if (!request.has_expected_version()) return absl::OkStatus();
+absl::StatusOr<uint64_t> Engine::CurrentVersion(const std::string& tenant,
+                                                const v1::TrainProfileRequest& request) {
   absl::StatusOr<StoredProfile> current = store_->GetProfile(tenant, request.profile_id());
   if (!current.ok() && current.status().code() != absl::StatusCode::kNotFound) {
     return current.status();
   }
   const uint64_t version = current.ok() ? current->profile.version() : 0;
-  if (version == request.expected_version()) return absl::OkStatus();
+  if (!request.has_expected_version() || version == request.expected_version()) return version;
   return absl::FailedPreconditionError(absl::StrCat("expected_version: profile '",
                                                     request.profile_id(), "' is at version ",
                                                     version, ", not ", request.expected_version()));
+}
+
+absl::Status Engine::CheckTextPair(const std::string& field, const std::string& text_pair) const {
+  if (text_pair.empty() || model_->backbone.model->config().type_vocab_size >= 2) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(field,
+                                                 ".text_pair: this model has one segment type "
+                                                 "(type_vocab_size 1) and cannot take text pairs"));
 }
 
 absl::StatusOr<v1::TrainingJob> Engine::SubmitTraining(const std::string& tenant,
                                                        const v1::TrainProfileRequest& request) {
   MASKSERVE_ASSIGN_OR_RETURN(v1::TrainProfileRequest prepared,
                              PrepareTrainRequest(request, options_.limits, model_->banks));
-  MASKSERVE_RETURN_IF_ERROR(CheckExpectedVersion(tenant, prepared));
-  return trainer_->Submit(tenant, prepared);
+  for (int i = 0; i < prepared.examples_size(); ++i) {
+    MASKSERVE_RETURN_IF_ERROR(
+        CheckTextPair(absl::StrCat("examples[", i, "]"), prepared.examples(i).text_pair()));
+  }
+  MASKSERVE_ASSIGN_OR_RETURN(const uint64_t base_version, CurrentVersion(tenant, prepared));
+  return trainer_->Submit(tenant, prepared, base_version);
 }
 
 absl::StatusOr<v1::TrainingJob> Engine::GetJob(const std::string& tenant,
@@ -243,6 +263,8 @@ absl::StatusOr<v1::Profile> Engine::ImportProfile(const std::string& tenant,
         absl::StrCat("data: profile '", profile_id, "': ", decoded.message()));
   }
   if (!decoded.ok()) return decoded;
+  MASKSERVE_RETURN_IF_ERROR(ValidateImportedProfile(exported->profile, profile,
+                                                    exported->payload.size(), options_.limits));
   absl::StatusOr<ComposedForServing> composed = ComposeForServing(
       profile_id, 0, profile, exported->payload.size(), model_->backbone, model_->banks);
   if (composed.status().code() == absl::StatusCode::kDataLoss) {
@@ -261,5 +283,12 @@ int64_t Engine::queued_sequences() const { return batcher_->queued_sequences(); 
 int64_t Engine::resident_profiles() const { return profiles_->resident_count(); }
 int64_t Engine::resident_bytes() const { return profiles_->resident_bytes(); }
 std::map<v1::JobState, int64_t> Engine::jobs_by_state() const { return trainer_->CountByState(); }
+
+absl::Status Engine::StoreHealth() {
+  if (trainer_->final_writes_failing()) {
+    return absl::UnavailableError("the store does not take training jobs' final states");
+  }
+  return store_->CheckWritable();
+}
 
 }  // namespace maskserve

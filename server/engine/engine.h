@@ -128,10 +128,19 @@ class Engine {
   std::map<v1::JobState, int64_t> jobs_by_state() const;
   int64_t device_memory_bytes() const { return DeviceMemoryBytes(*model_); }
 
+  // OK while the store takes writes; otherwise why not (health then
+  // reports NOT_SERVING). Probes the store (ProfileStore::CheckWritable).
+  absl::Status StoreHealth();
+
  private:
   absl::Status RefuseWhileTraining(const std::string& tenant, const std::string& profile_id) const;
-  absl::Status CheckExpectedVersion(const std::string& tenant,
-                                    const v1::TrainProfileRequest& request);
+  // INVALID_ARGUMENT naming `field`.text_pair when the model has one segment
+  // type (type_vocab_size 1) and `text_pair` is set.
+  absl::Status CheckTextPair(const std::string& field, const std::string& text_pair) const;
+  // The profile's version now (0: none); FAILED_PRECONDITION when the
+  // request's expected_version differs.
+  absl::StatusOr<uint64_t> CurrentVersion(const std::string& tenant,
+                                          const v1::TrainProfileRequest& request);
 
   const EngineOptions options_;
   const std::shared_ptr<const LoadedModel> model_;

@@ -1,5 +1,12 @@
 #include "server/engine/engine_errors.h"
 
+#include <new>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "storage/status_detail.h"
+
 namespace maskserve {
 
 absl::Status FromEngineError(const EngineError& error) {
@@ -18,6 +25,28 @@ absl::Status FromEngineError(const EngineError& error) {
       break;
   }
   return absl::InternalError(error.what());
+}
+
+absl::Status FromStdException(const std::exception& error) {
+  const absl::string_view what = error.what();
+  // LibTorch puts the reason on the first line and its backtrace after it;
+  // enforce failures start with "[enforce fail at file.cpp:75] . ".
+  absl::string_view reason = what.substr(0, what.find('\n'));
+  if (absl::StartsWith(reason, "[enforce fail at ")) {
+    const size_t end = reason.find("] ");
+    if (end != absl::string_view::npos) reason.remove_prefix(end + 2);
+    if (absl::StartsWith(reason, ". ")) reason.remove_prefix(2);
+  }
+  const bool out_of_memory = dynamic_cast<const std::bad_alloc*>(&error) != nullptr ||
+                             absl::StrContains(reason, "can't allocate memory") ||
+                             absl::StrContains(reason, "out of memory");
+  if (out_of_memory) {
+    const bool plain = dynamic_cast<const std::bad_alloc*>(&error) != nullptr;
+    return WithDetail(absl::ResourceExhaustedError(absl::StrCat(
+                          "engine: out of memory", plain ? "" : ": ", plain ? "" : reason)),
+                      std::string(what));
+  }
+  return WithDetail(absl::InternalError(absl::StrCat("engine: ", reason)), std::string(what));
 }
 
 }  // namespace maskserve

@@ -22,6 +22,13 @@ namespace maskserve {
 // Maps an engine exception onto the absl::Status with the same code.
 absl::Status FromEngineError(const EngineError& error);
 
+// Any other exception (LibTorch's c10::Error, std::bad_alloc, ...): INTERNAL,
+// or RESOURCE_EXHAUSTED when memory ran out. The message is one line, the
+// reason ("engine: out of memory: ... tried to allocate 859 MB"); the whole
+// what() with LibTorch's backtrace is the status's detail
+// (storage/status_detail.h), for the log.
+absl::Status FromStdException(const std::exception& error);
+
 // Runs `fn` (returning absl::Status) and converts any exception the engine
 // or LibTorch throws into a Status instead of letting it escape.
 template <typename Fn>
@@ -31,7 +38,7 @@ absl::Status CatchEngineErrors(Fn&& fn) {
   } catch (const EngineError& error) {
     return FromEngineError(error);
   } catch (const std::exception& error) {
-    return absl::InternalError(std::string("engine: ") + error.what());
+    return FromStdException(error);
   }
 }
 

@@ -2,8 +2,9 @@
 //
 // What the engine is configured with: input limits, the batcher's budgets,
 // the resident table and the training workers (BankOptions say which banks
-// LoadModel loads; server/engine/model_loading.h). Filled from ServerOptions
-// (server/server_options.h) by the server; libraries never read flags.
+// LoadModel loads; server/engine/model_loading.h). ServerOptions
+// (server/server_options.h) holds one, filled from flags by server/main.cc;
+// libraries never read flags.
 #ifndef MASKSERVE_SERVER_ENGINE_ENGINE_OPTIONS_H_
 #define MASKSERVE_SERVER_ENGINE_ENGINE_OPTIONS_H_
 
@@ -20,6 +21,14 @@ struct LimitsOptions {
   uint32_t max_labels = 64;
   uint32_t max_sequence_length = 128;
   uint64_t max_profiles_per_tenant = 1000000;
+  // A profile's description (TrainProfile, ImportProfile).
+  uint32_t max_description_bytes = 1024;
+  // Training budgets, checked when a job is submitted: tokens in one
+  // optimiser step (batch_size x max_sequence_length), which bounds its
+  // activation memory, and token passes in the whole job (examples x
+  // max_sequence_length x (epochs + 1)).
+  uint64_t max_train_tokens_per_step = 8192;
+  uint64_t max_train_tokens_per_job = uint64_t{64} << 20;
 };
 
 // The shared PEFT banks and heads. Paths load trained ("warm") banks;
@@ -58,6 +67,13 @@ struct EngineOptions {
   int training_intra_op_threads = 1;
   // Unfinished (queued or running) training jobs one tenant may have.
   int64_t max_unfinished_jobs_per_tenant = 100;
+  // Runs a job may start before a crash during it ends it FAILED.
+  int max_job_attempts = 2;
+  // Longest one training job may run (then FAILED); 0 = no limit.
+  double max_training_seconds_per_job = 3600;
+  // Open WatchTrainingJob streams, in all and per tenant.
+  int64_t max_watch_streams = 256;
+  int64_t max_watch_streams_per_tenant = 32;
 };
 
 }  // namespace maskserve

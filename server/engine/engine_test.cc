@@ -5,21 +5,24 @@
 #include "server/engine/engine.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "storage/profile_export.h"
 #include "storage/testing/in_memory_profile_store.h"
 
 namespace maskserve {
 namespace {
 
-std::shared_ptr<const LoadedModel> Model() {
+std::shared_ptr<const LoadedModel> Model(int64_t bottleneck = 0) {
   ModelRequest request;
   request.model_dir = "builtin";
   request.device = "cpu";
+  request.banks.bottleneck = bottleneck;
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded = LoadModel(request);
   EXPECT_TRUE(loaded.ok()) << loaded.status();
   return *std::move(loaded);
@@ -51,22 +54,24 @@ PredictCall Call(const std::string& profile_id,
 
 class EngineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Engine> MakeEngine(BatchForward forward = nullptr) {
+  std::unique_ptr<Engine> MakeEngine(BatchForward forward = nullptr, int64_t bottleneck = 0,
+                                     ProfileStore* store = nullptr) {
     EngineHooks hooks;
     hooks.on_profile_load = [this] { ++loads_; };
     hooks.on_hot_swap = [this] { ++swaps_; };
     hooks.on_batch = [this](const BatchStats& stats) { batched_ += stats.sequences; };
-    return std::make_unique<Engine>(EngineOptions(), Model(), &store_, hooks, Clock::Real(),
-                                    std::move(forward));
+    return std::make_unique<Engine>(EngineOptions(), Model(bottleneck), store ? store : &store_,
+                                    hooks, Clock::Real(), std::move(forward));
   }
 
-  v1::TrainingJob TrainToEnd(Engine& engine, const v1::TrainProfileRequest& request) {
-    absl::StatusOr<v1::TrainingJob> job = engine.SubmitTraining("acme", request);
+  v1::TrainingJob TrainToEnd(Engine& engine, const v1::TrainProfileRequest& request,
+                             const std::string& tenant = "acme") {
+    absl::StatusOr<v1::TrainingJob> job = engine.SubmitTraining(tenant, request);
     EXPECT_TRUE(job.ok()) << job.status();
     v1::TrainingJob last;
     EXPECT_TRUE(engine
                     .WatchJob(
-                        "acme", job->job_id(),
+                        tenant, job->job_id(),
                         [&](const v1::TrainingJob& j) {
                           last = j;
                           return true;
@@ -143,6 +148,97 @@ TEST_F(EngineTest, SubmitChecksVersionsBanksAndOptionsBeforeQueueing) {
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_EQ(jobs->jobs.size(), 1u);
   EXPECT_EQ(jobs->jobs[0].state(), v1::QUEUED);
+}
+
+// The reported failure: an ADAPTER profile trained on a --bottleneck=4
+// server, imported into a default one, broke other tenants' batches. It is
+// refused at the door, and other tenants' requests all succeed.
+TEST_F(EngineTest, AnAdapterProfileOfAnotherBottleneckIsRefusedAtImport) {
+  InMemoryProfileStore other_store;
+  auto narrow = MakeEngine(nullptr, /*bottleneck=*/4, &other_store);
+  ASSERT_TRUE(narrow->Start().ok());
+  v1::TrainProfileRequest adapter = TrainRequest("narrow");
+  adapter.set_method(v1::ADAPTER);
+  ASSERT_EQ(TrainToEnd(*narrow, adapter).state(), v1::SUCCEEDED);
+  absl::StatusOr<ExportedProfile> exported = narrow->ExportProfile("acme", "narrow");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Start().ok());
+  ASSERT_EQ(TrainToEnd(*engine, TrainRequest("bob"), "globex").state(), v1::SUCCEEDED);
+  absl::StatusOr<v1::Profile> imported =
+      engine->ImportProfile("acme", "narrow", exported->data, false);
+  EXPECT_EQ(imported.status().code(), absl::StatusCode::kFailedPrecondition) << imported.status();
+  EXPECT_NE(imported.status().message().find("b=4"), std::string::npos) << imported.status();
+  EXPECT_EQ(store_.GetProfile("acme", "narrow").status().code(), absl::StatusCode::kNotFound);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(engine->Predict("globex", Call("bob")).ok());
+  }
+}
+
+TEST_F(EngineTest, AnImportWhoseMetadataDisagreesWithItsPayloadIsRefused) {
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Start().ok());
+  ASSERT_EQ(TrainToEnd(*engine, TrainRequest("alice")).state(), v1::SUCCEEDED);
+  absl::StatusOr<ExportedProfile> exported = engine->ExportProfile("acme", "alice");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  absl::StatusOr<StoredProfile> decoded = DecodeProfileExport(exported->data);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  auto tampered = [&](const std::function<void(v1::Profile*)>& change) {
+    StoredProfile copy = *decoded;
+    change(&copy.profile);
+    return EncodeProfileExport(copy, absl::Now());
+  };
+  struct Case {
+    const char* what;
+    std::function<void(v1::Profile*)> change;
+  };
+  const Case cases[] = {
+      {"method", [](v1::Profile* p) { p->set_method(v1::ADAPTER); }},
+      {"labels", [](v1::Profile* p) { p->set_label_names(1, "positive"); }},
+      {"sizes", [](v1::Profile* p) { p->mutable_size()->set_total_bytes(1); }},
+      // (protobuf itself refuses an export whose strings are not UTF-8)
+      {"data: ", [](v1::Profile* p) { p->set_label_names(0, "\xff"); }},
+      {"label_names[0]: empty", [](v1::Profile* p) { p->set_label_names(0, ""); }},
+      {"description", [](v1::Profile* p) { p->set_description(std::string(5000, 'x')); }},
+  };
+  for (const Case& c : cases) {
+    absl::Status s = engine->ImportProfile("acme", "copy", tampered(c.change), false).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.what << ": " << s;
+    EXPECT_NE(s.message().find(c.what), std::string::npos) << s;
+  }
+  EXPECT_EQ(store_.GetProfile("acme", "copy").status().code(), absl::StatusCode::kNotFound);
+  // More labels than this server's --max_labels.
+  v1::Profile many;
+  for (int i = 0; i < 70; ++i) many.add_label_names("l" + std::to_string(i));
+  absl::Status s = engine
+                       ->ImportProfile("acme", "copy", tampered([&](v1::Profile* p) {
+                                         *p->mutable_label_names() = many.label_names();
+                                       }),
+                                       false)
+                       .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("label_names: expected 2..64"), std::string::npos) << s;
+}
+
+TEST_F(EngineTest, TrainingBudgetsAreCheckedAtSubmit) {
+  auto engine = MakeEngine();
+  v1::TrainProfileRequest big = TrainRequest("alice");
+  big.mutable_hyper_parameters()->set_batch_size(4096);
+  absl::Status s = engine->SubmitTraining("acme", big).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("--max_train_tokens_per_step"), std::string::npos) << s;
+  v1::TrainProfileRequest long_job = TrainRequest("alice");
+  long_job.mutable_hyper_parameters()->set_epochs(1000);
+  for (int i = 0; i < 600; ++i) {
+    v1::TrainingExample* e = long_job.add_examples();
+    e->set_text("more text");
+    e->set_label("pos");
+  }
+  s = engine->SubmitTraining("acme", long_job).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("--max_train_tokens_per_job"), std::string::npos) << s;
+  EXPECT_EQ(store_.calls(InMemoryProfileStore::Operation::kCreateJob), 0);
 }
 
 TEST_F(EngineTest, AnExportImportsAsAServableCopy) {

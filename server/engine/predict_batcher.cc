@@ -1,6 +1,7 @@
 #include "server/engine/predict_batcher.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -70,12 +71,16 @@ absl::Status PredictBatcher::Schedule(std::shared_ptr<PredictTask> task) {
   const int64_t n = int64_t(task->inputs().size());
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the server is shutting down");
+  if (queued_sequences_ + n > options_.max_queued_sequences ||
+      TenantQueuedLocked(task->tenant()) + n > options_.max_queued_sequences_per_tenant) {
+    // Tasks whose caller gave up hold no capacity.
+    DropDeadTasksLocked();
+  }
   if (queued_sequences_ + n > options_.max_queued_sequences) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "prediction queue is full (", queued_sequences_, " sequences waiting); retry later"));
   }
-  auto tenant_queued = queued_by_tenant_.find(task->tenant());
-  const int64_t already = tenant_queued == queued_by_tenant_.end() ? 0 : tenant_queued->second;
+  const int64_t already = TenantQueuedLocked(task->tenant());
   if (already + n > options_.max_queued_sequences_per_tenant) {
     return absl::ResourceExhaustedError(
         absl::StrCat("this tenant has ", already,
@@ -117,9 +122,45 @@ absl::Time PredictBatcher::OldestEnqueueLocked() const {
   return oldest;
 }
 
+int64_t PredictBatcher::TenantQueuedLocked(const std::string& tenant) const {
+  auto it = queued_by_tenant_.find(tenant);
+  return it == queued_by_tenant_.end() ? 0 : it->second;
+}
+
+void PredictBatcher::RemoveLocked(const std::string& tenant, int64_t sequences) {
+  queued_sequences_ -= sequences;
+  if ((queued_by_tenant_[tenant] -= sequences) <= 0) queued_by_tenant_.erase(tenant);
+}
+
+void PredictBatcher::DropDeadTasksLocked() {
+  const absl::Time now = clock_.Now();
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    auto& queue = it->second;
+    for (auto task = queue.begin(); task != queue.end();) {
+      const bool cancelled = (*task)->cancelled();
+      if (!cancelled && (*task)->deadline() > now) {
+        ++task;
+        continue;
+      }
+      (*task)->Complete(cancelled ? Cancelled() : DeadlineExceeded());
+      RemoveLocked(it->first, int64_t((*task)->inputs().size()));
+      task = queue.erase(task);
+    }
+    if (queue.empty()) {
+      tenant_order_.erase(std::find(tenant_order_.begin(), tenant_order_.end(), it->first));
+      it = queues_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
   std::vector<std::shared_ptr<PredictTask>> batch;
   int64_t sequences = 0, longest = 0;
+  // The batch's adapter shape: set by its first task with an adapter;
+  // tasks of another shape wait for a later batch.
+  int64_t shape = 0;
   // Round-robin over tenants, one task per turn, until the budget is met.
   bool took = true;
   while (took && !tenant_order_.empty()) {
@@ -130,6 +171,11 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       tenant_order_.pop_front();
       auto& queue = queues_[tenant];
       std::shared_ptr<PredictTask>& task = queue.front();
+      const int64_t task_shape = task->profile()->batch_shape;
+      if (shape != 0 && task_shape != 0 && task_shape != shape) {
+        tenant_order_.push_back(tenant);  // keeps its place in its own queue
+        continue;
+      }
       const int64_t n = int64_t(task->inputs().size());
       const int64_t new_longest = std::max(longest, task->longest());
       const bool fits = sequences + n <= options_.max_batch_sequences &&
@@ -139,12 +185,12 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
         return batch;
       }
       // An oversized single task runs alone.
+      if (shape == 0) shape = task_shape;
       batch.push_back(std::move(task));
       queue.pop_front();
       sequences += n;
       longest = new_longest;
-      queued_sequences_ -= n;
-      if ((queued_by_tenant_[tenant] -= n) <= 0) queued_by_tenant_.erase(tenant);
+      RemoveLocked(tenant, n);
       took = true;
       if (queue.empty()) {
         queues_.erase(tenant);
@@ -194,10 +240,44 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
   }
   if (live.empty()) return;
 
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ForwardResult> result = Forward(live);
+  for (const auto& task : live) stats.sequences += int64_t(task->inputs().size());
+  stats.profiles = DistinctProfiles(live);
+  if (result.ok()) {
+    stats.tokens = stats.sequences * result->padded_length;
+    Deliver(live, *std::move(result));
+  } else if (live.size() == 1) {
+    live.front()->Complete(result.status());
+  } else {
+    // One bad request must not fail the others: run each alone, so only
+    // the tasks that fail by themselves fail.
+    for (const auto& task : live) {
+      absl::StatusOr<ForwardResult> alone = Forward({task});
+      if (alone.ok()) {
+        stats.tokens += int64_t(task->inputs().size()) * alone->padded_length;
+        Deliver({task}, *std::move(alone));
+      } else {
+        task->Complete(alone.status());
+      }
+    }
+  }
+  stats.forward_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (on_batch_) on_batch_(stats);
+}
+
+int64_t PredictBatcher::DistinctProfiles(const std::vector<std::shared_ptr<PredictTask>>& tasks) {
+  std::set<const ResidentProfile*> distinct;
+  for (const auto& task : tasks) distinct.insert(task->profile().get());
+  return int64_t(distinct.size());
+}
+
+absl::StatusOr<ForwardResult> PredictBatcher::Forward(
+    const std::vector<std::shared_ptr<PredictTask>>& tasks) const {
   // Distinct profile versions, and each row's index among them.
   ForwardBatch input;
   std::map<const ResidentProfile*, int64_t> slot;
-  for (const auto& task : live) {
+  for (const auto& task : tasks) {
     auto [it, added] = slot.emplace(task->profile().get(), int64_t(input.profiles.size()));
     if (added) input.profiles.push_back(task->profile().get());
     for (const Encoding& e : task->inputs()) {
@@ -205,30 +285,24 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
       input.rows.push_back(&e);
     }
   }
-  const absl::Time start = absl::Now();
   absl::StatusOr<ForwardResult> result = forward_(input);
   if (result.ok() && result->logits.size() != input.rows.size()) {
-    result = absl::InternalError(
+    return absl::InternalError(
         absl::StrCat("forward returned ", result->logits.size(), " rows for ", input.rows.size()));
   }
-  stats.forward_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  stats.sequences = int64_t(input.rows.size());
-  stats.tokens = result.ok() ? stats.sequences * result->padded_length : 0;
-  stats.profiles = int64_t(input.profiles.size());
+  return result;
+}
 
+void PredictBatcher::Deliver(const std::vector<std::shared_ptr<PredictTask>>& tasks,
+                             ForwardResult result) {
   size_t row = 0;
-  for (const auto& task : live) {
+  for (const auto& task : tasks) {
     const size_t n = task->inputs().size();
-    if (!result.ok()) {
-      task->Complete(result.status());
-    } else {
-      task->Complete(
-          std::vector<Logits>(std::make_move_iterator(result->logits.begin() + long(row)),
-                              std::make_move_iterator(result->logits.begin() + long(row + n))));
-    }
+    task->Complete(
+        std::vector<Logits>(std::make_move_iterator(result.logits.begin() + long(row)),
+                            std::make_move_iterator(result.logits.begin() + long(row + n))));
     row += n;
   }
-  if (on_batch_) on_batch_(stats);
 }
 
 }  // namespace maskserve

@@ -9,10 +9,16 @@
 // logits. The forward is the one seam to the device (server/engine/
 // backbone_forward.h runs the backbone; tests pass their own).
 //
+// Isolation: a batch holds only profiles whose adapters have one shape
+// (ResidentProfile::batch_shape), and when its forward fails each task is
+// run again alone, so a request fails only if it fails by itself.
+//
 // Tasks whose deadline passed (by the injected clock) or that were
-// cancelled are dropped before compute (DEADLINE_EXCEEDED / CANCELLED).
-// Schedule() never blocks: a full queue, or a tenant's full share of it, is
-// RESOURCE_EXHAUSTED. Stop() runs what is queued and joins the thread.
+// cancelled are dropped before compute (DEADLINE_EXCEEDED / CANCELLED), and
+// hold no queue capacity: a Schedule() that finds the queue full first
+// drops them. Schedule() never blocks: a full queue, or a tenant's full
+// share of it, is RESOURCE_EXHAUSTED. Stop() runs what is queued and joins
+// the thread.
 //
 //   auto task = std::make_shared<PredictTask>(tenant, profile, encodings, deadline);
 //   MASKSERVE_RETURN_IF_ERROR(batcher.Schedule(task));
@@ -145,7 +151,20 @@ class PredictBatcher {
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time OldestEnqueueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::shared_ptr<PredictTask>> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes and removes queued tasks that were cancelled or expired.
+  void DropDeadTasksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sequences `tenant` has waiting.
+  int64_t TenantQueuedLocked(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `sequences` of `tenant`'s off the queue counts.
+  void RemoveLocked(const std::string& tenant, int64_t sequences)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(std::vector<std::shared_ptr<PredictTask>> batch);
+  // One forward for `tasks`' rows (checked to return a row each).
+  absl::StatusOr<ForwardResult> Forward(
+      const std::vector<std::shared_ptr<PredictTask>>& tasks) const;
+  // Completes each task with its rows of `result`.
+  static void Deliver(const std::vector<std::shared_ptr<PredictTask>>& tasks, ForwardResult result);
+  static int64_t DistinctProfiles(const std::vector<std::shared_ptr<PredictTask>>& tasks);
 
   const Options options_;
   const BatchForward forward_;

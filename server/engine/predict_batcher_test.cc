@@ -24,11 +24,12 @@ Encoding Tokens(int64_t n) {
   return e;
 }
 
-ProfileHandle Profile(const std::string& id) {
+ProfileHandle Profile(const std::string& id, int64_t batch_shape = 0) {
   auto p = std::make_shared<ResidentProfile>();
   p->tenant = "t";
   p->profile_id = id;
   p->version = 1;
+  p->batch_shape = batch_shape;
   return p;
 }
 
@@ -44,15 +45,23 @@ class RecordingForward {
       }
       ForwardResult result;
       std::vector<std::string> tenants;
+      bool poisoned = false;
       for (size_t i = 0; i < batch.rows.size(); ++i) {
         const ResidentProfile* p = batch.profiles[size_t(batch.profile_of[i])];
         result.logits.push_back(
             {float(batch.profile_of[i]), float(batch.rows[i]->input_ids.size())});
         tenants.push_back(p->profile_id);
+        for (const ResidentProfile* q : batch.profiles) {
+          if (q->batch_shape != 0 && p->batch_shape != 0 && q->batch_shape != p->batch_shape) {
+            poisoned = true;  // what the real forward does with mixed shapes
+          }
+        }
       }
       absl::MutexLock lock(&mu_);
       batches_.push_back(tenants);
       if (!status_.ok()) return status_;
+      for (const std::string& id : tenants) poisoned |= id == poison_;
+      if (poisoned) return absl::InvalidArgumentError("this batch cannot run");
       return result;
     };
   }
@@ -63,6 +72,11 @@ class RecordingForward {
   void FailWith(absl::Status s) {
     absl::MutexLock lock(&mu_);
     status_ = std::move(s);
+  }
+  // Every batch that holds a row of profile `id` fails.
+  void FailBatchesWith(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    poison_ = id;
   }
   std::vector<std::vector<std::string>> batches() {
     absl::MutexLock lock(&mu_);
@@ -76,6 +90,7 @@ class RecordingForward {
   absl::Mutex mu_;
   std::vector<std::vector<std::string>> batches_ ABSL_GUARDED_BY(mu_);
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::string poison_ ABSL_GUARDED_BY(mu_);
 };
 
 PredictBatcher::Options SmallBatches(int64_t sequences) {
@@ -87,10 +102,12 @@ PredictBatcher::Options SmallBatches(int64_t sequences) {
 
 std::shared_ptr<PredictTask> Task(const std::string& tenant, const std::string& profile,
                                   int rows = 1, int64_t length = 4,
-                                  absl::Time deadline = absl::InfiniteFuture()) {
+                                  absl::Time deadline = absl::InfiniteFuture(),
+                                  int64_t batch_shape = 0) {
   std::vector<Encoding> inputs;
   for (int i = 0; i < rows; ++i) inputs.push_back(Tokens(length));
-  return std::make_shared<PredictTask>(tenant, Profile(profile), std::move(inputs), deadline);
+  return std::make_shared<PredictTask>(tenant, Profile(profile, batch_shape), std::move(inputs),
+                                       deadline);
 }
 
 absl::StatusOr<std::vector<Logits>> WaitFor(const std::shared_ptr<PredictTask>& task) {
@@ -221,6 +238,74 @@ TEST(PredictBatcherTest, ForwardErrorsReachEveryTaskOfTheBatch) {
   absl::StatusOr<std::vector<Logits>> result = WaitFor(a);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(result.status().message(), "device lost");
+}
+
+// The reported failure: one tenant's profile of another adapter shape,
+// queued beside other tenants' requests, failed all of them.
+TEST(PredictBatcherTest, ProfilesOfDifferentAdapterShapesNeverShareABatch) {
+  RecordingForward forward;
+  forward.HoldFirst();
+  PredictBatcher batcher(SmallBatches(64), forward.Get());
+  ASSERT_TRUE(batcher.Schedule(Task("t", "gate")).ok());
+  forward.WaitUntilHeld();
+  const absl::Time never = absl::InfiniteFuture();
+  std::vector<std::shared_ptr<PredictTask>> tasks = {
+      Task("a", "a24", 1, 4, never, 24), Task("b", "b4", 1, 4, never, 4),
+      Task("c", "c-head", 1, 4, never, 0), Task("a", "a24-2", 1, 4, never, 24),
+      Task("b", "b4-2", 1, 4, never, 4)};
+  for (auto& t : tasks) ASSERT_TRUE(batcher.Schedule(t).ok());
+  forward.Release();
+  for (auto& t : tasks) EXPECT_TRUE(WaitFor(t).ok()) << WaitFor(t).status();
+  const auto batches = forward.batches();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[1], (std::vector<std::string>{"a24", "c-head", "a24-2"}));
+  EXPECT_EQ(batches[2], (std::vector<std::string>{"b4", "b4-2"}));
+}
+
+TEST(PredictBatcherTest, ATaskThatFailsFailsAloneAndTheOthersAreRunAgain) {
+  RecordingForward forward;
+  forward.HoldFirst();
+  PredictBatcher batcher(SmallBatches(64), forward.Get());
+  ASSERT_TRUE(batcher.Schedule(Task("t", "gate")).ok());
+  forward.WaitUntilHeld();
+  forward.FailBatchesWith("bad");
+  std::vector<std::shared_ptr<PredictTask>> good;
+  for (int i = 0; i < 4; ++i)
+    good.push_back(Task("t" + std::to_string(i), "ok" + std::to_string(i)));
+  auto bad = Task("x", "bad");
+  for (auto& t : good) ASSERT_TRUE(batcher.Schedule(t).ok());
+  ASSERT_TRUE(batcher.Schedule(bad).ok());
+  forward.Release();
+  for (auto& t : good) EXPECT_TRUE(WaitFor(t).ok()) << WaitFor(t).status();
+  EXPECT_EQ(WaitFor(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Callers that gave up (deadline, cancellation) must not keep live callers
+// out with RESOURCE_EXHAUSTED.
+TEST(PredictBatcherTest, DeadTasksHoldNoQueueCapacity) {
+  RecordingForward forward;
+  forward.HoldFirst();
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  PredictBatcher::Options options = SmallBatches(1);
+  options.max_queued_sequences = 4;
+  options.max_queued_sequences_per_tenant = 3;
+  PredictBatcher batcher(options, forward.Get(), nullptr, clock);
+  ASSERT_TRUE(batcher.Schedule(Task("a", "gate")).ok());
+  forward.WaitUntilHeld();
+  auto expiring = Task("a", "late", 2, 4, absl::FromUnixSeconds(1005));
+  auto cancelled = Task("b", "gone", 2);
+  ASSERT_TRUE(batcher.Schedule(expiring).ok());
+  ASSERT_TRUE(batcher.Schedule(cancelled).ok());
+  EXPECT_EQ(batcher.Schedule(Task("c", "c0")).code(), absl::StatusCode::kResourceExhausted);
+  cancelled->Cancel();
+  clock.Advance(absl::Seconds(10));
+  auto retry = Task("c", "c1", 3);
+  ASSERT_TRUE(batcher.Schedule(retry).ok());
+  EXPECT_EQ(batcher.queued_sequences(), 3);
+  EXPECT_EQ(WaitFor(expiring).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(WaitFor(cancelled).status().code(), absl::StatusCode::kCancelled);
+  forward.Release();
+  EXPECT_TRUE(WaitFor(retry).ok());
 }
 
 TEST(PredictBatcherTest, StopRunsWhatIsQueuedThenRefuses) {

@@ -56,7 +56,8 @@ void ProfileTable::Erase(const std::string& tenant, const std::string& profile_i
   uint64_t& floor = min_version_[key];
   floor = std::max(floor, deleted_version + 1);
   auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.profile->version <= deleted_version) {
+  if (it != entries_.end() &&
+      (deleted_version == 0 || it->second.profile->version <= deleted_version)) {
     bytes_ -= it->second.profile->bytes;
     lru_.erase(it->second.lru);
     entries_.erase(it);

@@ -44,6 +44,9 @@ struct ResidentProfile {
   std::shared_ptr<const ComposedProfile> composed;
   // Memory it holds (device tensors and bookkeeping).
   int64_t bytes = 0;
+  // The adapter bottleneck b its sequences run with; 0 without an adapter.
+  // Profiles of two different non-zero shapes never share a batch.
+  int64_t batch_shape = 0;
 };
 
 using ProfileHandle = std::shared_ptr<const ResidentProfile>;
@@ -67,6 +70,8 @@ class ProfileTable {
   // Returns true when it replaced or added an entry.
   bool Publish(ProfileHandle profile);
   // Drops the entry after `deleted_version` was deleted from the store.
+  // Version 0 (the store deleted a corrupt record whose version it could not
+  // read) drops whatever version is resident.
   void Erase(const std::string& tenant, const std::string& profile_id, uint64_t deleted_version);
 
   int64_t resident_count() const;

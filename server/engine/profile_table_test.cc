@@ -108,6 +108,21 @@ TEST(ProfileTableTest, EraseDropsTheEntryAndAStaleLoadCannotReturn) {
   EXPECT_EQ((*table.Get("acme", "alice"))->version, 5u);
 }
 
+// Deleting a corrupt record reports version 0: the resident version must
+// not go on serving from memory.
+TEST(ProfileTableTest, EraseOfAnUnknownVersionDropsWhateverIsResident) {
+  FakeLoader store;
+  store.versions["alice"] = 5;
+  ProfileTable table(Budget(1000), store.Get());
+  ASSERT_TRUE(table.Get("acme", "alice").ok());
+  store.versions.erase("alice");
+  table.Erase("acme", "alice", 0);
+  EXPECT_EQ(table.resident_count(), 0);
+  EXPECT_EQ(table.Get("acme", "alice").status().code(), absl::StatusCode::kNotFound);
+  store.versions["alice"] = 1;  // re-created: the store restarts at 1
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 1u);
+}
+
 TEST(ProfileTableTest, ALoadRacingWithAPublishKeepsTheNewerVersion) {
   FakeLoader store;
   store.versions["alice"] = 1;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/utf8.h"
+#include "core/profile/profile_codec.h"
 #include "server/engine/engine_errors.h"
 #include "storage/ids.h"
 #include "storage/status_macros.h"
@@ -31,6 +32,40 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
   const size_t bad = InvalidUtf8At(std::string_view(text.data(), text.size()));
   if (bad != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": invalid UTF-8 at byte ", bad));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDescription(absl::string_view field, absl::string_view description,
+                                 const LimitsOptions& limits) {
+  if (description.size() > limits.max_description_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", description.size(), " bytes, the limit is ", limits.max_description_bytes));
+  }
+  const size_t bad = InvalidUtf8At(std::string_view(description.data(), description.size()));
+  if (bad != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": invalid UTF-8 at byte ", bad));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLabelNames(absl::string_view field,
+                                const google::protobuf::RepeatedPtrField<std::string>& labels,
+                                const LimitsOptions& limits) {
+  if (labels.size() < 2 || uint32_t(labels.size()) > limits.max_labels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": expected 2..", limits.max_labels, " labels, got ", labels.size()));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < labels.size(); ++i) {
+    const std::string name = Index(field, i);
+    MASKSERVE_RETURN_IF_ERROR(ValidateText(name, labels[i], limits));
+    if (labels[i].size() > 256) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": longer than 256 bytes"));
+    }
+    if (!seen.insert(labels[i]).second) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": duplicate label '", labels[i], "'"));
+    }
   }
   return absl::OkStatus();
 }
@@ -64,23 +99,8 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
         "method: must be one of XPEFT_HARD, XPEFT_SOFT, PROPETL_LAYER, PROPETL_HYBRID, "
         "HEAD_ONLY, ADAPTER");
   }
-  if (request.label_names_size() < 2 || uint32_t(request.label_names_size()) > limits.max_labels) {
-    return absl::InvalidArgumentError(absl::StrCat("label_names: expected 2..", limits.max_labels,
-                                                   " labels, got ", request.label_names_size()));
-  }
-  std::set<std::string> labels;
-  for (int i = 0; i < request.label_names_size(); ++i) {
-    const std::string field = Index("label_names", i);
-    absl::Status s = ValidateText(field, request.label_names(i), limits);
-    if (!s.ok()) return s;
-    if (request.label_names(i).size() > 256) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": longer than 256 bytes"));
-    }
-    if (!labels.insert(request.label_names(i)).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": duplicate label '", request.label_names(i), "'"));
-    }
-  }
+  MASKSERVE_RETURN_IF_ERROR(ValidateLabelNames("label_names", request.label_names(), limits));
+  const std::set<std::string> labels(request.label_names().begin(), request.label_names().end());
   if (request.examples().empty()) {
     return absl::InvalidArgumentError("examples: at least one example");
   }
@@ -101,6 +121,7 @@ absl::Status ValidateTrainRequest(const v1::TrainProfileRequest& request,
           absl::StrCat(field, ".label: '", e.label(), "' is not one of label_names"));
     }
   }
+  MASKSERVE_RETURN_IF_ERROR(ValidateDescription("description", request.description(), limits));
   if (request.has_validation_fraction() &&
       !(request.validation_fraction() >= 0 && request.validation_fraction() <= 0.5)) {
     return absl::InvalidArgumentError("validation_fraction: must be in [0, 0.5]");
@@ -151,10 +172,76 @@ absl::StatusOr<v1::TrainProfileRequest> PrepareTrainRequest(v1::TrainProfileRequ
     options.Validate(banks);
     return absl::OkStatus();
   }));
+  MASKSERVE_RETURN_IF_ERROR(CheckTrainingBudget(options, request.examples_size(), limits));
   // What is stored is what runs: the resolved values, read back as they are.
   *request.mutable_hyper_parameters() = ToHyperParameters(options);
   request.set_validation_fraction(options.validation_fraction);
   return request;
+}
+
+absl::Status CheckTrainingBudget(const TrainingOptions& options, int64_t num_examples,
+                                 const LimitsOptions& limits) {
+  const uint64_t length = uint64_t(options.max_sequence_length);
+  const uint64_t per_step = uint64_t(options.batch_size) * length;
+  if (per_step > limits.max_train_tokens_per_step) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hyper_parameters.batch_size: ", options.batch_size, " sequences of up to ",
+                     length, " tokens is ", per_step, " tokens per step; the server's budget is ",
+                     limits.max_train_tokens_per_step,
+                     " (--max_train_tokens_per_step): lower batch_size or max_sequence_length"));
+  }
+  // HEAD_ONLY encodes its examples once; the others every epoch, plus the
+  // evaluations.
+  const uint64_t passes = options.method == Method::kHeadOnly ? 1 : uint64_t(options.epochs) + 1;
+  const uint64_t work = uint64_t(num_examples) * length * passes;
+  if (work > limits.max_train_tokens_per_job) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hyper_parameters.epochs: ", num_examples, " examples x ", length,
+                     " tokens x ", passes, " passes is ", work,
+                     " tokens; the server's budget per job is ", limits.max_train_tokens_per_job,
+                     " (--max_train_tokens_per_job): use fewer examples or epochs"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateImportedProfile(const v1::Profile& metadata, const ProfileData& profile,
+                                     size_t payload_bytes, const LimitsOptions& limits) {
+  MASKSERVE_RETURN_IF_ERROR(
+      ValidateLabelNames("data: label_names", metadata.label_names(), limits));
+  MASKSERVE_RETURN_IF_ERROR(
+      ValidateDescription("data: description", metadata.description(), limits));
+  // The metadata is what clients are told about the profile; the payload
+  // is what serves. They must describe the same profile.
+  auto disagree = [](absl::string_view what, const std::string& said, const std::string& is) {
+    return absl::InvalidArgumentError(absl::StrCat("data: the export's metadata says ", what, " ",
+                                                   said, ", its payload has ", is));
+  };
+  if (int(metadata.method()) != int(profile.method)) {
+    return disagree("method", v1::Method_Name(metadata.method()), MethodName(profile.method));
+  }
+  const std::vector<std::string> labels(metadata.label_names().begin(),
+                                        metadata.label_names().end());
+  if (labels != profile.labels) {
+    return disagree("labels", absl::StrJoin(labels, ","), absl::StrJoin(profile.labels, ","));
+  }
+  if (metadata.shared_head() != profile.shared_head) {
+    return disagree("shared_head", "'" + metadata.shared_head() + "'",
+                    "'" + profile.shared_head + "'");
+  }
+  if (metadata.bank_fingerprint() != profile.bank_fingerprint) {
+    return disagree("bank_fingerprint", "'" + metadata.bank_fingerprint() + "'",
+                    "'" + profile.bank_fingerprint + "'");
+  }
+  const ProfileBytes size = MeasureProfile(profile, payload_bytes);
+  const v1::ProfileSize& said = metadata.size();
+  if (said.mask_bytes() != size.masks || said.head_bytes() != size.head ||
+      said.metadata_bytes() != size.metadata || said.total_bytes() != size.total) {
+    return disagree("sizes (masks/head/metadata/total)",
+                    absl::StrCat(said.mask_bytes(), "/", said.head_bytes(), "/",
+                                 said.metadata_bytes(), "/", said.total_bytes()),
+                    absl::StrCat(size.masks, "/", size.head, "/", size.metadata, "/", size.total));
+  }
+  return absl::OkStatus();
 }
 
 TrainingOptions ToTrainingOptions(const v1::TrainProfileRequest& request) {

@@ -26,6 +26,14 @@ namespace maskserve {
 absl::Status ValidateText(absl::string_view field, absl::string_view text,
                           const LimitsOptions& limits, bool allow_empty = false);
 
+// At most limits.max_description_bytes of valid UTF-8 (may be empty).
+absl::Status ValidateDescription(absl::string_view field, absl::string_view description,
+                                 const LimitsOptions& limits);
+// 2..limits.max_labels distinct, non-empty UTF-8 names of at most 256 bytes.
+absl::Status ValidateLabelNames(absl::string_view field,
+                                const google::protobuf::RepeatedPtrField<std::string>& labels,
+                                const LimitsOptions& limits);
+
 // A Predict call's profile id and inputs: INVALID_ARGUMENT naming
 // "profile_id" or "inputs[i].text" / "inputs[i].text_pair".
 absl::Status ValidatePredictInputs(const std::string& profile_id,
@@ -53,6 +61,19 @@ absl::Status ResolveSharedHead(const ServingBanks& banks, v1::TrainProfileReques
 absl::StatusOr<v1::TrainProfileRequest> PrepareTrainRequest(v1::TrainProfileRequest request,
                                                             const LimitsOptions& limits,
                                                             const ServingBanks& banks);
+
+// The training budgets (LimitsOptions::max_train_tokens_per_step and
+// _per_job) for resolved `options` over `num_examples`: INVALID_ARGUMENT
+// naming hyper_parameters.batch_size or hyper_parameters.epochs and the flag.
+absl::Status CheckTrainingBudget(const TrainingOptions& options, int64_t num_examples,
+                                 const LimitsOptions& limits);
+
+// An imported export: its metadata (what clients are told) must describe
+// its decoded payload (what serves): method, labels, shared head, bank and
+// sizes; labels and description within the limits. INVALID_ARGUMENT
+// naming "data: ...".
+absl::Status ValidateImportedProfile(const v1::Profile& metadata, const ProfileData& profile,
+                                     size_t payload_bytes, const LimitsOptions& limits);
 
 // The engine's options for a validated request (defaults for unset
 // hyper-parameters; method-dependent defaults are resolved by the trainer).

@@ -43,6 +43,7 @@ ProfileHandle MakeHandle(const std::string& tenant, const std::string& profile_i
   resident->version = version;
   resident->composed = composed.composed;
   resident->bytes = composed.bytes;
+  resident->batch_shape = composed.composed->has_adapter() ? composed.composed->down.size(2) : 0;
   return resident;
 }
 

@@ -16,6 +16,7 @@
 #include "server/engine/request_validation.h"
 #include "server/engine/resident_profile.h"
 #include "server/log.h"
+#include "storage/status_macros.h"
 #include "storage/time_util.h"
 
 namespace maskserve {
@@ -77,10 +78,35 @@ std::string TrainingManager::Key(const std::string& tenant, const std::string& j
 
 void TrainingManager::AddLiveLocked(const std::string& tenant, const v1::TrainingJob& job) {
   const std::string key = Key(tenant, job.job_id());
-  live_[key] = LiveJob{tenant, job, 1, false};
-  queue_.push_back(key);
+  LiveJob& live = live_[key];
+  live.tenant = tenant;
+  live.job = job;
+  live.revision = 1;
+  queue_.Push(tenant, key);
   if (hooks_.on_state_change) hooks_.on_state_change(v1::JOB_STATE_UNSPECIFIED, v1::QUEUED);
   queue_cv_.Signal();
+}
+
+std::optional<v1::TrainingJob> TrainingManager::EndAtStart(const v1::TrainingJob& stored) const {
+  v1::TrainingJob ended = stored;
+  SetTimestamp(clock_.Now(), ended.mutable_end_time());
+  if (stored.cancel_requested()) {
+    // Cancelled while running, and the server died before it stopped.
+    ended.set_state(v1::CANCELLED);
+    ended.set_error("cancelled by request");
+    return ended;
+  }
+  // RUNNING in the store: the process died during the run (a graceful
+  // shutdown leaves it QUEUED).
+  if (stored.state() == v1::RUNNING && int(stored.attempts()) >= options_.max_attempts) {
+    ended.set_state(v1::FAILED);
+    ended.set_error(absl::StrCat("the server stopped during each of this job's ", stored.attempts(),
+                                 " runs (it may need more memory than the server has); it is "
+                                 "not retried (--max_job_attempts=",
+                                 options_.max_attempts, ")"));
+    return ended;
+  }
+  return std::nullopt;
 }
 
 absl::Status TrainingManager::Start() {
@@ -89,15 +115,26 @@ absl::Status TrainingManager::Start() {
   for (const UnreadableRecord& bad : unfinished->unreadable) {
     MASKSERVE_LOG(ERROR) << "training job " << bad.id << " is unreadable: " << bad.status;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    for (StoredJob& stored : unfinished->jobs) {
-      stored.job.set_state(v1::QUEUED);
-      AddLiveLocked(stored.tenant, stored.job);
+  size_t requeued = 0;
+  for (StoredJob& stored : unfinished->jobs) {
+    {
+      absl::MutexLock lock(&mu_);
+      // Submitted to this process before Start(): already queued.
+      if (live_.count(Key(stored.tenant, stored.job.job_id()))) continue;
     }
+    if (std::optional<v1::TrainingJob> ended = EndAtStart(stored.job)) {
+      MASKSERVE_LOG(WARNING) << "training job " << ended->job_id() << " ends "
+                             << v1::JobState_Name(ended->state()) << ": " << ended->error();
+      MASKSERVE_RETURN_IF_ERROR(store_->UpdateJob(stored.tenant, *ended).status());
+      continue;
+    }
+    stored.job.set_state(v1::QUEUED);
+    absl::MutexLock lock(&mu_);
+    AddLiveLocked(stored.tenant, stored.job);
+    ++requeued;
   }
-  if (!unfinished->jobs.empty()) {
-    MASKSERVE_LOG(INFO) << "re-queued " << unfinished->jobs.size() << " unfinished training jobs";
+  if (requeued > 0) {
+    MASKSERVE_LOG(INFO) << "re-queued " << requeued << " unfinished training jobs";
   }
   absl::MutexLock lock(&workers_mu_);
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
@@ -109,13 +146,14 @@ absl::Status TrainingManager::Start() {
 int64_t TrainingManager::UnfinishedJobsLocked(const std::string& tenant) const {
   int64_t unfinished = 0;
   for (const auto& [key, live] : live_) {
-    unfinished += live.tenant == tenant && !IsFinalJobState(live.job.state());
+    unfinished += live.tenant == tenant && (!IsFinalJobState(live.job.state()) || live.recording);
   }
   return unfinished;
 }
 
 absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenant,
-                                                        const v1::TrainProfileRequest& request) {
+                                                        const v1::TrainProfileRequest& request,
+                                                        std::optional<uint64_t> base_version) {
   const std::string profile_key = Key(tenant, request.profile_id());
   {
     absl::MutexLock lock(&mu_);
@@ -137,6 +175,7 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
   v1::TrainingJob initial;
   *initial.mutable_hyper_parameters() = request.hyper_parameters();
   initial.set_total_epochs(request.hyper_parameters().epochs());
+  if (base_version.has_value()) initial.set_base_version(*base_version);
   absl::StatusOr<v1::TrainingJob> job = store_->CreateJob(tenant, request, initial);
   absl::MutexLock lock(&mu_);
   submitting_.erase(profile_key);
@@ -164,48 +203,96 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Get(const std::string& tenant,
 absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenant,
                                                         const std::string& job_id) {
   const std::string key = Key(tenant, job_id);
-  std::optional<v1::TrainingJob> dequeued;
+  std::optional<v1::TrainingJob> cancelled;
+  bool was_queued = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = live_.find(key);
     if (it != live_.end() && !IsFinalJobState(it->second.job.state())) {
-      auto queued = std::find(queue_.begin(), queue_.end(), key);
-      if (queued == queue_.end()) {
-        it->second.cancel_requested = true;
-        return it->second.job;  // running: the worker records CANCELLED
+      LiveJob& live = it->second;
+      if (live.publishing) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "job_id: job ", job_id, " has finished training and is publishing its version"));
       }
-      // Still queued: cancel it now, durably, so a restart cannot revive it.
-      queue_.erase(queued);
-      it->second.job.set_state(v1::CANCELLED);
-      it->second.job.set_error("cancelled by request");
-      SetTimestamp(clock_.Now(), it->second.job.mutable_end_time());
-      ++it->second.revision;
-      dequeued = it->second.job;
+      if (live.job.cancel_requested()) return live.job;  // asked before; still stopping
+      was_queued = queue_.Erase(tenant, key);
+      if (was_queued) {
+        live.recording = true;  // unfinished until the store has it
+        live.job.set_state(v1::CANCELLED);
+        live.job.set_error("cancelled by request");
+        SetTimestamp(clock_.Now(), live.job.mutable_end_time());
+      } else {
+        live.job.set_cancel_requested(true);  // running: the worker stops at its next check
+      }
+      ++live.revision;
       change_cv_.SignalAll();
+      cancelled = live.job;
     }
   }
-  if (dequeued.has_value()) {
-    if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
-    absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, *dequeued);
-    {
-      absl::MutexLock lock(&mu_);
-      live_.erase(key);
-    }
+  if (!cancelled.has_value()) {
+    absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
+    if (!job.ok()) return job.status();
+    return absl::FailedPreconditionError(
+        absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
+  }
+  // Durable before it is acknowledged, so that a restart cannot revive the
+  // job. (A running job's cancel_requested is kept in memory even if this
+  // write fails: the job still stops.)
+  absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, *cancelled);
+  if (!was_queued) {
     if (!stored.ok()) return stored.status();
-    return *dequeued;
+    return *cancelled;
   }
-  absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
-  if (!job.ok()) return job.status();
-  return absl::FailedPreconditionError(
-      absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
+  absl::MutexLock lock(&mu_);
+  if (!stored.ok()) {  // not cancelled after all: back in the queue
+    LiveJob& live = live_.at(key);
+    live.recording = false;
+    live.job.set_state(v1::QUEUED);
+    live.job.clear_error();
+    live.job.clear_end_time();
+    ++live.revision;
+    queue_.Push(tenant, key);
+    queue_cv_.Signal();
+    return stored.status();
+  }
+  live_.erase(key);
+  if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
+  return *cancelled;
 }
 
 absl::Status TrainingManager::Watch(const std::string& tenant, const std::string& job_id,
                                     const std::function<bool(const v1::TrainingJob&)>& send,
                                     const std::function<bool()>& stopped) {
+  {
+    absl::MutexLock lock(&mu_);
+    int64_t& mine = watch_streams_by_tenant_[tenant];
+    if (watch_streams_ >= options_.max_watch_streams ||
+        mine >= options_.max_watch_streams_per_tenant) {
+      const bool tenant_full = mine >= options_.max_watch_streams_per_tenant;
+      if (mine == 0) watch_streams_by_tenant_.erase(tenant);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          tenant_full ? "this tenant has " : "the server has ", tenant_full ? mine : watch_streams_,
+          " open WatchTrainingJob streams, the limit is ",
+          tenant_full ? options_.max_watch_streams_per_tenant : options_.max_watch_streams,
+          "; poll GetTrainingJob or close a stream"));
+    }
+    ++mine;
+    ++watch_streams_;
+  }
+  absl::Status status = WatchUntilFinal(tenant, job_id, send, stopped);
+  absl::MutexLock lock(&mu_);
+  --watch_streams_;
+  if (--watch_streams_by_tenant_[tenant] <= 0) watch_streams_by_tenant_.erase(tenant);
+  return status;
+}
+
+absl::Status TrainingManager::WatchUntilFinal(
+    const std::string& tenant, const std::string& job_id,
+    const std::function<bool(const v1::TrainingJob&)>& send, const std::function<bool()>& stopped) {
   const std::string key = Key(tenant, job_id);
   uint64_t sent_revision = 0;
   bool sent_any = false;
+  std::string sent_bytes;  // what was last sent from the store
   while (true) {
     if (stopped && stopped()) return absl::CancelledError("the watch was cancelled");
     std::optional<v1::TrainingJob> changed;
@@ -228,6 +315,13 @@ absl::Status TrainingManager::Watch(const std::string& tenant, const std::string
       absl::StatusOr<StoredJob> stored = store_->GetJob(tenant, job_id);
       if (!stored.ok()) return stored.status();
       changed = stored->job;
+      std::string bytes = changed->SerializeAsString();
+      if (sent_any && bytes == sent_bytes) {  // only changes are sent
+        absl::MutexLock lock(&mu_);
+        change_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+        continue;
+      }
+      sent_bytes = std::move(bytes);
     }
     sent_any = true;
     if (!send(*changed)) return absl::CancelledError("the watcher went away");
@@ -262,11 +356,16 @@ bool TrainingManager::HasUnfinishedJobLocked(const std::string& tenant,
                                              const std::string& profile_id) const {
   for (const auto& [key, live] : live_) {
     if (live.tenant == tenant && live.job.profile_id() == profile_id &&
-        !IsFinalJobState(live.job.state())) {
+        (!IsFinalJobState(live.job.state()) || live.recording)) {
       return true;
     }
   }
   return false;
+}
+
+bool TrainingManager::final_writes_failing() const {
+  absl::MutexLock lock(&mu_);
+  return final_writes_failing_ > 0;
 }
 
 std::map<v1::JobState, int64_t> TrainingManager::CountByState() const {
@@ -283,7 +382,8 @@ v1::TrainingJob TrainingManager::Snapshot(const std::string& key) const {
 
 bool TrainingManager::StopRequested(const std::string& key) const {
   absl::MutexLock lock(&mu_);
-  return stopping_ || live_.at(key).cancel_requested;
+  const LiveJob& live = live_.at(key);
+  return stopping_ || live.job.cancel_requested() || clock_.Now() >= live.deadline;
 }
 
 void TrainingManager::UpdateLive(const std::string& key,
@@ -318,8 +418,7 @@ void TrainingManager::WorkerLoop() {
       absl::MutexLock lock(&mu_);
       while (!stopping_ && queue_.empty()) queue_cv_.Wait(&mu_);
       if (stopping_) return;
-      key = queue_.front();
-      queue_.pop_front();
+      key = *queue_.Pop();
     }
     const size_t split = key.find('\0');
     RunJob(key.substr(0, split), key.substr(split + 1));
@@ -334,8 +433,21 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
     Finish(key, tenant, {v1::FAILED, std::string(stored.status().message())});
     return;
   }
+  {
+    absl::MutexLock lock(&mu_);
+    LiveJob& live = live_.at(key);
+    live.job.set_attempts(stored->job.attempts() + 1);
+    if (options_.max_seconds_per_job > absl::ZeroDuration()) {
+      live.deadline = clock_.Now() + options_.max_seconds_per_job;
+    }
+  }
   SetState(key, v1::RUNNING);
-  (void)store_->UpdateJob(tenant, Snapshot(key));
+  // RUNNING with its attempt counted is in the store before training
+  // starts: if the run kills the process, the next start knows.
+  absl::StatusOr<v1::TrainingJob> running = store_->UpdateJob(tenant, Snapshot(key));
+  if (!running.ok()) {
+    MASKSERVE_LOG(ERROR) << "job " << job_id << ": cannot record its start: " << running.status();
+  }
   Finish(key, tenant, TrainAndPublish(key, *stored));
 }
 
@@ -391,20 +503,44 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   report_training_time();  // when training itself failed or was cancelled
   if (trained.code() == absl::StatusCode::kCancelled) {
     absl::MutexLock lock(&mu_);
-    const bool shutting_down = stopping_ && !live_.at(key).cancel_requested;
-    return shutting_down ? Outcome{v1::QUEUED, ""} : Outcome{v1::CANCELLED, "cancelled by request"};
+    const LiveJob& live = live_.at(key);
+    if (live.job.cancel_requested()) return {v1::CANCELLED, "cancelled by request"};
+    if (stopping_) return {v1::QUEUED, ""};
+    return {v1::FAILED, absl::StrCat("training ran past the server's budget of ",
+                                     absl::FormatDuration(options_.max_seconds_per_job),
+                                     " per job (--max_training_seconds_per_job)")};
   }
   if (!trained.ok()) {
     MASKSERVE_LOG(WARNING) << "job " << job_id << " failed: " << trained;
     return {v1::FAILED, std::string(trained.message())};
   }
+  // Compose before publishing: what cannot be served (a diverged fit with
+  // NaN weights) is never stored.
+  absl::StatusOr<ComposedForServing> composed =
+      ComposeForServing(request.profile_id(), 0, profile, size.total, backbone_, banks_);
+  if (!composed.ok()) {
+    MASKSERVE_LOG(WARNING) << "job " << job_id << " failed: " << composed.status();
+    return {v1::FAILED,
+            absl::StrCat("the trained profile cannot be served: ", composed.status().message())};
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    LiveJob& live = live_.at(key);
+    if (live.job.cancel_requested()) return {v1::CANCELLED, "cancelled by request"};
+    live.publishing = true;  // from here on Cancel() is refused
+  }
 
   // Publish the new version and the job's end in one atomic write; the
-  // store records the job as SUCCEEDED with the published version.
+  // store records the job as SUCCEEDED with the published version. Only
+  // over the version the job started from: never over a newer one.
   PublishProfileRequest publish;
   publish.profile = PublishedMetadata(request, job_id, profile, size);
   publish.payload = std::move(payload);
-  if (request.has_expected_version()) publish.expected_version = request.expected_version();
+  if (stored.job.has_base_version()) {
+    publish.expected_version = stored.job.base_version();
+  } else if (request.has_expected_version()) {
+    publish.expected_version = request.expected_version();
+  }
   publish.finished_job = Snapshot(key);
   absl::StatusOr<v1::Profile> published =
       store_->PublishProfile(tenant, request.profile_id(), std::move(publish));
@@ -413,12 +549,9 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   }
   // Hot swap before anyone can see SUCCEEDED: a client that watched the job
   // to its end and then predicts gets the new version.
-  absl::StatusOr<ComposedForServing> composed = ComposeForServing(
-      request.profile_id(), published->version(), profile, size.total, backbone_, banks_);
-  if (composed.ok() && hooks_.on_published) {
+  if (hooks_.on_published) {
     hooks_.on_published(MakeHandle(tenant, request.profile_id(), published->version(), *composed));
   }
-  if (!composed.ok()) MASKSERVE_LOG(ERROR) << "job " << job_id << ": " << composed.status();
   UpdateLive(key, [&](v1::TrainingJob* job) { job->set_published_version(published->version()); });
   MASKSERVE_LOG(INFO) << "job " << job_id << " published " << request.profile_id() << " v"
                       << published->version() << " (validation accuracy "
@@ -429,6 +562,9 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
 void TrainingManager::Finish(const std::string& key, const std::string& tenant,
                              const Outcome& outcome) {
   if (outcome.state == v1::QUEUED) {  // interrupted by shutdown: stays queued in the store
+    UpdateLive(key, [](v1::TrainingJob* job) {
+      job->set_attempts(job->attempts() > 0 ? job->attempts() - 1 : 0);  // not counted
+    });
     SetState(key, v1::QUEUED);
     (void)store_->UpdateJob(tenant, Snapshot(key));
     MASKSERVE_LOG(INFO) << "job " << key.substr(key.find('\0') + 1)
@@ -436,16 +572,51 @@ void TrainingManager::Finish(const std::string& key, const std::string& tenant,
   } else if (outcome.state == v1::SUCCEEDED) {
     SetState(key, v1::SUCCEEDED);  // the publication recorded it in the store
   } else {
+    {
+      absl::MutexLock lock(&mu_);
+      live_.at(key).recording = true;
+    }
     UpdateLive(key, [&](v1::TrainingJob* job) { job->set_error(outcome.error); });
     SetState(key, outcome.state);
-    absl::StatusOr<v1::TrainingJob> updated = store_->UpdateJob(tenant, Snapshot(key));
-    if (!updated.ok()) {
-      MASKSERVE_LOG(ERROR) << "job " << key.substr(key.find('\0') + 1)
-                           << ": cannot record its end: " << updated.status();
-    }
+    RecordFinal(tenant, Snapshot(key));
   }
   absl::MutexLock lock(&mu_);
   live_.erase(key);  // watchers fall back to the store
+}
+
+void TrainingManager::RecordFinal(const std::string& tenant, const v1::TrainingJob& job) {
+  absl::Duration backoff = options_.retry_initial_backoff;
+  bool failing = false;
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<v1::TrainingJob> updated = store_->UpdateJob(tenant, job);
+    // FAILED_PRECONDITION: the store already holds a final state.
+    const bool done =
+        updated.ok() || updated.status().code() == absl::StatusCode::kFailedPrecondition;
+    absl::MutexLock lock(&mu_);
+    if (done) {
+      if (failing) {
+        --final_writes_failing_;
+        MASKSERVE_LOG(INFO) << "job " << job.job_id() << ": its end is recorded after " << attempt
+                            << " attempts";
+      }
+      return;
+    }
+    if (!failing) {
+      failing = true;
+      ++final_writes_failing_;
+    }
+    MASKSERVE_LOG(ERROR) << "job " << job.job_id() << ": cannot record its end (attempt " << attempt
+                         << "): " << updated.status();
+    if (stopping_ && attempt >= 3) {
+      --final_writes_failing_;
+      MASKSERVE_LOG(ERROR) << "job " << job.job_id() << ": giving up at shutdown; it stays "
+                           << "unfinished in the store and is retried at the next start";
+      return;
+    }
+    const absl::Time until = absl::Now() + backoff;
+    while (!stopping_ && absl::Now() < until) queue_cv_.WaitWithDeadline(&mu_, until);
+    backoff = std::min(backoff * 2, options_.retry_max_backoff);
+  }
 }
 
 }  // namespace maskserve

@@ -8,22 +8,33 @@
 //   and the job runs with exactly the options stored with it. A
 //   second job for a profile that has one queued or running is
 //   FAILED_PRECONDITION (checked atomically with the submission).
-// - Worker threads (1 by default) run jobs one at a time at a lower CPU
-//   priority than serving (nice +10). Progress is kept in memory, pushed to
-//   Watch() streams and persisted after every validated epoch.
-// - On success the new version and the job's end are published in one
-//   atomic, synced store write; then the trained profile is composed (once)
-//   and swapped into the resident profile table (hot swap, `on_published`).
+// - Jobs wait in one queue per tenant, taken round-robin, so one tenant's
+//   backlog cannot starve the others. Worker threads (1 by default) run
+//   them one at a time at a lower CPU priority than serving (nice +10).
+//   Progress is kept in memory, pushed to Watch() streams and persisted
+//   after every validated epoch. A job may run for at most
+//   `max_seconds_per_job` (then FAILED).
+// - On success the profile is composed (refusing non-finite weights), then
+//   the new version and the job's end are published in one atomic, synced
+//   store write, only over the version the job started from (base_version),
+//   then swapped into the resident profile table (hot swap, `on_published`).
 //   A failed job records its error and leaves the previous version serving.
-// - Cancel() stops a queued or running job (CANCELLED). Shutdown() stops the
-//   workers; a job interrupted by it stays QUEUED in the store and is
-//   re-queued by Start() on the next start-up, like every unfinished job.
+// - A final state that cannot be written is retried (with backoff) until
+//   the store takes it; meanwhile the job counts as unfinished and
+//   final_writes_failing() is true (health reports NOT_SERVING).
+// - Cancel() stops a queued job at once (CANCELLED); for a running job it
+//   durably records cancel_requested before answering, so the job ends
+//   CANCELLED and never runs again, even across a crash.
+// - Shutdown() stops the workers; a job interrupted by it stays QUEUED in
+//   the store and is re-queued by Start(). A job that was RUNNING when the
+//   process died is re-queued until it has started `max_attempts` times;
+//   then Start() ends it FAILED, so a job that kills the process (memory)
+//   cannot crash-loop the server.
 //
 // Thread safety: thread-safe.
 #ifndef MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
 #define MASKSERVE_SERVER_ENGINE_TRAINING_MANAGER_H_
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +53,7 @@
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/profile_table.h"
+#include "server/engine/tenant_round_robin.h"
 #include "storage/profile_store.h"
 
 namespace maskserve {
@@ -56,6 +68,17 @@ class TrainingManager {
     int intra_op_threads = 1;
     // Queued or running jobs one tenant may have (RESOURCE_EXHAUSTED beyond).
     int64_t max_unfinished_jobs_per_tenant = 100;
+    // Runs a job may start before a crash during it ends it FAILED [2].
+    int max_attempts = 2;
+    // Longest one job may train; then it ends FAILED [1 h]. Zero: no limit.
+    absl::Duration max_seconds_per_job = absl::Hours(1);
+    // Open Watch() streams, in all and per tenant (RESOURCE_EXHAUSTED
+    // beyond): each holds a server thread.
+    int64_t max_watch_streams = 256;
+    int64_t max_watch_streams_per_tenant = 32;
+    // First and longest wait between retries of a final state's write.
+    absl::Duration retry_initial_backoff = absl::Milliseconds(50);
+    absl::Duration retry_max_backoff = absl::Seconds(2);
   };
   // Hooks for metrics and hot swap; any may be empty.
   struct Hooks {
@@ -71,9 +94,11 @@ class TrainingManager {
 
   // Re-queues the store's unfinished jobs and starts the workers.
   absl::Status Start();
-  // `request` as PrepareTrainRequest returned it.
+  // `request` as PrepareTrainRequest returned it; `base_version` is the
+  // profile's current version (0: none), which the job may publish over.
   absl::StatusOr<v1::TrainingJob> Submit(const std::string& tenant,
-                                         const v1::TrainProfileRequest& request);
+                                         const v1::TrainProfileRequest& request,
+                                         std::optional<uint64_t> base_version = std::nullopt);
   absl::StatusOr<v1::TrainingJob> Get(const std::string& tenant, const std::string& job_id);
   // The job as this process knows it (queued, running, or finishing), or
   // nullopt; never reads the store.
@@ -81,7 +106,7 @@ class TrainingManager {
   absl::StatusOr<v1::TrainingJob> Cancel(const std::string& tenant, const std::string& job_id);
   // Calls `send` with the job's current state and then after every change,
   // until the job is final (OK), `send` returns false or `stopped()` turns
-  // true (CANCELLED).
+  // true (CANCELLED). RESOURCE_EXHAUSTED beyond max_watch_streams(_per_tenant).
   absl::Status Watch(const std::string& tenant, const std::string& job_id,
                      const std::function<bool(const v1::TrainingJob&)>& send,
                      const std::function<bool()>& stopped);
@@ -93,6 +118,8 @@ class TrainingManager {
   bool HasUnfinishedJob(const std::string& tenant, const std::string& profile_id) const;
   // Jobs per state known to this process (for metrics).
   std::map<v1::JobState, int64_t> CountByState() const;
+  // True while a job's final state is waiting for the store to take it.
+  bool final_writes_failing() const;
 
  private:
   // A job known in memory: queued, running, or recently final.
@@ -100,7 +127,12 @@ class TrainingManager {
     std::string tenant;
     v1::TrainingJob job;
     uint64_t revision = 0;
-    bool cancel_requested = false;
+    // Publication has begun: too late to cancel.
+    bool publishing = false;
+    // The final state is in `job` but not yet in the store.
+    bool recording = false;
+    // When a running job has used its time budget.
+    absl::Time deadline = absl::InfiniteFuture();
   };
   // How a run ended, before it is recorded.
   struct Outcome {
@@ -110,6 +142,14 @@ class TrainingManager {
 
   bool HasUnfinishedJobLocked(const std::string& tenant, const std::string& profile_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What Start() does with an unfinished job from the store: nullopt to
+  // re-queue it, or the final state to record instead.
+  std::optional<v1::TrainingJob> EndAtStart(const v1::TrainingJob& stored) const;
+  absl::Status WatchUntilFinal(const std::string& tenant, const std::string& job_id,
+                               const std::function<bool(const v1::TrainingJob&)>& send,
+                               const std::function<bool()>& stopped);
+  // Writes a final state until the store takes it (or shutdown gives up).
+  void RecordFinal(const std::string& tenant, const v1::TrainingJob& job);
   int64_t UnfinishedJobsLocked(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddLiveLocked(const std::string& tenant, const v1::TrainingJob& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -136,10 +176,13 @@ class TrainingManager {
   const Clock& clock_;
 
   mutable absl::Mutex mu_;
-  absl::CondVar queue_cv_;                              // workers wait for jobs
-  absl::CondVar change_cv_;                             // watchers wait for changes
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // keys
+  absl::CondVar queue_cv_;                       // workers wait for jobs
+  absl::CondVar change_cv_;                      // watchers wait for changes
+  TenantRoundRobin queue_ ABSL_GUARDED_BY(mu_);  // keys of queued jobs
   std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
+  int64_t final_writes_failing_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t watch_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> watch_streams_by_tenant_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // (tenant, profile) keys whose job is being created in the store.
   std::set<std::string> submitting_ ABSL_GUARDED_BY(mu_);

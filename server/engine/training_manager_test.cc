@@ -4,8 +4,11 @@
 // (queued and durable), re-queue at start-up and a failed publication.
 #include "server/engine/training_manager.h"
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -33,11 +36,12 @@ const LoadedModel& Model() {
   return **model;
 }
 
-// A HEAD_ONLY request over `examples` examples, prepared as the engine does.
-v1::TrainProfileRequest Request(const std::string& profile_id, int examples = 8) {
+// A request over `examples` examples, prepared as the engine does.
+v1::TrainProfileRequest Request(const std::string& profile_id, int examples = 8,
+                                v1::Method method = v1::HEAD_ONLY, int epochs = 3) {
   v1::TrainProfileRequest request;
   request.set_profile_id(profile_id);
-  request.set_method(v1::HEAD_ONLY);
+  request.set_method(method);
   request.add_label_names("neg");
   request.add_label_names("pos");
   for (int i = 0; i < examples; ++i) {
@@ -45,7 +49,7 @@ v1::TrainProfileRequest Request(const std::string& profile_id, int examples = 8)
     e->set_text(i % 2 ? "a great warm film" : "a dull cold film");
     e->set_label(i % 2 ? "pos" : "neg");
   }
-  request.mutable_hyper_parameters()->set_epochs(3);
+  request.mutable_hyper_parameters()->set_epochs(uint32_t(epochs));
   absl::StatusOr<v1::TrainProfileRequest> prepared =
       PrepareTrainRequest(request, LimitsOptions(), Model().banks);
   EXPECT_TRUE(prepared.ok()) << prepared.status();
@@ -75,6 +79,39 @@ class TrainingManagerTest : public ::testing::Test {
         nullptr);
     EXPECT_TRUE(watched.ok()) << watched;
     return last;
+  }
+
+  // A job that trains for a while (seconds) on the tiny backbone.
+  static v1::TrainProfileRequest LongRequest(const std::string& profile_id) {
+    return Request(profile_id, 400, v1::ADAPTER, 200);
+  }
+
+  // Polls until `done()` (10 s at most).
+  static bool Eventually(const std::function<bool()>& done) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (!done()) {
+      if (absl::Now() > give_up) return false;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return true;
+  }
+
+  bool IsRunning(TrainingManager& manager, const std::string& job_id) {
+    std::optional<v1::TrainingJob> live = manager.Live("acme", job_id);
+    return live.has_value() && live->state() == v1::RUNNING;
+  }
+
+  // A job left in the store as a crash leaves it: RUNNING after `attempts`
+  // started runs.
+  std::string CrashedJob(int attempts, bool cancel_requested = false) {
+    absl::StatusOr<v1::TrainingJob> job =
+        store_.CreateJob("acme", Request("alice"), v1::TrainingJob());
+    EXPECT_TRUE(job.ok()) << job.status();
+    job->set_state(v1::RUNNING);
+    job->set_attempts(uint32_t(attempts));
+    job->set_cancel_requested(cancel_requested);
+    EXPECT_TRUE(store_.UpdateJob("acme", *job).ok());
+    return job->job_id();
   }
 
   std::vector<ProfileHandle> published() {
@@ -211,6 +248,169 @@ TEST_F(TrainingManagerTest, AFailedPublicationFailsTheJobAndKeepsThePreviousVers
   EXPECT_NE(done.error().find("publishing failed: disk gone"), std::string::npos) << done.error();
   EXPECT_EQ(store_.GetProfile("acme", "alice").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(published().empty());
+}
+
+// A job that kills the process (say, out of memory) must not crash-loop
+// the server: after max_attempts runs it ends FAILED at start-up.
+TEST_F(TrainingManagerTest, AJobRunningWhenTheServerDiedTooOftenEndsFailed) {
+  const std::string exhausted = CrashedJob(2);
+  auto manager = Manager();
+  ASSERT_TRUE(manager->Start().ok());
+  const v1::TrainingJob ended = store_.GetJob("acme", exhausted)->job;
+  EXPECT_EQ(ended.state(), v1::FAILED);
+  EXPECT_NE(ended.error().find("max_job_attempts=2"), std::string::npos) << ended.error();
+  EXPECT_TRUE(manager->CountByState().empty());
+  EXPECT_FALSE(manager->HasUnfinishedJob("acme", "alice"));
+}
+
+TEST_F(TrainingManagerTest, AJobRunningWhenTheServerDiedOnceRunsAgainAndCountsTheAttempt) {
+  const std::string crashed = CrashedJob(1);
+  auto manager = Manager();
+  ASSERT_TRUE(manager->Start().ok());
+  const v1::TrainingJob done = WaitFinal(*manager, crashed);
+  EXPECT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  EXPECT_EQ(store_.GetJob("acme", crashed)->job.attempts(), 2u);
+}
+
+TEST_F(TrainingManagerTest, AGracefulShutdownDoesNotCountAsAnAttempt) {
+  std::string job_id;
+  {
+    auto manager = Manager();
+    ASSERT_TRUE(manager->Start().ok());
+    absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", LongRequest("alice"));
+    ASSERT_TRUE(job.ok()) << job.status();
+    job_id = job->job_id();
+    ASSERT_TRUE(Eventually([&] { return IsRunning(*manager, job_id); }));
+    manager->Shutdown();
+  }
+  const v1::TrainingJob stored = store_.GetJob("acme", job_id)->job;
+  EXPECT_EQ(stored.state(), v1::QUEUED);
+  EXPECT_EQ(stored.attempts(), 0u);
+}
+
+// An acknowledged cancel must hold even if the server dies before the job
+// notices it.
+TEST_F(TrainingManagerTest, CancellingARunningJobIsDurableBeforeItIsAcknowledged) {
+  auto manager = Manager();
+  ASSERT_TRUE(manager->Start().ok());
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", LongRequest("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(Eventually([&] { return IsRunning(*manager, job->job_id()); }));
+  absl::StatusOr<v1::TrainingJob> cancelled = manager->Cancel("acme", job->job_id());
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_TRUE(cancelled->cancel_requested());
+  EXPECT_TRUE(store_.GetJob("acme", job->job_id())->job.cancel_requested());
+  EXPECT_EQ(WaitFinal(*manager, job->job_id()).state(), v1::CANCELLED);
+  EXPECT_TRUE(published().empty());
+}
+
+TEST_F(TrainingManagerTest, ACancelRequestedBeforeACrashEndsTheJobCancelledAtStart) {
+  const std::string job_id = CrashedJob(1, /*cancel_requested=*/true);
+  auto manager = Manager();
+  ASSERT_TRUE(manager->Start().ok());
+  EXPECT_EQ(store_.GetJob("acme", job_id)->job.state(), v1::CANCELLED);
+  EXPECT_TRUE(manager->CountByState().empty());
+}
+
+TEST_F(TrainingManagerTest, AJobPastItsTimeBudgetEndsFailed) {
+  TrainingManager::Options options;
+  options.max_seconds_per_job = absl::Minutes(10);
+  auto manager = Manager(options);
+  ASSERT_TRUE(manager->Start().ok());
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", LongRequest("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(Eventually([&] { return IsRunning(*manager, job->job_id()); }));
+  clock_.Advance(absl::Minutes(11));
+  const v1::TrainingJob done = WaitFinal(*manager, job->job_id());
+  EXPECT_EQ(done.state(), v1::FAILED);
+  EXPECT_NE(done.error().find("--max_training_seconds_per_job"), std::string::npos) << done.error();
+}
+
+// A final state the store does not take is retried; until it is, the
+// job still counts (no second job for the profile) and health can see it.
+TEST_F(TrainingManagerTest, AFinalStateTheStoreRefusesIsRetriedUntilItIsWritten) {
+  TrainingManager::Options options;
+  options.retry_initial_backoff = absl::Milliseconds(20);
+  options.retry_max_backoff = absl::Milliseconds(40);
+  auto manager = Manager(options);
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  // The run cannot load the job (FAILED), and recording that fails 5 times.
+  store_.FailNext(InMemoryProfileStore::Operation::kGetJob, absl::UnavailableError("disk gone"));
+  store_.FailNext(InMemoryProfileStore::Operation::kUpdateJob, absl::UnavailableError("disk gone"),
+                  5);
+  ASSERT_TRUE(manager->Start().ok());
+  ASSERT_TRUE(Eventually([&] { return manager->final_writes_failing(); }));
+  EXPECT_TRUE(manager->HasUnfinishedJob("acme", "alice"));
+  EXPECT_EQ(manager->Submit("acme", Request("alice")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Eventually([&] { return !manager->final_writes_failing(); }));
+  ASSERT_TRUE(Eventually([&] { return !manager->HasUnfinishedJob("acme", "alice"); }));
+  EXPECT_EQ(store_.GetJob("acme", job->job_id())->job.state(), v1::FAILED);
+  EXPECT_EQ(store_.pending_failures(InMemoryProfileStore::Operation::kUpdateJob), 0);
+}
+
+// A job publishes only over the version it started from.
+TEST_F(TrainingManagerTest, AJobNeverPublishesOverANewerVersion) {
+  auto manager = Manager();
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"), 0);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(store_.GetJob("acme", job->job_id())->job.base_version(), 0u);
+  // Meanwhile a version appears that the job did not start from.
+  PublishProfileRequest newer;
+  newer.profile.set_method(v1::HEAD_ONLY);
+  newer.payload = "opaque";
+  ASSERT_TRUE(store_.PublishProfile("acme", "alice", newer).ok());
+  ASSERT_TRUE(manager->Start().ok());
+  const v1::TrainingJob done = WaitFinal(*manager, job->job_id());
+  EXPECT_EQ(done.state(), v1::FAILED);
+  EXPECT_NE(done.error().find("expected_version"), std::string::npos) << done.error();
+  EXPECT_EQ(store_.GetProfile("acme", "alice")->profile.version(), 1u);
+}
+
+// One tenant's backlog waits behind the other tenants' next jobs.
+TEST_F(TrainingManagerTest, TenantsShareTheTrainerRoundRobin) {
+  auto manager = Manager();  // not started: all are queued first
+  for (const char* id : {"a1", "a2", "a3"}) ASSERT_TRUE(manager->Submit("acme", Request(id)).ok());
+  ASSERT_TRUE(manager->Submit("globex", Request("b1")).ok());
+  ASSERT_TRUE(manager->Start().ok());
+  ASSERT_TRUE(Eventually([&] { return published().size() == 4; }));
+  std::vector<std::string> order;
+  for (const ProfileHandle& p : published()) order.push_back(p->profile_id);
+  EXPECT_EQ(order, (std::vector<std::string>{"a1", "b1", "a2", "a3"}));
+}
+
+TEST_F(TrainingManagerTest, WatchStreamsHaveABudgetPerTenant) {
+  TrainingManager::Options options;
+  options.max_watch_streams_per_tenant = 1;
+  auto manager = Manager(options);  // not started: the job stays queued
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  std::atomic<bool> stop{false};
+  absl::Notification first_sent;
+  std::thread first([&] {
+    (void)manager->Watch(
+        "acme", job->job_id(),
+        [&](const v1::TrainingJob&) {
+          if (!first_sent.HasBeenNotified()) first_sent.Notify();
+          return true;
+        },
+        [&] { return stop.load(); });
+  });
+  first_sent.WaitForNotification();
+  absl::Status second = manager->Watch(
+      "acme", job->job_id(), [](const v1::TrainingJob&) { return true; }, [] { return true; });
+  EXPECT_EQ(second.code(), absl::StatusCode::kResourceExhausted) << second;
+  EXPECT_NE(second.message().find("WatchTrainingJob"), std::string::npos) << second;
+  stop = true;
+  first.join();
+  // The stream's slot is free again.
+  EXPECT_EQ(manager
+                ->Watch(
+                    "acme", job->job_id(), [](const v1::TrainingJob&) { return true; },
+                    [] { return true; })
+                .code(),
+            absl::StatusCode::kCancelled);
 }
 
 TEST_F(TrainingManagerTest, SubmitAfterShutdownIsUnavailable) {
