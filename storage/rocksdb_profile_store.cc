@@ -217,10 +217,15 @@ absl::Status RocksDbProfileStore::CheckWritable() {
     if (write_error_.ok()) return absl::OkStatus();
   }
   // RocksDB stops taking writes after a background error (e.g. a flush
-  // into a full disk) until it is resumed; then probe.
+  // into a full disk) until it recovers (it retries by itself; Resume()
+  // asks now). The probe writes to every column family, as real writes do;
+  // its key sorts before every tenant's, and the batch leaves nothing.
   (void)db_->Resume();
   rocksdb::WriteBatch probe;
-  probe.Put(meta_family_, store_keys::kHealthProbeKey, EncodeCounter(0));
+  for (rocksdb::ColumnFamilyHandle* family : handles_) {
+    probe.Put(family, store_keys::kHealthProbeKey, "");
+    probe.Delete(family, store_keys::kHealthProbeKey);
+  }
   return Commit(&probe, /*sync=*/true, "health probe");
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "storage/testing/failing_file_system.h"
 #include "storage/testing/store_fixture.h"
 
 namespace maskserve {
@@ -275,6 +276,37 @@ TEST_F(StoreTest, AListPageScansABoundedNumberOfRecords) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"p20", "p21"}));
   EXPECT_EQ(pages, 3);
+}
+
+// Disk full: writes fail, CheckWritable() reports it (health goes
+// NOT_SERVING) without leaking file paths, and turns OK again once a probe
+// write succeeds.
+TEST_F(StoreTest, CheckWritableReportsAFullDiskUntilWritesSucceedAgain) {
+  FailingFileSystem disk;
+  RocksDbProfileStore::Options options = BaseOptions();
+  options.env = disk.env();
+  Reopen(options);
+  ASSERT_OK(store().CheckWritable());
+  ASSERT_OK(store().PublishProfile("t", "p", TestPublish("x")));
+  disk.set_fail_writes(true);
+  absl::StatusOr<v1::Profile> failed = store().PublishProfile("t", "q", TestPublish("x"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message().find(data_dir()), absl::string_view::npos) << failed.status();
+  EXPECT_FALSE(store().CheckWritable().ok());
+  EXPECT_FALSE(store().CheckWritable().ok());        // still full: the probe fails too
+  EXPECT_OK(store().GetProfile("t", "p").status());  // reads go on
+  disk.set_fail_writes(false);
+  // RocksDB recovers from the background error by itself, within seconds.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  bool recovered = false;
+  while (!recovered && absl::Now() < give_up) {
+    recovered =
+        store().CheckWritable().ok() && store().PublishProfile("t", "q", TestPublish("x")).ok();
+    if (!recovered) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(recovered);
+  EXPECT_OK(store().CheckWritable());
+  Close();  // before `disk`
 }
 
 TEST_F(StoreTest, CountsAreMaintained) {

@@ -24,6 +24,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace maskserve {
 
 enum class StoreCompression {
@@ -101,6 +105,9 @@ struct RocksDbStoreOptions {
   std::function<absl::Time()> clock;
   // Seed of the job-id generator; 0 draws one at random [0].
   uint64_t job_id_seed = 0;
+  // RocksDB's environment (tests inject I/O failures); null: the default.
+  // Must outlive the store.
+  rocksdb::Env* env = nullptr;
 };
 
 }  // namespace maskserve

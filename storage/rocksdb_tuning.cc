@@ -141,6 +141,7 @@ absl::StatusOr<RocksDbTuning> MakeRocksDbTuning(const RocksDbStoreOptions& optio
   db.max_total_wal_size = options.max_total_wal_bytes;
   db.use_direct_reads = options.use_direct_reads;
   db.keep_log_file_num = 5;
+  if (options.env != nullptr) db.env = options.env;
   db.max_log_file_size = 16 << 20;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);

@@ -32,8 +32,9 @@ inline constexpr uint32_t kSchemaVersion = 1;
 inline constexpr std::string_view kStoreMetaKey = "store";
 inline constexpr std::string_view kUnfinishedPrefix = "u/";
 inline constexpr std::string_view kCounterPrefix = "count/";
-// Rewritten by CheckWritable()'s probe (meta family).
-inline constexpr std::string_view kHealthProbeKey = "health-probe";
+// Written and deleted by CheckWritable()'s probe in every family; '\0'
+// sorts before every tenant and id.
+inline constexpr std::string_view kHealthProbeKey{"\0health-probe", 13};
 
 // The smallest key greater than every key starting with `prefix` when the
 // prefix ends in '/' (0x2f): the same prefix ending in '0' (0x30).
