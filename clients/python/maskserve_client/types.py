@@ -138,6 +138,12 @@ class TrainingJob:
     end_time: Optional[datetime.datetime]
     # The shared head the job trains with; "" = the profile's own head.
     shared_head: str = ""
+    # Runs started (a graceful shutdown's interrupted run is not counted).
+    attempts: int = 0
+    # A cancel of the running job was acknowledged; it ends CANCELLED.
+    cancel_requested: bool = False
+    # The version the job publishes over (0: none); None for old jobs.
+    base_version: Optional[int] = None
 
     @classmethod
     def from_proto(cls, j) -> "TrainingJob":
@@ -162,6 +168,9 @@ class TrainingJob:
             start_time=_time(j.start_time),
             end_time=_time(j.end_time),
             shared_head=j.shared_head,
+            attempts=j.attempts,
+            cancel_requested=j.cancel_requested,
+            base_version=j.base_version if j.HasField("base_version") else None,
         )
 
     @property

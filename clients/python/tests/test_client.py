@@ -411,6 +411,13 @@ class RealServerTest(ClientContract, unittest.TestCase):
         self.assertEqual(self.client.get_profile("py-int8-size").size.head_bytes,
                          2 * d + 2 * 2 + 2 * 2 + 2 * 2 * layers * bottleneck)
 
+    def test_job_reports_its_attempts_and_base_version(self):
+        first = self.train_and_wait("py-versions")
+        self.assertEqual((first.attempts, first.cancel_requested, first.base_version), (1, False, 0))
+        second = self.train_and_wait("py-versions")
+        self.assertEqual(second.base_version, 1)
+        self.assertEqual(second.published_version, 2)
+
     def test_info_reports_the_builtin_backbone(self):
         info = self.client.info()
         self.assertEqual(info.backbone.name, "builtin-tiny-bert")
