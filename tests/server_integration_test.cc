@@ -122,6 +122,24 @@ TEST(ServerStartTest, BadThreadAndPoolingOptionsAreRejectedNamingTheField) {
   EXPECT_NE(server.status().message().find("pooling: 'max'"), absl::string_view::npos);
 }
 
+// A message over --max_message_bytes is refused by gRPC before it is parsed.
+TEST(ServerStartTest, MessagesOverTheSizeBudgetAreResourceExhausted) {
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("msgsize"));
+  options.max_message_bytes = 4096;
+  auto server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::TestClient client(grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                                 grpc::InsecureChannelCredentials()),
+                             "");
+  v1::PredictResponse response;
+  grpc::Status big = client.Predict("alice", {std::string(8000, 'a')}, &response);
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << big.error_message();
+  grpc::Status small = client.Predict("alice", {"a short text"}, &response);
+  EXPECT_EQ(small.error_code(), grpc::StatusCode::NOT_FOUND) << small.error_message();
+  options.max_message_bytes = 10;
+  EXPECT_EQ(MaskserveServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ServerStartTest, ModelInfoNamesTheBackboneSourceAndPooling) {
   ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("info"));
   options.pooling = "mean";
