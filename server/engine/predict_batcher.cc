@@ -159,8 +159,18 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
   std::vector<std::shared_ptr<PredictTask>> batch;
   int64_t sequences = 0, longest = 0;
   // The batch's adapter shape: set by its first task with an adapter;
-  // tasks of another shape wait for a later batch.
+  // tasks of another shape wait for a later batch, and the first tenant
+  // skipped so starts the next batch (else a busy shape could starve it).
   int64_t shape = 0;
+  std::optional<std::string> first_skipped;
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (first_skipped.has_value()) {
+      auto it = std::find(tenant_order_.begin(), tenant_order_.end(), *first_skipped);
+      if (it != tenant_order_.end()) tenant_order_.erase(it);
+      tenant_order_.push_front(*first_skipped);
+    }
+    return std::move(batch);
+  };
   // Round-robin over tenants, one task per turn, until the budget is met.
   bool took = true;
   while (took && !tenant_order_.empty()) {
@@ -174,6 +184,7 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       const int64_t task_shape = task->profile()->batch_shape;
       if (shape != 0 && task_shape != 0 && task_shape != shape) {
         tenant_order_.push_back(tenant);  // keeps its place in its own queue
+        if (!first_skipped.has_value()) first_skipped = tenant;
         continue;
       }
       const int64_t n = int64_t(task->inputs().size());
@@ -182,7 +193,7 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
                         (sequences + n) * new_longest <= options_.max_batch_tokens;
       if (!fits && !batch.empty()) {
         tenant_order_.push_front(tenant);  // keep its turn for the next batch
-        return batch;
+        return done();
       }
       // An oversized single task runs alone.
       if (shape == 0) shape = task_shape;
@@ -197,10 +208,10 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       } else {
         tenant_order_.push_back(tenant);
       }
-      if (!fits) return batch;
+      if (!fits) return done();
     }
   }
-  return batch;
+  return done();
 }
 
 void PredictBatcher::Loop() {

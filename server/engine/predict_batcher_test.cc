@@ -262,6 +262,30 @@ TEST(PredictBatcherTest, ProfilesOfDifferentAdapterShapesNeverShareABatch) {
   EXPECT_EQ(batches[2], (std::vector<std::string>{"b4", "b4-2"}));
 }
 
+// A tenant whose profiles have a shape no one else uses still gets the
+// next batch while another shape keeps the queue full.
+TEST(PredictBatcherTest, AnotherShapeIsNotStarvedByABusyOne) {
+  RecordingForward forward;
+  forward.HoldFirst();
+  PredictBatcher batcher(SmallBatches(2), forward.Get());
+  ASSERT_TRUE(batcher.Schedule(Task("t", "gate")).ok());
+  forward.WaitUntilHeld();
+  const absl::Time never = absl::InfiniteFuture();
+  std::vector<std::shared_ptr<PredictTask>> busy;
+  for (int i = 0; i < 6; ++i) busy.push_back(Task("a", "a" + std::to_string(i), 1, 4, never, 8));
+  auto other = Task("b", "b16", 1, 4, never, 16);
+  ASSERT_TRUE(batcher.Schedule(busy[0]).ok());
+  ASSERT_TRUE(batcher.Schedule(other).ok());
+  for (size_t i = 1; i < busy.size(); ++i) ASSERT_TRUE(batcher.Schedule(busy[i]).ok());
+  forward.Release();
+  ASSERT_TRUE(WaitFor(other).ok());
+  for (auto& t : busy) ASSERT_TRUE(WaitFor(t).ok());
+  const auto batches = forward.batches();
+  ASSERT_GE(batches.size(), 3u);
+  EXPECT_EQ(batches[1], (std::vector<std::string>{"a0", "a1"}));
+  EXPECT_EQ(batches[2], (std::vector<std::string>{"b16"}));
+}
+
 TEST(PredictBatcherTest, ATaskThatFailsFailsAloneAndTheOthersAreRunAgain) {
   RecordingForward forward;
   forward.HoldFirst();

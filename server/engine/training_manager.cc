@@ -214,8 +214,9 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
         return absl::FailedPreconditionError(absl::StrCat(
             "job_id: job ", job_id, " has finished training and is publishing its version"));
       }
-      if (live.job.cancel_requested()) return live.job;  // asked before; still stopping
-      was_queued = queue_.Erase(tenant, key);
+      // (A repeated cancel of a running job writes again: the first one's
+      // write may have failed or still be under way.)
+      was_queued = !live.job.cancel_requested() && queue_.Erase(tenant, key);
       if (was_queued) {
         live.recording = true;  // unfinished until the store has it
         live.job.set_state(v1::CANCELLED);
@@ -240,22 +241,29 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
   // write fails: the job still stops.)
   absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, *cancelled);
   if (!was_queued) {
+    if (stored.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // The worker saw the request and recorded CANCELLED first.
+      absl::StatusOr<v1::TrainingJob> now = Get(tenant, job_id);
+      if (now.ok() && now->state() == v1::CANCELLED) return *now;
+    }
     if (!stored.ok()) return stored.status();
     return *cancelled;
   }
-  absl::MutexLock lock(&mu_);
-  if (!stored.ok()) {  // not cancelled after all: back in the queue
-    LiveJob& live = live_.at(key);
-    live.recording = false;
-    live.job.set_state(v1::QUEUED);
-    live.job.clear_error();
-    live.job.clear_end_time();
-    ++live.revision;
-    queue_.Push(tenant, key);
-    queue_cv_.Signal();
-    return stored.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stored.ok()) {  // not cancelled after all: back in the queue
+      LiveJob& live = live_.at(key);
+      live.recording = false;
+      live.job.set_state(v1::QUEUED);
+      live.job.clear_error();
+      live.job.clear_end_time();
+      ++live.revision;
+      queue_.Push(tenant, key);
+      queue_cv_.Signal();
+      return stored.status();
+    }
+    live_.erase(key);
   }
-  live_.erase(key);
   if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
   return *cancelled;
 }
@@ -338,6 +346,7 @@ void TrainingManager::Shutdown() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     queue_cv_.SignalAll();
+    retry_cv_.SignalAll();
   }
   absl::MutexLock lock(&workers_mu_);
   for (std::thread& t : workers_) {
@@ -445,8 +454,12 @@ void TrainingManager::RunJob(const std::string& tenant, const std::string& job_i
   // RUNNING with its attempt counted is in the store before training
   // starts: if the run kills the process, the next start knows.
   absl::StatusOr<v1::TrainingJob> running = store_->UpdateJob(tenant, Snapshot(key));
-  if (!running.ok()) {
+  if (!running.ok()) {  // unrecorded, a crash during the run would not count
     MASKSERVE_LOG(ERROR) << "job " << job_id << ": cannot record its start: " << running.status();
+    Finish(
+        key, tenant,
+        {v1::FAILED, absl::StrCat("cannot record the job's start: ", running.status().message())});
+    return;
   }
   Finish(key, tenant, TrainAndPublish(key, *stored));
 }
@@ -589,9 +602,19 @@ void TrainingManager::RecordFinal(const std::string& tenant, const v1::TrainingJ
   bool failing = false;
   for (int attempt = 1;; ++attempt) {
     absl::StatusOr<v1::TrainingJob> updated = store_->UpdateJob(tenant, job);
-    // FAILED_PRECONDITION: the store already holds a final state.
-    const bool done =
-        updated.ok() || updated.status().code() == absl::StatusCode::kFailedPrecondition;
+    // Only a store that cannot write now is retried; FAILED_PRECONDITION
+    // (it already holds a final state), DATA_LOSS or NOT_FOUND (the record
+    // is gone or unreadable) will not change.
+    const absl::StatusCode code = updated.status().code();
+    const bool transient =
+        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
+        code == absl::StatusCode::kAborted || code == absl::StatusCode::kDeadlineExceeded ||
+        code == absl::StatusCode::kInternal;
+    if (!updated.ok() && !transient) {
+      MASKSERVE_LOG(ERROR) << "job " << job.job_id()
+                           << ": cannot record its end: " << updated.status();
+    }
+    const bool done = updated.ok() || !transient;
     absl::MutexLock lock(&mu_);
     if (done) {
       if (failing) {
@@ -614,7 +637,7 @@ void TrainingManager::RecordFinal(const std::string& tenant, const v1::TrainingJ
       return;
     }
     const absl::Time until = absl::Now() + backoff;
-    while (!stopping_ && absl::Now() < until) queue_cv_.WaitWithDeadline(&mu_, until);
+    while (!stopping_ && absl::Now() < until) retry_cv_.WaitWithDeadline(&mu_, until);
     backoff = std::min(backoff * 2, options_.retry_max_backoff);
   }
 }

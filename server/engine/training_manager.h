@@ -178,6 +178,7 @@ class TrainingManager {
   mutable absl::Mutex mu_;
   absl::CondVar queue_cv_;                       // workers wait for jobs
   absl::CondVar change_cv_;                      // watchers wait for changes
+  absl::CondVar retry_cv_;                       // RecordFinal's backoff (woken by Shutdown)
   TenantRoundRobin queue_ ABSL_GUARDED_BY(mu_);  // keys of queued jobs
   std::map<std::string, LiveJob> live_ ABSL_GUARDED_BY(mu_);
   int64_t final_writes_failing_ ABSL_GUARDED_BY(mu_) = 0;

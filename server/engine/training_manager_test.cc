@@ -350,6 +350,25 @@ TEST_F(TrainingManagerTest, AFinalStateTheStoreRefusesIsRetriedUntilItIsWritten)
   EXPECT_EQ(store_.pending_failures(InMemoryProfileStore::Operation::kUpdateJob), 0);
 }
 
+// A final state the store can never take (the record is unreadable) is
+// not retried forever: that would stop all training and keep health bad.
+TEST_F(TrainingManagerTest, APermanentStoreErrorIsNotRetried) {
+  TrainingManager::Options options;
+  options.retry_initial_backoff = absl::Milliseconds(20);
+  options.retry_max_backoff = absl::Milliseconds(40);
+  auto manager = Manager(options);
+  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  store_.FailNext(InMemoryProfileStore::Operation::kGetJob, absl::DataLossError("unreadable"));
+  store_.FailNext(InMemoryProfileStore::Operation::kUpdateJob, absl::DataLossError("unreadable"),
+                  100);
+  ASSERT_TRUE(manager->Start().ok());
+  ASSERT_TRUE(Eventually([&] { return !manager->HasUnfinishedJob("acme", "alice"); }));
+  EXPECT_EQ(store_.pending_failures(InMemoryProfileStore::Operation::kUpdateJob), 99);
+  EXPECT_FALSE(manager->final_writes_failing());
+  store_.ClearFailures();
+}
+
 // A job publishes only over the version it started from.
 TEST_F(TrainingManagerTest, AJobNeverPublishesOverANewerVersion) {
   auto manager = Manager();
