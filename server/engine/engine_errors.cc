@@ -37,13 +37,12 @@ absl::Status FromStdException(const std::exception& error) {
     if (end != absl::string_view::npos) reason.remove_prefix(end + 2);
     if (absl::StartsWith(reason, ". ")) reason.remove_prefix(2);
   }
-  const bool out_of_memory = dynamic_cast<const std::bad_alloc*>(&error) != nullptr ||
-                             absl::StrContains(reason, "can't allocate memory") ||
-                             absl::StrContains(reason, "out of memory");
-  if (out_of_memory) {
-    const bool plain = dynamic_cast<const std::bad_alloc*>(&error) != nullptr;
-    return WithDetail(absl::ResourceExhaustedError(absl::StrCat(
-                          "engine: out of memory", plain ? "" : ": ", plain ? "" : reason)),
+  if (dynamic_cast<const std::bad_alloc*>(&error) != nullptr) {
+    return WithDetail(absl::ResourceExhaustedError("engine: out of memory"), std::string(what));
+  }
+  if (absl::StrContains(reason, "can't allocate memory") ||
+      absl::StrContains(reason, "out of memory")) {
+    return WithDetail(absl::ResourceExhaustedError(absl::StrCat("engine: out of memory: ", reason)),
                       std::string(what));
   }
   return WithDetail(absl::InternalError(absl::StrCat("engine: ", reason)), std::string(what));

@@ -1,7 +1,6 @@
 #include "server/engine/predict_batcher.h"
 
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -252,9 +251,10 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
   if (live.empty()) return;
 
   const absl::Time start = absl::Now();
-  absl::StatusOr<ForwardResult> result = Forward(live);
-  for (const auto& task : live) stats.sequences += int64_t(task->inputs().size());
-  stats.profiles = DistinctProfiles(live);
+  const ForwardBatch input = BatchOf(live);
+  absl::StatusOr<ForwardResult> result = Forward(input);
+  stats.sequences = int64_t(input.rows.size());
+  stats.profiles = int64_t(input.profiles.size());
   if (result.ok()) {
     stats.tokens = stats.sequences * result->padded_length;
     Deliver(live, *std::move(result));
@@ -264,7 +264,7 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
     // One bad request must not fail the others: run each alone, so only
     // the tasks that fail by themselves fail.
     for (const auto& task : live) {
-      absl::StatusOr<ForwardResult> alone = Forward({task});
+      absl::StatusOr<ForwardResult> alone = Forward(BatchOf({task}));
       if (alone.ok()) {
         stats.tokens += int64_t(task->inputs().size()) * alone->padded_length;
         Deliver({task}, *std::move(alone));
@@ -277,14 +277,7 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
   if (on_batch_) on_batch_(stats);
 }
 
-int64_t PredictBatcher::DistinctProfiles(const std::vector<std::shared_ptr<PredictTask>>& tasks) {
-  std::set<const ResidentProfile*> distinct;
-  for (const auto& task : tasks) distinct.insert(task->profile().get());
-  return int64_t(distinct.size());
-}
-
-absl::StatusOr<ForwardResult> PredictBatcher::Forward(
-    const std::vector<std::shared_ptr<PredictTask>>& tasks) const {
+ForwardBatch PredictBatcher::BatchOf(const std::vector<std::shared_ptr<PredictTask>>& tasks) {
   // Distinct profile versions, and each row's index among them.
   ForwardBatch input;
   std::map<const ResidentProfile*, int64_t> slot;
@@ -296,6 +289,10 @@ absl::StatusOr<ForwardResult> PredictBatcher::Forward(
       input.rows.push_back(&e);
     }
   }
+  return input;
+}
+
+absl::StatusOr<ForwardResult> PredictBatcher::Forward(const ForwardBatch& input) const {
   absl::StatusOr<ForwardResult> result = forward_(input);
   if (result.ok() && result->logits.size() != input.rows.size()) {
     return absl::InternalError(

@@ -159,12 +159,13 @@ class PredictBatcher {
   void RemoveLocked(const std::string& tenant, int64_t sequences)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(std::vector<std::shared_ptr<PredictTask>> batch);
-  // One forward for `tasks`' rows (checked to return a row each).
-  absl::StatusOr<ForwardResult> Forward(
-      const std::vector<std::shared_ptr<PredictTask>>& tasks) const;
+  // The forward's input for `tasks`' rows: their distinct profile versions
+  // and each row's index among them.
+  static ForwardBatch BatchOf(const std::vector<std::shared_ptr<PredictTask>>& tasks);
+  // One forward, checked to return a row of logits per input row.
+  absl::StatusOr<ForwardResult> Forward(const ForwardBatch& input) const;
   // Completes each task with its rows of `result`.
   static void Deliver(const std::vector<std::shared_ptr<PredictTask>>& tasks, ForwardResult result);
-  static int64_t DistinctProfiles(const std::vector<std::shared_ptr<PredictTask>>& tasks);
 
   const Options options_;
   const BatchForward forward_;

@@ -114,6 +114,23 @@ class TrainingManagerTest : public ::testing::Test {
     return job->job_id();
   }
 
+  // A manager with quick final-state retries and alice's job queued, whose
+  // run cannot load the job (so it ends FAILED) and whose final-state write
+  // then fails `times` times with `error`; start it to run the job.
+  std::unique_ptr<TrainingManager> ManagerWhoseFinalWriteFails(absl::Status error, int times,
+                                                               std::string* job_id) {
+    TrainingManager::Options options;
+    options.retry_initial_backoff = absl::Milliseconds(20);
+    options.retry_max_backoff = absl::Milliseconds(40);
+    auto manager = Manager(options);
+    absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
+    EXPECT_TRUE(job.ok()) << job.status();
+    if (job.ok()) *job_id = job->job_id();
+    store_.FailNext(InMemoryProfileStore::Operation::kGetJob, error);
+    store_.FailNext(InMemoryProfileStore::Operation::kUpdateJob, error, times);
+    return manager;
+  }
+
   std::vector<ProfileHandle> published() {
     absl::MutexLock lock(&mu_);
     return published_;
@@ -329,16 +346,8 @@ TEST_F(TrainingManagerTest, AJobPastItsTimeBudgetEndsFailed) {
 // A final state the store does not take is retried; until it is, the
 // job still counts (no second job for the profile) and health can see it.
 TEST_F(TrainingManagerTest, AFinalStateTheStoreRefusesIsRetriedUntilItIsWritten) {
-  TrainingManager::Options options;
-  options.retry_initial_backoff = absl::Milliseconds(20);
-  options.retry_max_backoff = absl::Milliseconds(40);
-  auto manager = Manager(options);
-  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
-  ASSERT_TRUE(job.ok()) << job.status();
-  // The run cannot load the job (FAILED), and recording that fails 5 times.
-  store_.FailNext(InMemoryProfileStore::Operation::kGetJob, absl::UnavailableError("disk gone"));
-  store_.FailNext(InMemoryProfileStore::Operation::kUpdateJob, absl::UnavailableError("disk gone"),
-                  5);
+  std::string job_id;
+  auto manager = ManagerWhoseFinalWriteFails(absl::UnavailableError("disk gone"), 5, &job_id);
   ASSERT_TRUE(manager->Start().ok());
   ASSERT_TRUE(Eventually([&] { return manager->final_writes_failing(); }));
   EXPECT_TRUE(manager->HasUnfinishedJob("acme", "alice"));
@@ -346,22 +355,15 @@ TEST_F(TrainingManagerTest, AFinalStateTheStoreRefusesIsRetriedUntilItIsWritten)
             absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(Eventually([&] { return !manager->final_writes_failing(); }));
   ASSERT_TRUE(Eventually([&] { return !manager->HasUnfinishedJob("acme", "alice"); }));
-  EXPECT_EQ(store_.GetJob("acme", job->job_id())->job.state(), v1::FAILED);
+  EXPECT_EQ(store_.GetJob("acme", job_id)->job.state(), v1::FAILED);
   EXPECT_EQ(store_.pending_failures(InMemoryProfileStore::Operation::kUpdateJob), 0);
 }
 
 // A final state the store can never take (the record is unreadable) is
 // not retried forever: that would stop all training and keep health bad.
 TEST_F(TrainingManagerTest, APermanentStoreErrorIsNotRetried) {
-  TrainingManager::Options options;
-  options.retry_initial_backoff = absl::Milliseconds(20);
-  options.retry_max_backoff = absl::Milliseconds(40);
-  auto manager = Manager(options);
-  absl::StatusOr<v1::TrainingJob> job = manager->Submit("acme", Request("alice"));
-  ASSERT_TRUE(job.ok()) << job.status();
-  store_.FailNext(InMemoryProfileStore::Operation::kGetJob, absl::DataLossError("unreadable"));
-  store_.FailNext(InMemoryProfileStore::Operation::kUpdateJob, absl::DataLossError("unreadable"),
-                  100);
+  std::string job_id;
+  auto manager = ManagerWhoseFinalWriteFails(absl::DataLossError("unreadable"), 100, &job_id);
   ASSERT_TRUE(manager->Start().ok());
   ASSERT_TRUE(Eventually([&] { return !manager->HasUnfinishedJob("acme", "alice"); }));
   EXPECT_EQ(store_.pending_failures(InMemoryProfileStore::Operation::kUpdateJob), 99);
