@@ -63,8 +63,10 @@ ABSL_FLAG(int64_t, num_adapters, 100, "N, adapters per layer of a random X-PEFT 
 ABSL_FLAG(int64_t, top_k, 50, "Default k of X-PEFT hard profiles");
 ABSL_FLAG(int64_t, bottleneck, 0, "Bottleneck b of random banks; 0 = hidden size / 16");
 ABSL_FLAG(uint64_t, bank_seed, 1234, "Seed of random banks");
-ABSL_FLAG(int64_t, max_batch_sequences, 64, "Most sequences in one backbone forward");
-ABSL_FLAG(int64_t, max_batch_tokens, 16384, "Most padded tokens in one backbone forward");
+ABSL_FLAG(int64_t, max_batch_sequences, 0,
+          "Most sequences in one backbone forward; 0 = by device (GPU 256, CPU 64)");
+ABSL_FLAG(int64_t, max_batch_tokens, 0,
+          "Most padded tokens in one backbone forward; 0 = by device (GPU 32768, CPU 16384)");
 ABSL_FLAG(double, max_queue_delay_ms, 2.0, "Longest a request waits for its batch to fill");
 ABSL_FLAG(int64_t, max_queued_sequences, 4096,
           "Sequences that may wait; beyond it Predict is RESOURCE_EXHAUSTED");

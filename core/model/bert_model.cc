@@ -226,9 +226,10 @@ at::Tensor BertModel::Embed(const at::Tensor& ids, const at::Tensor& types) cons
                         config_.layer_norm_eps);
 }
 
-at::Tensor BertModel::LayerForward(const Layer& layer, const at::Tensor& x,
-                                   const at::Tensor& mask_bias,
-                                   const AdapterWeights* adapter) const {
+at::Tensor BertModel::LayerForward(const Layer& layer, int64_t index, const at::Tensor& x,
+                                   const at::Tensor& mask_bias, const AdapterWeights* adapter,
+                                   const BatchAdapters* batch_adapters,
+                                   SublayerKernel kernel) const {
   const int64_t batch = x.size(0), seq = x.size(1), d = config_.hidden_size;
   const int64_t heads = config_.num_attention_heads, head_dim = d / heads;
   const double eps = config_.layer_norm_eps;
@@ -252,18 +253,37 @@ at::Tensor BertModel::LayerForward(const Layer& layer, const at::Tensor& x,
   at::Tensor h =
       at::linear(Activation(at::linear(attention, layer.ffn_in_weight, layer.ffn_in_bias)),
                  layer.ffn_out_weight, layer.ffn_out_bias);
+  if (adapter == nullptr || !adapter->defined()) {
+    return AdapterSublayer(h, attention, layer.out_ln_weight, layer.out_ln_bias, eps,
+                           batch_adapters, index, kernel);
+  }
   at::Tensor residual = h + attention;
   at::Tensor out = at::layer_norm(residual, {d}, layer.out_ln_weight, layer.out_ln_bias, eps);
-  if (adapter != nullptr && adapter->defined()) {
-    at::Tensor a = ApplyAdapter(out, *adapter);
-    out = at::layer_norm(a + residual, {d}, layer.out_ln_weight, layer.out_ln_bias, eps);
-  }
-  return out;
+  at::Tensor a = ApplyAdapter(out, *adapter);
+  return at::layer_norm(a + residual, {d}, layer.out_ln_weight, layer.out_ln_bias, eps);
 }
 
 BertOutput BertModel::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                               const at::Tensor& token_type_ids,
                               const std::vector<AdapterWeights>* adapters) const {
+  return Run(input_ids, attention_mask, token_type_ids, adapters, nullptr, SublayerKernel::kAuto);
+}
+
+BertOutput BertModel::Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                              const at::Tensor& token_type_ids, const BatchAdapters& adapters,
+                              SublayerKernel kernel) const {
+  if (adapters.defined() && adapters.down.size(0) != int64_t(layers_.size())) {
+    throw InvalidArgument("adapters: expected one entry per layer (" +
+                          std::to_string(layers_.size()) + "), got " +
+                          std::to_string(adapters.down.size(0)));
+  }
+  return Run(input_ids, attention_mask, token_type_ids, nullptr, &adapters, kernel);
+}
+
+BertOutput BertModel::Run(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                          const at::Tensor& token_type_ids,
+                          const std::vector<AdapterWeights>* adapters,
+                          const BatchAdapters* batch_adapters, SublayerKernel kernel) const {
   if (input_ids.dim() != 2 || attention_mask.sizes() != input_ids.sizes() ||
       token_type_ids.sizes() != input_ids.sizes()) {
     throw InvalidArgument(
@@ -293,7 +313,8 @@ BertOutput BertModel::Forward(const at::Tensor& input_ids, const at::Tensor& att
 
   at::Tensor x = Embed(ids, types);
   for (size_t i = 0; i < layers_.size(); ++i) {
-    x = LayerForward(layers_[i], x, mask_bias, adapters ? &(*adapters)[i] : nullptr);
+    x = LayerForward(layers_[i], int64_t(i), x, mask_bias, adapters ? &(*adapters)[i] : nullptr,
+                     batch_adapters, kernel);
   }
   BertOutput out;
   out.last_hidden_state = x;

@@ -34,6 +34,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "core/model/adapter.h"
+#include "core/model/adapter_sublayer.h"
 #include "core/model/bert_config.h"
 #include "core/model/device.h"
 
@@ -67,6 +68,13 @@ class BertModel {
   BertOutput Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                      const at::Tensor& token_type_ids,
                      const std::vector<AdapterWeights>* adapters = nullptr) const;
+  // The serving forward: every layer's FFN output sublayer through
+  // AdapterSublayer with `adapters` (one forward's composed adapters and
+  // each sequence's index among them; see core/model/adapter_sublayer.h).
+  // Inference only (the fused kernel has no backward).
+  BertOutput Forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                     const at::Tensor& token_type_ids, const BatchAdapters& adapters,
+                     SublayerKernel kernel = SublayerKernel::kAuto) const;
 
   // The sentence vectors of `last_hidden_state` [B, T, d] under `pooling`
   // (attention_mask [B, T], 1 = attended). Throws FailedPrecondition for
@@ -94,8 +102,14 @@ class BertModel {
 
   BertModel() = default;
   at::Tensor Embed(const at::Tensor& ids, const at::Tensor& types) const;
-  at::Tensor LayerForward(const Layer& layer, const at::Tensor& x, const at::Tensor& mask_bias,
-                          const AdapterWeights* adapter) const;
+  // Exactly one of `adapter` (training's per-sequence weights, with
+  // autograd) and `batch` (serving's) is used; both null = stock.
+  at::Tensor LayerForward(const Layer& layer, int64_t index, const at::Tensor& x,
+                          const at::Tensor& mask_bias, const AdapterWeights* adapter,
+                          const BatchAdapters* batch_adapters, SublayerKernel kernel) const;
+  BertOutput Run(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                 const at::Tensor& token_type_ids, const std::vector<AdapterWeights>* adapters,
+                 const BatchAdapters* batch_adapters, SublayerKernel kernel) const;
   at::Tensor Activation(const at::Tensor& x) const;
   void ComputeFingerprint();
 

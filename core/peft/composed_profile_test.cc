@@ -13,8 +13,7 @@
 #include "core/model/backbone.h"
 #include "core/peft/mixed_batch.h"
 #include "core/peft/profile_tensors.h"
-#include "core/testing/synthetic_task.h"
-#include "core/training/profile_trainer.h"
+#include "core/testing/trained_profiles.h"
 
 namespace maskserve {
 namespace {
@@ -23,39 +22,8 @@ class ComposedProfileTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     backbone_ = new Backbone(BuiltinBackbone(DeviceSpec()));
-    const BertConfig& c = backbone_->model->config();
-    AdapterBankConfig bank;
-    bank.num_layers = c.num_hidden_layers;
-    bank.hidden_size = c.hidden_size;
-    bank.bottleneck = 8;
-    banks_ = new ServingBanks();
-    banks_->adapters = std::make_shared<AdapterBank>(AdapterBank::Random(bank, DeviceSpec(), 1));
-    PrototypeBankConfig proto;
-    proto.num_layers = c.num_hidden_layers;
-    proto.hidden_size = c.hidden_size;
-    proto.bottleneck = 8;
-    banks_->prototype =
-        std::make_shared<PrototypeBank>(PrototypeBank::Random(proto, DeviceSpec(), 2));
-    // One quickly trained profile of every method (3 labels for some).
-    ProfileTrainer trainer(*backbone_, *banks_);
-    profiles_ = new std::vector<ProfileData>();
-    int seed = 0;
-    for (Method m : {Method::kXpeftHard, Method::kXpeftSoft, Method::kPropetlLayer,
-                     Method::kPropetlHybrid, Method::kHeadOnly, Method::kAdapter}) {
-      const int labels = seed % 2 ? 3 : 2;
-      std::vector<TrainingExample> examples;
-      for (const auto& e : testing::SyntheticTask(24, labels, unsigned(seed))) {
-        examples.push_back({e.text, "", e.label});
-      }
-      TrainingOptions options;
-      options.method = m;
-      options.epochs = 2;
-      options.seed = uint64_t(seed++);
-      options.xpeft_layer_norm = m != Method::kXpeftSoft;  // mix with and without the norm
-      std::vector<std::string> names = {"x", "y", "z"};
-      names.resize(size_t(labels));
-      profiles_->push_back(trainer.Train(examples, names, options, nullptr, nullptr));
-    }
+    banks_ = new ServingBanks(testing::SmallBanks(backbone_->model->config()));
+    profiles_ = new std::vector<ProfileData>(testing::OneProfilePerMethod(*backbone_, *banks_));
   }
   static void TearDownTestSuite() {
     delete backbone_;
@@ -63,15 +31,9 @@ class ComposedProfileTest : public ::testing::Test {
     delete profiles_;
   }
 
-  struct Tokens {
-    at::Tensor ids, mask, types;
-  };
+  using Tokens = testing::Tokens;
   static Tokens Encode(const std::vector<std::string_view>& texts) {
-    BatchEncoding enc = backbone_->tokenizer->EncodeBatch(texts);
-    auto t = [&](std::vector<int64_t>& v) {
-      return at::from_blob(v.data(), {enc.batch_size, enc.seq_len}, at::kLong).clone();
-    };
-    return {t(enc.input_ids), t(enc.attention_mask), t(enc.token_type_ids)};
+    return testing::Encode(*backbone_, texts);
   }
 
   static Backbone* backbone_;

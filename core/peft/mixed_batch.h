@@ -1,9 +1,16 @@
 // File: core/peft/mixed_batch.h
 //
-// ClassifyMixedBatch() runs ONE backbone forward for sequences that belong
-// to different composed profiles (of any method) and returns each
-// sequence's logits, equal (within fp tolerance) to running each profile
-// alone. The serving batcher's forward is this call.
+// One backbone forward for sequences that belong to different profiles (of
+// any method), returning each sequence's logits, equal (within fp
+// tolerance) to running each profile alone:
+//
+// - ClassifyPooledBatch(): the serving forward. The batch's adapters are
+//   composed on the device from the pool's resident masks
+//   (ProfilePool::ComposeBatch), every layer runs the fused adapter
+//   sublayer, and the heads are one gather and one batched matmul.
+// - ClassifyMixedBatch(): over profiles composed one by one
+//   (ComposedProfile); training's evaluation scores through it, and it is
+//   the reference the pooled path is tested against.
 //
 // Thread safety: reentrant (the backbone and profiles are read-only).
 #ifndef MASKSERVE_CORE_PEFT_MIXED_BATCH_H_
@@ -16,6 +23,7 @@
 
 #include "core/model/bert_model.h"
 #include "core/peft/composed_profile.h"
+#include "core/peft/profile_pool.h"
 
 namespace maskserve {
 
@@ -26,6 +34,15 @@ std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
                                            const std::vector<int64_t>& profile_of,
                                            const at::Tensor& ids, const at::Tensor& mask,
                                            const at::Tensor& types);
+
+// ids/mask/types: int64 [B, T]; profile_of[i] indexes `profiles` (the
+// batch's distinct pooled profiles) for sequence i. Returns each sequence's
+// logits (one per label of its profile).
+std::vector<std::vector<float>> ClassifyPooledBatch(
+    const BertModel& backbone, const ProfilePool& pool,
+    const std::vector<const PooledProfile*>& profiles, const std::vector<int64_t>& profile_of,
+    const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types,
+    SublayerKernel kernel = SublayerKernel::kAuto);
 
 }  // namespace maskserve
 

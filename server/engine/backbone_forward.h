@@ -1,15 +1,17 @@
 // File: server/engine/backbone_forward.h
 //
-// The batcher's forward on the loaded backbone: pads the rows
-// (core/model/padded_batch.h), runs ONE mixed-profile forward
-// (core/peft/mixed_batch.h) under inference mode on the backbone's device
-// and returns each row's logits as floats. This is the device seam: the
-// only serving code that touches tensors.
+// The batcher's forward on the loaded model: pads the rows
+// (core/model/padded_batch.h), composes the batch's adapters from the
+// device pool's resident rows and runs ONE mixed-profile forward
+// (ClassifyPooledBatch, core/peft/mixed_batch.h) under inference mode on
+// the backbone's device, returning each row's logits as floats. This is
+// the device seam: the only serving code that touches tensors.
 //
-//   PredictBatcher batcher(options, MakeBackboneForward(backbone.model));
+//   PredictBatcher batcher(options, MakeBackboneForward(loaded_model));
 //
 // Thread safety: the returned function is reentrant (the model is
-// read-only); the batcher calls it from one thread.
+// read-only, the pool internally synchronised); the batcher calls it from
+// one thread.
 #ifndef MASKSERVE_SERVER_ENGINE_BACKBONE_FORWARD_H_
 #define MASKSERVE_SERVER_ENGINE_BACKBONE_FORWARD_H_
 
@@ -19,9 +21,9 @@
 
 namespace maskserve {
 
-class BertModel;
+struct LoadedModel;
 
-BatchForward MakeBackboneForward(std::shared_ptr<const BertModel> model);
+BatchForward MakeBackboneForward(std::shared_ptr<const LoadedModel> model);
 
 }  // namespace maskserve
 

@@ -35,10 +35,13 @@ absl::Status ValidJobId(const std::string& job_id) {
   return absl::InvalidArgumentError(absl::StrCat("job_id: ", s.message()));
 }
 
-PredictBatcher::Options BatcherOptions(const BatchingOptions& b) {
+PredictBatcher::Options BatcherOptions(const BatchingOptions& b, const DeviceSpec& device) {
   PredictBatcher::Options o;
-  o.max_batch_sequences = b.max_batch_sequences;
-  o.max_batch_tokens = b.max_batch_tokens;
+  // 0 = by device: a GPU runs batches of 256 sequences of 128 tokens at
+  // full speed; on a CPU larger batches only add latency.
+  const bool gpu = device.device.is_cuda();
+  o.max_batch_sequences = b.max_batch_sequences > 0 ? b.max_batch_sequences : gpu ? 256 : 64;
+  o.max_batch_tokens = b.max_batch_tokens > 0 ? b.max_batch_tokens : gpu ? 32768 : 16384;
   o.max_queue_delay = absl::Microseconds(int64_t(b.max_queue_delay_ms * 1000));
   o.max_queued_sequences = b.max_queued_sequences;
   o.max_queued_sequences_per_tenant = b.max_queued_sequences_per_tenant;
@@ -66,12 +69,11 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
         if (!stored.ok()) return stored.status();
         if (hooks_.on_profile_load) hooks_.on_profile_load();
         return MakeResidentProfile(tenant, id, stored->profile.version(), stored->payload,
-                                   model_->backbone, model_->banks);
+                                   *model_->pool);
       });
   batcher_ = std::make_unique<PredictBatcher>(
-      BatcherOptions(options_.batching),
-      forward ? std::move(forward) : MakeBackboneForward(model_->backbone.model), hooks_.on_batch,
-      clock_);
+      BatcherOptions(options_.batching, model_->backbone.model->device()), forward ? std::move(forward) : MakeBackboneForward(model_),
+      hooks_.on_batch, clock_);
   TrainingManager::Options training;
   training.workers = options_.training_workers;
   training.intra_op_threads = options_.training_intra_op_threads;
@@ -86,7 +88,7 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
   };
   training_hooks.on_training_finished = hooks_.on_training_finished;
   trainer_ = std::make_unique<TrainingManager>(training, store_, model_->backbone, model_->banks,
-                                               training_hooks, clock_);
+                                               model_->pool, training_hooks, clock_);
 }
 
 Engine::~Engine() { Stop(); }
@@ -128,7 +130,7 @@ absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const P
   PredictResult result;
   result.profile_id = call.profile_id;
   result.profile_version = profile->version;
-  result.label_names = profile->composed->labels;
+  result.label_names = profile->pooled->labels();
   result.predictions.reserve(logits.size());
   for (const Logits& row : logits) {
     result.predictions.push_back(
@@ -250,8 +252,8 @@ absl::StatusOr<v1::Profile> Engine::ImportProfile(const std::string& tenant,
   if (!exported.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("data: ", exported.status().message()));
   }
-  // Decode and compose once, refusing what this server could not serve
-  // before anything is stored; the composed profile then serves the
+  // Decode and pool once, refusing what this server could not serve
+  // before anything is stored; the pooled profile then serves the
   // imported version.
   ProfileData profile;
   absl::Status decoded = CatchEngineErrors([&] {
@@ -265,8 +267,8 @@ absl::StatusOr<v1::Profile> Engine::ImportProfile(const std::string& tenant,
   if (!decoded.ok()) return decoded;
   MASKSERVE_RETURN_IF_ERROR(ValidateImportedProfile(exported->profile, profile,
                                                     exported->payload.size(), options_.limits));
-  absl::StatusOr<ComposedForServing> composed = ComposeForServing(
-      profile_id, 0, profile, exported->payload.size(), model_->backbone, model_->banks);
+  absl::StatusOr<ComposedForServing> composed =
+      ComposeForServing(profile_id, 0, profile, exported->payload.size(), *model_->pool);
   if (composed.status().code() == absl::StatusCode::kDataLoss) {
     return absl::InvalidArgumentError(absl::StrCat("data: ", composed.status().message()));
   }

@@ -48,8 +48,10 @@ struct BankOptions {
 };
 
 struct BatchingOptions {
-  int64_t max_batch_sequences = 64;
-  int64_t max_batch_tokens = 16384;
+  // 0 = by device: 256 sequences and 32768 tokens on a GPU, 64 and 16384
+  // on the CPU.
+  int64_t max_batch_sequences = 0;
+  int64_t max_batch_tokens = 0;
   double max_queue_delay_ms = 2.0;
   // LibTorch intra-op threads of the serving forward; 0 = one per core.
   int intra_op_threads = 0;

@@ -1,7 +1,8 @@
 // File: server/engine/loaded_model.h
 //
 // What the engine serves with, once loaded (server/engine/model_loading.h):
-// the backbone (model + tokenizer) and the shared banks, on one device.
+// the backbone (model + tokenizer), the shared banks and the device pool of
+// resident profiles' rows, on one device.
 // Only engine code sees this type; the rest of server/ holds it opaquely.
 //
 // Thread safety: immutable once loaded; shared read-only.
@@ -9,6 +10,7 @@
 #define MASKSERVE_SERVER_ENGINE_LOADED_MODEL_H_
 
 #include "core/model/backbone.h"
+#include "core/peft/profile_pool.h"
 #include "core/peft/serving_banks.h"
 
 namespace maskserve {
@@ -16,6 +18,9 @@ namespace maskserve {
 struct LoadedModel {
   Backbone backbone;
   ServingBanks banks;
+  // Internally synchronised; shared by the loader, the trainer and the
+  // batcher's forward.
+  std::shared_ptr<ProfilePool> pool;
 };
 
 }  // namespace maskserve

@@ -108,6 +108,7 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> LoadModel(const ModelRequest&
     loaded->backbone =
         LoadBackbone(request.model_dir, device, ParsePoolingOverride(request.pooling, "pooling"));
     loaded->banks = LoadBanks(request.banks, *loaded->backbone.model);
+    loaded->pool = std::make_shared<ProfilePool>(*loaded->backbone.model, loaded->banks);
     return absl::OkStatus();
   }));
   return std::shared_ptr<const LoadedModel>(std::move(loaded));

@@ -1,7 +1,8 @@
 // File: server/engine/profile_table.h
 //
-// The resident profile table: decoded, composed profiles kept in memory
-// (LRU, bounded in bytes), loaded from the store on a miss. A request takes
+// The resident profile table: decoded profiles whose rows are resident in
+// the device pool (core/peft/profile_pool.h), kept in memory (LRU, bounded
+// in bytes), loaded from the store on a miss. A request takes
 // a ProfileHandle, a shared_ptr to one immutable profile version, and keeps
 // it for its whole life (as TF Serving's ServableHandle), so a hot swap or a
 // delete never changes a request that was already admitted: the old version
@@ -34,15 +35,16 @@
 
 namespace maskserve {
 
-struct ComposedProfile;  // core/peft/composed_profile.h
+class PooledProfile;  // core/peft/profile_pool.h
 
 // One immutable, servable profile version.
 struct ResidentProfile {
   std::string tenant;
   std::string profile_id;
   uint64_t version = 0;
-  std::shared_ptr<const ComposedProfile> composed;
-  // Memory it holds (device tensors and bookkeeping).
+  // Its rows in the device pool (freed with the last handle).
+  std::shared_ptr<const PooledProfile> pooled;
+  // Memory it holds (device rows and its encoding).
   int64_t bytes = 0;
   // The adapter bottleneck b its sequences run with; 0 without an adapter.
   // Profiles of two different non-zero shapes never share a batch.

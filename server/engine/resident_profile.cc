@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/peft/composed_profile.h"
 #include "core/profile/profile_codec.h"
 #include "server/engine/engine_errors.h"
 
@@ -21,14 +20,11 @@ absl::Status Named(const std::string& profile_id, uint64_t version, const absl::
 
 absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_id,
                                                      uint64_t version, const ProfileData& profile,
-                                                     size_t payload_bytes, const Backbone& backbone,
-                                                     const ServingBanks& banks) {
+                                                     size_t payload_bytes, ProfilePool& pool) {
   ComposedForServing out;
   absl::Status status = CatchEngineErrors([&] {
-    auto composed =
-        std::make_shared<const ComposedProfile>(ComposeProfile(profile, *backbone.model, banks));
-    out.bytes = composed->device_bytes() + int64_t(payload_bytes);
-    out.composed = std::move(composed);
+    out.pooled = pool.Insert(profile);
+    out.bytes = out.pooled->device_bytes() + int64_t(payload_bytes);
     return absl::OkStatus();
   });
   if (!status.ok()) return Named(profile_id, version, status);
@@ -41,17 +37,15 @@ ProfileHandle MakeHandle(const std::string& tenant, const std::string& profile_i
   resident->tenant = tenant;
   resident->profile_id = profile_id;
   resident->version = version;
-  resident->composed = composed.composed;
+  resident->pooled = composed.pooled;
   resident->bytes = composed.bytes;
-  resident->batch_shape = composed.composed->has_adapter() ? composed.composed->down.size(2) : 0;
+  resident->batch_shape = composed.pooled->bottleneck();
   return resident;
 }
 
 absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
                                                   const std::string& profile_id, uint64_t version,
-                                                  const std::string& payload,
-                                                  const Backbone& backbone,
-                                                  const ServingBanks& banks) {
+                                                  const std::string& payload, ProfilePool& pool) {
   ProfileData data;
   absl::Status decoded = CatchEngineErrors([&] {
     data = DecodeProfile(payload);
@@ -59,7 +53,7 @@ absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
   });
   if (!decoded.ok()) return Named(profile_id, version, decoded);
   absl::StatusOr<ComposedForServing> composed =
-      ComposeForServing(profile_id, version, data, payload.size(), backbone, banks);
+      ComposeForServing(profile_id, version, data, payload.size(), pool);
   if (!composed.ok()) return composed.status();
   return MakeHandle(tenant, profile_id, version, *composed);
 }

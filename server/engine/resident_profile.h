@@ -1,13 +1,14 @@
 // File: server/engine/resident_profile.h
 //
 // Turns a profile into a servable ResidentProfile: check it against the
-// loaded backbone and banks and compose it on the serving device, once.
-// The table's loader starts from the stored bytes (decode, then compose);
-// a finished training job and an import start from the ProfileData they
-// already hold, so nothing is decoded or composed twice.
+// loaded backbone and banks and write its rows into the device pool
+// (core/peft/profile_pool.h), once. The table's loader starts from the
+// stored bytes (decode, then pool); a finished training job and an import
+// start from the ProfileData they already hold, so nothing is decoded or
+// pooled twice.
 //
 //   absl::StatusOr<ComposedForServing> c =
-//       ComposeForServing(id, version, data, payload.size(), backbone, banks);
+//       ComposeForServing(id, version, data, payload.size(), pool);
 //   ProfileHandle h = MakeHandle(tenant, id, version, *c);
 //
 // Errors: FAILED_PRECONDITION when the profile was trained for another
@@ -23,16 +24,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/model/backbone.h"
-#include "core/peft/serving_banks.h"
+#include "core/peft/profile_pool.h"
 #include "core/profile/profile_data.h"
 #include "server/engine/profile_table.h"
 
 namespace maskserve {
 
-// A composed profile and the memory it holds (device tensors + its bytes).
+// A pooled profile and the memory it holds (its device rows + its bytes).
 struct ComposedForServing {
-  std::shared_ptr<const ComposedProfile> composed;
+  std::shared_ptr<const PooledProfile> pooled;
   int64_t bytes = 0;
 };
 
@@ -41,18 +41,15 @@ struct ComposedForServing {
 // has none yet (an import before it is stored).
 absl::StatusOr<ComposedForServing> ComposeForServing(const std::string& profile_id,
                                                      uint64_t version, const ProfileData& profile,
-                                                     size_t payload_bytes, const Backbone& backbone,
-                                                     const ServingBanks& banks);
+                                                     size_t payload_bytes, ProfilePool& pool);
 
 ProfileHandle MakeHandle(const std::string& tenant, const std::string& profile_id, uint64_t version,
                          const ComposedForServing& composed);
 
-// Decodes `payload` (the profile codec), then composes it.
+// Decodes `payload` (the profile codec), then pools it.
 absl::StatusOr<ProfileHandle> MakeResidentProfile(const std::string& tenant,
                                                   const std::string& profile_id, uint64_t version,
-                                                  const std::string& payload,
-                                                  const Backbone& backbone,
-                                                  const ServingBanks& banks);
+                                                  const std::string& payload, ProfilePool& pool);
 
 }  // namespace maskserve
 

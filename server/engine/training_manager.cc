@@ -62,11 +62,13 @@ v1::Profile PublishedMetadata(const v1::TrainProfileRequest& request, const std:
 }  // namespace
 
 TrainingManager::TrainingManager(Options options, ProfileStore* store, Backbone backbone,
-                                 ServingBanks banks, Hooks hooks, const Clock& clock)
+                                 ServingBanks banks, std::shared_ptr<ProfilePool> pool, Hooks hooks,
+                                 const Clock& clock)
     : options_(options),
       store_(store),
       backbone_(std::move(backbone)),
       banks_(std::move(banks)),
+      pool_(std::move(pool)),
       hooks_(std::move(hooks)),
       clock_(clock) {}
 
@@ -530,7 +532,7 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   // Compose before publishing: what cannot be served (a diverged fit with
   // NaN weights) is never stored.
   absl::StatusOr<ComposedForServing> composed =
-      ComposeForServing(request.profile_id(), 0, profile, size.total, backbone_, banks_);
+      ComposeForServing(request.profile_id(), 0, profile, size.total, *pool_);
   if (!composed.ok()) {
     MASKSERVE_LOG(WARNING) << "job " << job_id << " failed: " << composed.status();
     return {v1::FAILED,

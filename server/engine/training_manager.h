@@ -49,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/model/backbone.h"
+#include "core/peft/profile_pool.h"
 #include "core/peft/serving_banks.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "server/engine/clock.h"
@@ -87,9 +88,11 @@ class TrainingManager {
     std::function<void(double seconds)> on_training_finished;
   };
 
-  // `store` and `clock` must outlive the manager.
+  // `store` and `clock` must outlive the manager. Trained profiles are
+  // written into `pool` (the serving device's rows) before they publish.
   TrainingManager(Options options, ProfileStore* store, Backbone backbone, ServingBanks banks,
-                  Hooks hooks, const Clock& clock = Clock::Real());
+                  std::shared_ptr<ProfilePool> pool, Hooks hooks,
+                  const Clock& clock = Clock::Real());
   ~TrainingManager();
 
   // Re-queues the store's unfinished jobs and starts the workers.
@@ -172,6 +175,7 @@ class TrainingManager {
   ProfileStore* const store_;
   const Backbone backbone_;
   const ServingBanks banks_;
+  const std::shared_ptr<ProfilePool> pool_;
   const Hooks hooks_;
   const Clock& clock_;
 

@@ -64,7 +64,7 @@ class TrainingManagerTest : public ::testing::Test {
       absl::MutexLock lock(&mu_);
       published_.push_back(handle);
     };
-    return std::make_unique<TrainingManager>(options, &store_, Model().backbone, Model().banks,
+    return std::make_unique<TrainingManager>(options, &store_, Model().backbone, Model().banks, Model().pool,
                                              hooks, clock_);
   }
 
@@ -168,7 +168,7 @@ TEST_F(TrainingManagerTest, AJobRunsWithItsStoredOptionsPublishesAndHotSwaps) {
   ASSERT_EQ(swapped.size(), 1u);
   EXPECT_EQ(swapped[0]->version, 1u);
   EXPECT_EQ(swapped[0]->profile_id, "alice");
-  ASSERT_NE(swapped[0]->composed, nullptr);
+  ASSERT_NE(swapped[0]->pooled, nullptr);
   EXPECT_EQ(store_.calls(InMemoryProfileStore::Operation::kPublishProfile), 1);
 }
 
@@ -179,7 +179,7 @@ TEST_F(TrainingManagerTest, AJobStaysRunningInMemoryUntilItsVersionIsSwappedIn) 
     swapping.Notify();
     release.WaitForNotification();
   };
-  TrainingManager manager(TrainingManager::Options(), &store_, Model().backbone, Model().banks,
+  TrainingManager manager(TrainingManager::Options(), &store_, Model().backbone, Model().banks, Model().pool,
                           hooks, clock_);
   ASSERT_TRUE(manager.Start().ok());
   absl::StatusOr<v1::TrainingJob> job = manager.Submit("acme", Request("alice"));
