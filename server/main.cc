@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, pooling, "",
           "checkpoint's (1_Pooling/config.json, else pooler)");
 ABSL_FLAG(std::string, device, "auto", "Serving device: auto, cpu, cuda or cuda:N");
 ABSL_FLAG(std::string, dtype, "auto", "Weight dtype: auto, float32, float16 or bfloat16");
+ABSL_FLAG(bool, cuda_graphs, true,
+          "On a CUDA device, replay the serving forward as CUDA graphs (per batch/length bucket)");
 ABSL_FLAG(double, drain_timeout_seconds, 10.0, "How long SIGTERM waits for in-flight work");
 ABSL_FLAG(std::string, port_file, "", "If set, write the bound gRPC port to this file");
 ABSL_FLAG(uint32_t, max_inputs_per_request, 256, "Most inputs one Predict call may carry");
@@ -103,6 +105,7 @@ const char* const kEnvFlags[] = {
     "pooling",
     "device",
     "dtype",
+    "cuda_graphs",
     "drain_timeout_seconds",
     "port_file",
     "max_inputs_per_request",
@@ -199,6 +202,7 @@ ServerOptions OptionsFromFlags() {
   options.pooling = absl::GetFlag(FLAGS_pooling);
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
+  options.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   options.drain_timeout_seconds = absl::GetFlag(FLAGS_drain_timeout_seconds);
   options.engine.limits.max_inputs_per_request = absl::GetFlag(FLAGS_max_inputs_per_request);
   options.engine.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);

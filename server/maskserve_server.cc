@@ -272,6 +272,7 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   request.pooling = options.pooling;
   request.device = options.device;
   request.dtype = options.dtype;
+  request.cuda_graphs = options.cuda_graphs;
   request.banks = options.banks;
   absl::StatusOr<std::shared_ptr<const LoadedModel>> model = LoadModel(request);
   if (!model.ok()) return fail(model.status());

@@ -33,6 +33,8 @@ struct ServerOptions {
   // "auto", "cpu", "cuda", "cuda:N" and "auto", "float32", "float16", "bfloat16".
   std::string device = "auto";
   std::string dtype = "auto";
+  // Replay the serving forward as CUDA graphs (on a CUDA device).
+  bool cuda_graphs = true;
   // Seconds SIGTERM waits for in-flight work before cancelling it.
   double drain_timeout_seconds = 10.0;
   // Prometheus /metrics HTTP address; empty disables it.

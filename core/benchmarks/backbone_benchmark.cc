@@ -8,6 +8,9 @@
 //            profiles resident in a ProfilePool (adapters composed per
 //            batch on the device from the mask rows, fused sublayer, heads
 //            as one batched matmul, logits to the host included)
+//   *_graph  bare and pooled replayed as CUDA graphs (CudaGraphForward),
+//            on CUDA builds; *_aten the ATen sublayer instead of the fused
+//            kernel, on builds with the kernel
 //   cached   the previous design: the same profiles composed once each and
 //            cached (ComposedProfile), gathered per batch (ClassifyMixedBatch)
 //
@@ -150,12 +153,12 @@ Draw DrawBatch(int64_t batch, int64_t num_profiles, std::mt19937* rng) {
 // this build has one, and the ATen reference) and each sequence run alone
 // with its profile composed by itself.
 struct CheckResult {
-  double fused_vs_alone = 0, aten_vs_alone = 0, fused_vs_aten = 0;
+  double fused_vs_alone = 0, aten_vs_alone = 0, fused_vs_aten = 0, graph_vs_alone = 0;
 };
 CheckResult CheckPooled(const BertModel& model, const ServingBanks& banks, const ProfilePool& pool,
                         const std::vector<ProfileData>& data,
                         const std::vector<std::shared_ptr<const PooledProfile>>& pooled,
-                        int64_t seq, std::mt19937* rng) {
+                        int64_t seq, CudaGraphForward* graphs, std::mt19937* rng) {
   const int64_t batch = 16;
   const Draw draw = DrawBatch(batch, int64_t(pooled.size()), rng);
   std::vector<const PooledProfile*> distinct;
@@ -170,6 +173,9 @@ CheckResult CheckPooled(const BertModel& model, const ServingBanks& banks, const
   auto fused = ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types);
   auto aten = ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types,
                                   SublayerKernel::kAten);
+  auto graph = graphs == nullptr ? fused
+                                 : ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids,
+                                                       mask, types, SublayerKernel::kAuto, graphs);
   CheckResult r;
   for (int64_t i = 0; i < batch; ++i) {
     const ProfileData& p = data[size_t(draw.distinct[size_t(draw.profile_of[size_t(i)])])];
@@ -180,6 +186,7 @@ CheckResult CheckPooled(const BertModel& model, const ServingBanks& banks, const
       const double want = one[c].item<double>();
       r.fused_vs_alone = std::max(r.fused_vs_alone, std::fabs(fused[size_t(i)][size_t(c)] - want));
       r.aten_vs_alone = std::max(r.aten_vs_alone, std::fabs(aten[size_t(i)][size_t(c)] - want));
+      r.graph_vs_alone = std::max(r.graph_vs_alone, std::fabs(graph[size_t(i)][size_t(c)] - want));
       r.fused_vs_aten =
           std::max(r.fused_vs_aten,
                    double(std::fabs(fused[size_t(i)][size_t(c)] - aten[size_t(i)][size_t(c)])));
@@ -238,6 +245,11 @@ int Run(int argc, char** argv) {
     for (const ProfileData& p : data) cached.push_back(ComposeProfile(p, model, banks));
   }
   std::mt19937 pick(11);
+  // CUDA graphs, per (batch, length) bucket, where this LibTorch has CUDA.
+  std::unique_ptr<CudaGraphForward> graphs;
+  if (CudaGraphForward::Available() && device.device.is_cuda()) {
+    graphs = std::make_unique<CudaGraphForward>(model, CudaGraphForward::Options());
+  }
 
   std::vector<std::pair<std::string, std::string>> context = {
       {"model", model.config().name},
@@ -249,7 +261,7 @@ int Run(int argc, char** argv) {
       {"torch", TORCH_VERSION},
       {"threads", std::to_string(at::get_num_threads())},
       {"fused_kernel", HasFusedAdapterKernel() && device.device.is_cuda() ? "yes" : "no (ATen)"},
-      {"cuda_graphs", "no"},
+      {"cuda_graphs", graphs ? "yes" : "no"},
       {"mixed_profiles", std::to_string(num_profiles)}};
   if (!pooled.empty()) {
     context.push_back(
@@ -261,13 +273,16 @@ int Run(int argc, char** argv) {
   }
   int exit_code = 0;
   if (args.GetInt("check") != 0 && !pooled.empty()) {
-    const CheckResult r =
-        CheckPooled(model, banks, pool, data, pooled, args.GetIntList("seq_lens").back(), &pick);
+    const CheckResult r = CheckPooled(model, banks, pool, data, pooled,
+                                      args.GetIntList("seq_lens").back(), graphs.get(), &pick);
     const double tolerance = device.dtype == at::kFloat ? 1e-3 : 3e-2;
-    const bool ok = r.fused_vs_alone <= tolerance && r.aten_vs_alone <= tolerance;
+    const bool ok = r.fused_vs_alone <= tolerance && r.aten_vs_alone <= tolerance &&
+                    r.graph_vs_alone <= tolerance;
     context.push_back({"check_max_abs_fused_vs_alone", std::to_string(r.fused_vs_alone)});
     context.push_back({"check_max_abs_aten_vs_alone", std::to_string(r.aten_vs_alone)});
     context.push_back({"check_max_abs_fused_vs_aten", std::to_string(r.fused_vs_aten)});
+    if (graphs)
+      context.push_back({"check_max_abs_graph_vs_alone", std::to_string(r.graph_vs_alone)});
     context.push_back({"check", ok ? "pass" : "FAIL"});
     if (!ok) exit_code = 1;
   }
@@ -345,6 +360,20 @@ int Run(int argc, char** argv) {
         variants.push_back({"bare_aten", run_bare_aten});
         if (!pooled.empty()) variants.push_back({"pooled_aten", run_pooled_aten});
       }
+      auto run_bare_graph = [&] {
+        if (!graphs->Pooled(ids, mask, types, BatchAdapters()).defined()) run_bare();
+      };
+      auto run_pooled_graph = [&] {
+        const Draw draw = DrawBatch(batch, num_profiles, &pick);
+        std::vector<const PooledProfile*> distinct;
+        for (int64_t j : draw.distinct) distinct.push_back(pooled[size_t(j)].get());
+        ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types,
+                            SublayerKernel::kAuto, graphs.get());
+      };
+      if (graphs) {
+        variants.push_back({"bare_graph", run_bare_graph});
+        if (!pooled.empty()) variants.push_back({"pooled_graph", run_pooled_graph});
+      }
       // The variants take turns for --rounds rounds, each round starting
       // with the next variant, and each keeps its best round, so that load
       // drifting on a shared machine and warm-up order hit all alike.
@@ -366,8 +395,10 @@ int Run(int argc, char** argv) {
       for (const Variant& v : variants) {
         row.Add(v.name + "_seq_per_s", v.best * double(batch), 1);
         // Each adapter path against the bare forward on the same kernel.
-        const double base = v.name == "pooled_aten" ? best_of("bare_aten") : bare;
-        if (v.name != "bare" && v.name != "bare_aten") row.Add(v.name + "_ratio", v.best / base, 3);
+        const double base = v.name == "pooled_aten"    ? best_of("bare_aten")
+                            : v.name == "pooled_graph" ? best_of("bare_graph")
+                                                       : bare;
+        if (v.name.rfind("bare", 0) != 0) row.Add(v.name + "_ratio", v.best / base, 3);
       }
       if (both_kernels) row.Add("bare_fused_vs_aten", bare / best_of("bare_aten"), 3);
       row.Add("bare_ms_per_batch", 1000.0 / bare, 2);

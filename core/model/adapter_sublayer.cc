@@ -34,12 +34,18 @@ at::Tensor AtenAdapter(const at::Tensor& x, const at::Tensor& s, const at::Tenso
                        const at::Tensor& ln_bias, double eps, const BatchAdapters& a,
                        int64_t layer) {
   const int64_t batch = x.size(0), d = x.size(2), b = a.down.size(3);
-  const at::Tensor index = a.adapter_of.to(at::kLong);
-  const at::Tensor row = index.clamp_min(0);
+  at::Tensor row = a.gather_index, keep = a.keep;
+  if (!row.defined()) {
+    const at::Tensor index = a.adapter_of.to(at::kLong);
+    row = index.clamp_min(0);
+    keep = index.ge(0).view({batch, 1, 1}).to(x.scalar_type());
+  }
   auto per_sequence = [&](const at::Tensor& stacked) {
     return stacked[layer].index_select(0, row);
   };
-  at::Tensor z = at::baddbmm(per_sequence(a.down_bias).unsqueeze(1), x, per_sequence(a.down));
+  const int64_t T = x.size(1);
+  at::Tensor z = at::baddbmm(per_sequence(a.down_bias).unsqueeze(1).expand({batch, T, b}), x,
+                             per_sequence(a.down));
   if (a.norm_weight.defined()) {
     at::Tensor normed =
         at::layer_norm(z, {b}, {}, {}, 1e-5) * per_sequence(a.norm_weight).unsqueeze(1) +
@@ -49,11 +55,16 @@ at::Tensor AtenAdapter(const at::Tensor& x, const at::Tensor& s, const at::Tenso
                         normed, z)
             : normed;
   }
-  at::Tensor up =
-      at::baddbmm(per_sequence(a.up_bias).unsqueeze(1), at::relu(z), per_sequence(a.up));
+  z.relu_();
+  at::Tensor up_bias = per_sequence(a.up_bias);
   // Sequences without an adapter add exactly zero: LN(0 + s) = LN(s).
-  up = up * index.ge(0).view({batch, 1, 1}).to(up.scalar_type());
-  return at::layer_norm(up + s, {d}, ln_weight, ln_bias, eps);
+  if (keep.defined()) {
+    z.mul_(keep);
+    up_bias = up_bias * keep.view({batch, 1});
+  }
+  // a + s in one GEMM pass: (s + up_bias) + z up.
+  at::Tensor sum = at::baddbmm(s + up_bias.unsqueeze(1), z, per_sequence(a.up));
+  return at::layer_norm(sum, {d}, ln_weight, ln_bias, eps);
 }
 
 #if defined(MASKSERVE_WITH_CUDA_KERNELS)

@@ -39,6 +39,11 @@ struct BatchAdapters {
   at::Tensor norm_enabled;
   // [B] int32 on the device: sequence i's adapter, or -1 for none.
   at::Tensor adapter_of;
+  // Optional, derived from adapter_of once per batch for the ATen path
+  // (computed per layer when undefined): [B] int64 adapter_of clamped at 0,
+  // and [B, 1, 1] 1/0 in the serving dtype (undefined when every sequence
+  // has an adapter).
+  at::Tensor gather_index, keep;
 
   bool defined() const { return down.defined(); }
 };

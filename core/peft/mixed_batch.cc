@@ -127,12 +127,17 @@ std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
 std::vector<std::vector<float>> ClassifyPooledBatch(
     const BertModel& backbone, const ProfilePool& pool,
     const std::vector<const PooledProfile*>& profiles, const std::vector<int64_t>& profile_of,
-    const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types, SublayerKernel kernel) {
+    const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types, SublayerKernel kernel,
+    CudaGraphForward* graphs) {
   if (int64_t(profile_of.size()) != ids.size(0)) {
     throw InvalidArgument("profile_of: one entry per sequence expected");
   }
   const PooledBatch batch = pool.ComposeBatch(profiles, profile_of);
-  at::Tensor pooled = backbone.Forward(ids, mask, types, batch.adapters, kernel).pooled;
+  at::Tensor pooled;
+  if (graphs != nullptr && kernel == SublayerKernel::kAuto) {
+    pooled = graphs->Pooled(ids, mask, types, batch.adapters);
+  }
+  if (!pooled.defined()) pooled = backbone.Forward(ids, mask, types, batch.adapters, kernel).pooled;
   return pool.ApplyHeads(pooled, batch);
 }
 

@@ -22,6 +22,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "core/model/bert_model.h"
+#include "core/model/cuda_graph_forward.h"
 #include "core/peft/composed_profile.h"
 #include "core/peft/profile_pool.h"
 
@@ -37,12 +38,13 @@ std::vector<at::Tensor> ClassifyMixedBatch(const BertModel& backbone,
 
 // ids/mask/types: int64 [B, T]; profile_of[i] indexes `profiles` (the
 // batch's distinct pooled profiles) for sequence i. Returns each sequence's
-// logits (one per label of its profile).
+// logits (one per label of its profile). With `graphs` (and kAuto), the
+// forward replays a captured CUDA graph when one fits the batch.
 std::vector<std::vector<float>> ClassifyPooledBatch(
     const BertModel& backbone, const ProfilePool& pool,
     const std::vector<const PooledProfile*>& profiles, const std::vector<int64_t>& profile_of,
     const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types,
-    SublayerKernel kernel = SublayerKernel::kAuto);
+    SublayerKernel kernel = SublayerKernel::kAuto, CudaGraphForward* graphs = nullptr);
 
 }  // namespace maskserve
 

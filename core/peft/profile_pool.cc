@@ -341,7 +341,13 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     host.insert(host.end(), enabled.begin(), enabled.end());
   }
   const int64_t adapter_of_at = int64_t(host.size());
-  for (int64_t j : profile_of) host.push_back(adapter_index[size_t(j)]);
+  bool all_adapted = true;
+  for (int64_t j : profile_of) {
+    host.push_back(adapter_index[size_t(j)]);
+    all_adapted &= adapter_index[size_t(j)] >= 0;
+  }
+  const int64_t gather_at = int64_t(host.size());
+  for (int64_t j : profile_of) host.push_back(std::max<int64_t>(adapter_index[size_t(j)], 0));
   const int64_t heads_at = int64_t(host.size());
   out.num_labels.reserve(size_t(B));
   for (int64_t j : profile_of) {
@@ -450,6 +456,8 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     a.norm_enabled = piece(norm_at + composed, composed).to(at::kByte);
   }
   a.adapter_of = piece(adapter_of_at, B).to(at::kInt);
+  a.gather_index = piece(gather_at, B);
+  if (!all_adapted) a.keep = a.adapter_of.ge(0).view({B, 1, 1}).to(a.down.scalar_type());
   return out;
 }
 

@@ -175,6 +175,21 @@ TEST_F(ProfilePoolTest, GrowthKeepsEarlierRows) {
   ExpectClose(got[1], want[1], "last profile");
 }
 
+// Without CUDA (or on the CPU) no graph is captured and the forward runs
+// eagerly, with the same results.
+TEST_F(ProfilePoolTest, GraphForwardFallsBackToEagerOffCuda) {
+  ProfilePool pool(*backbone_->model, *banks_);
+  auto p = pool.Insert((*profiles_)[0]);
+  CudaGraphForward graphs(*backbone_->model, CudaGraphForward::Options());
+  testing::Tokens one = testing::Encode(*backbone_, {kTexts[3]});
+  auto eager =
+      ClassifyPooledBatch(*backbone_->model, pool, {p.get()}, {0}, one.ids, one.mask, one.types);
+  auto with_graphs = ClassifyPooledBatch(*backbone_->model, pool, {p.get()}, {0}, one.ids, one.mask,
+                                         one.types, SublayerKernel::kAuto, &graphs);
+  EXPECT_EQ(with_graphs, eager);
+  EXPECT_EQ(graphs.captured(), 0);
+}
+
 TEST_F(ProfilePoolTest, RefusesWhatCompositionRefuses) {
   ProfilePool pool(*backbone_->model, *banks_);
   ProfileData nan_head = (*profiles_)[4];

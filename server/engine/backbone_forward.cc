@@ -22,8 +22,15 @@ BatchForward MakeBackboneForward(std::shared_ptr<const LoadedModel> model) {
       for (const ResidentProfile* p : batch.profiles) profiles.push_back(p->pooled.get());
       ExampleBatch padded = PadEncodings(batch.rows, at::kCPU);
       result.padded_length = padded.ids.size(1);
+      const at::Device device = model->backbone.model->device().device;
+      if (device.is_cuda()) {  // through pinned memory, without blocking the host
+        for (at::Tensor* t : {&padded.ids, &padded.mask, &padded.types}) {
+          *t = t->pin_memory().to(device, /*non_blocking=*/true);
+        }
+      }
       result.logits = ClassifyPooledBatch(*model->backbone.model, *model->pool, profiles,
-                                          batch.profile_of, padded.ids, padded.mask, padded.types);
+                                          batch.profile_of, padded.ids, padded.mask, padded.types,
+                                          SublayerKernel::kAuto, model->graphs.get());
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

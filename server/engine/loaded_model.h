@@ -10,6 +10,7 @@
 #define MASKSERVE_SERVER_ENGINE_LOADED_MODEL_H_
 
 #include "core/model/backbone.h"
+#include "core/model/cuda_graph_forward.h"
 #include "core/peft/profile_pool.h"
 #include "core/peft/serving_banks.h"
 
@@ -21,6 +22,9 @@ struct LoadedModel {
   // Internally synchronised; shared by the loader, the trainer and the
   // batcher's forward.
   std::shared_ptr<ProfilePool> pool;
+  // The serving forward's CUDA graphs; null on the CPU or with
+  // --cuda_graphs=false.
+  std::shared_ptr<CudaGraphForward> graphs;
 };
 
 }  // namespace maskserve

@@ -109,6 +109,10 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> LoadModel(const ModelRequest&
         LoadBackbone(request.model_dir, device, ParsePoolingOverride(request.pooling, "pooling"));
     loaded->banks = LoadBanks(request.banks, *loaded->backbone.model);
     loaded->pool = std::make_shared<ProfilePool>(*loaded->backbone.model, loaded->banks);
+    if (request.cuda_graphs && device.device.is_cuda() && CudaGraphForward::Available()) {
+      loaded->graphs =
+          std::make_shared<CudaGraphForward>(*loaded->backbone.model, CudaGraphForward::Options());
+    }
     return absl::OkStatus();
   }));
   return std::shared_ptr<const LoadedModel>(std::move(loaded));

@@ -37,6 +37,8 @@ struct ModelRequest {
   std::string device = "auto";
   std::string dtype = "auto";
   BankOptions banks;
+  // Capture CUDA graphs of the serving forward (CUDA devices only).
+  bool cuda_graphs = true;
 };
 
 // What the server needs to know about a loaded model.
