@@ -7,6 +7,7 @@
 #include "core/base/error.h"
 
 #if defined(MASKSERVE_WITH_CUDA_KERNELS)
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include "core/cuda/fused_adapter_kernel.h"
@@ -74,10 +75,15 @@ bool KernelApplies(const at::Tensor& h, const at::Tensor& residual, const BatchA
     return false;
   }
   if (h.requires_grad() || residual.requires_grad()) return false;
-  if (a != nullptr && a->defined() &&
-      (a->down.requires_grad() || a->up.requires_grad() ||
-       a->down.scalar_type() != h.scalar_type() || a->down.size(3) > 256)) {
-    return false;
+  if (a != nullptr && a->defined()) {
+    for (const at::Tensor* t :
+         {&a->down, &a->down_bias, &a->up, &a->up_bias, &a->norm_weight, &a->norm_bias}) {
+      if (t->defined() && (t->requires_grad() || !t->is_contiguous() ||
+                           t->scalar_type() != h.scalar_type() || t->device() != h.device())) {
+        return false;  // the ATen reference handles any layout
+      }
+    }
+    if (a->down.size(3) > 256) return false;
   }
   return h.size(2) % 8 == 0 && h.size(2) <= 1024;
 }
@@ -122,8 +128,11 @@ at::Tensor FusedSublayer(const at::Tensor& h, const at::Tensor& residual,
       args.norm_enabled = norm_enabled.data_ptr<uint8_t>();
     }
   }
-  const std::string error =
-      cuda::LaunchFusedAdapterSublayer(args, c10::cuda::getCurrentCUDAStream().stream());
+  // On the tensors' device and its current stream (a server on cuda:1 has
+  // not made that device current on this thread).
+  const c10::cuda::CUDAGuard guard(h.device());
+  const std::string error = cuda::LaunchFusedAdapterSublayer(
+      args, c10::cuda::getCurrentCUDAStream(h.device().index()).stream());
   if (!error.empty()) throw Internal("fused adapter kernel: " + error);
   return out;
 }

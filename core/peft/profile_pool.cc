@@ -70,10 +70,9 @@ class RowTable {
 
 // Packed bits [..., bytes] (least significant bit first) -> 0/1 [..., bits]
 // in `dtype`, on the bytes' device.
-at::Tensor UnpackBits(const at::Tensor& bytes, int64_t bits, at::ScalarType dtype) {
-  const at::Tensor weights =
-      at::tensor({1, 2, 4, 8, 16, 32, 64, 128}, at::TensorOptions().dtype(at::kByte))
-          .to(bytes.device());
+// `weights` holds {1, 2, 4, ..., 128} on the bytes' device.
+at::Tensor UnpackBits(const at::Tensor& bytes, int64_t bits, at::ScalarType dtype,
+                      const at::Tensor& weights) {
   std::vector<int64_t> shape(bytes.sizes().begin(), bytes.sizes().end());
   shape.back() *= 8;
   return at::bitwise_and(bytes.unsqueeze(-1), weights)
@@ -96,7 +95,7 @@ at::Tensor BitsTensor(const std::vector<uint8_t>& bits) {
 class ProfilePoolTables {
  public:
   ProfilePoolTables(const BertConfig& config, const ServingBanks& banks, const DeviceSpec& device,
-                    int64_t initial_rows)
+                    int64_t initial_rows, int64_t composed_cache_bytes)
       : L(config.num_hidden_layers), d(config.hidden_size) {
     const auto bytes = at::TensorOptions().dtype(at::kByte).device(device.device);
     const auto values = at::TensorOptions().dtype(device.dtype).device(device.device);
@@ -119,11 +118,19 @@ class ProfilePoolTables {
           std::make_unique<RowTable>(std::vector<int64_t>{2, packed}, bytes, initial_rows);
     }
     adapter_b = banks.AdapterBottleneck(d);
+    if (banks.adapters) {  // composed X-PEFT adapters, laid out as ADAPTER weights
+      const int64_t b = xpeft_b;
+      composed = std::make_unique<RowTable>(std::vector<int64_t>{L, 2 * d * b + b + d}, values,
+                                            initial_rows);
+      composed_capacity = composed_cache_bytes / std::max<int64_t>(1, composed->row_bytes());
+    }
     adapter = std::make_unique<RowTable>(std::vector<int64_t>{L, 2 * d * adapter_b + adapter_b + d},
                                          values, initial_rows);
     // A head row is a label's weights [d] and its bias; row 0 stays zero
     // (padding of profiles with fewer labels than the batch's most).
     heads = std::make_unique<RowTable>(std::vector<int64_t>{d + 1}, values, initial_rows, 1);
+    bit_weights = at::tensor({1, 2, 4, 8, 16, 32, 64, 128}, at::TensorOptions().dtype(at::kByte))
+                      .to(device.device);
   }
 
   static size_t PackedBytes(int64_t bits) { return size_t((bits + 7) / 8); }
@@ -150,7 +157,7 @@ class ProfilePoolTables {
     int64_t n = 0;
     for (const RowTable* t :
          {xpeft_hard.get(), xpeft_soft.get(), xpeft_norm.get(), propetl_layer.get(),
-          propetl_task.get(), adapter.get(), heads.get()}) {
+          propetl_task.get(), adapter.get(), heads.get(), composed.get()}) {
       if (t != nullptr) n += t->capacity_bytes();
     }
     return n;
@@ -160,7 +167,9 @@ class ProfilePoolTables {
   int64_t N = 0, xpeft_b = 0, propetl_b = 0, adapter_b = 0;
   std::mutex mu;
   std::unique_ptr<RowTable> xpeft_hard, xpeft_soft, xpeft_norm, propetl_layer, propetl_task,
-      adapter, heads;
+      adapter, heads, composed;
+  int64_t composed_capacity = 0, composed_in_use = 0;  // rows
+  at::Tensor bit_weights;  // UnpackBits' {1, 2, ..., 128}, on the device
   std::map<std::string, std::vector<int64_t>> shared_head_rows;
   int64_t profiles = 0;
 };
@@ -170,6 +179,10 @@ PooledProfile::~PooledProfile() {
   std::lock_guard<std::mutex> lock(tables_->mu);
   if (RowTable* table = tables_->MaskTable(kind_)) table->Free(mask_row_);
   if (norm_row_ >= 0) tables_->xpeft_norm->Free(norm_row_);
+  if (composed_row_ >= 0) {
+    tables_->composed->Free(composed_row_);
+    --tables_->composed_in_use;
+  }
   if (!head_shared_) {
     for (int64_t row : head_rows_) tables_->heads->Free(row);
   }
@@ -179,8 +192,11 @@ PooledProfile::~PooledProfile() {
 ProfilePool::ProfilePool(const BertModel& backbone, ServingBanks banks, Options options)
     : backbone_(backbone),
       banks_(std::move(banks)),
-      tables_(std::make_shared<ProfilePoolTables>(backbone.config(), banks_, backbone.device(),
-                                                  options.initial_rows)) {}
+      tables_(std::make_shared<ProfilePoolTables>(
+          backbone.config(), banks_, backbone.device(), options.initial_rows,
+          options.composed_cache_bytes >= 0    ? options.composed_cache_bytes
+          : backbone.device().device.is_cuda() ? 0
+                                               : int64_t{1} << 30)) {}
 
 ProfilePool::~ProfilePool() = default;
 
@@ -212,6 +228,11 @@ std::shared_ptr<const PooledProfile> ProfilePool::Insert(const ProfileData& p) {
       kind = Kind::kXpeftSoft;
       mask_values = HalvesToTensor(p.mask_weights, {2, L, t.N});
       RequireFiniteValues(mask_values, "adapter");
+      // Softmax weights: anything else could overflow the composition.
+      if (mask_values.numel() > 0 &&
+          (mask_values.min().item<float>() < 0 || mask_values.max().item<float>() > 1)) {
+        throw DataLoss("profile has X-PEFT soft mask weights outside [0, 1]");
+      }
       break;
     case Method::kPropetlLayer:
       kind = Kind::kPropetlLayer;
@@ -238,6 +259,24 @@ std::shared_ptr<const PooledProfile> ProfilePool::Insert(const ProfileData& p) {
     RequireFiniteValues(head_values, "head");
   }
 
+  // On the device before the lock: the writes under it are then device
+  // copies that do not wait for the stream.
+  const DeviceSpec& device = backbone_.device();
+  auto on_device = [&](at::Tensor& v, bool values) {
+    if (v.defined()) v = values ? v.to(device.device, device.dtype) : v.to(device.device);
+  };
+  on_device(mask_values, kind != Kind::kXpeftHard && kind != Kind::kPropetlLayer &&
+                             kind != Kind::kPropetlHybrid);
+  on_device(norm_values, true);
+  on_device(head_values, true);
+  at::Tensor shared_values;
+  if (parts.shared_head != nullptr) {
+    shared_values = at::cat({parts.shared_head->weight.to(at::kCPU, at::kFloat),
+                             parts.shared_head->bias.to(at::kCPU, at::kFloat).unsqueeze(1)},
+                            1);
+    on_device(shared_values, true);
+  }
+
   auto out = std::shared_ptr<PooledProfile>(new PooledProfile());
   out->method_ = p.method;
   out->kind_ = kind;
@@ -258,16 +297,21 @@ std::shared_ptr<const PooledProfile> ProfilePool::Insert(const ProfileData& p) {
   }
   if (parts.shared_head != nullptr) {
     out->head_shared_ = true;
-    auto [it, added] = t.shared_head_rows.emplace(parts.shared_head->name, std::vector<int64_t>());
-    if (added) {
-      const at::Tensor shared =
-          at::cat({parts.shared_head->weight.to(at::kCPU, at::kFloat),
-                   parts.shared_head->bias.to(at::kCPU, at::kFloat).unsqueeze(1)},
-                  1);
-      for (int64_t c = 0; c < C; ++c) {
-        it->second.push_back(t.heads->Allocate());
-        t.heads->Write(it->second.back(), shared[c]);
+    auto it = t.shared_head_rows.find(parts.shared_head->name);
+    if (it == t.shared_head_rows.end()) {
+      // Stored only once every row is written, so a failure leaves no
+      // partial head behind.
+      std::vector<int64_t> rows;
+      try {
+        for (int64_t c = 0; c < C; ++c) {
+          rows.push_back(t.heads->Allocate());
+          t.heads->Write(rows.back(), shared_values[c]);
+        }
+      } catch (...) {
+        for (int64_t row : rows) t.heads->Free(row);
+        throw;
       }
+      it = t.shared_head_rows.emplace(parts.shared_head->name, std::move(rows)).first;
     }
     out->head_rows_ = it->second;
   } else {
@@ -289,28 +333,56 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
   for (int64_t j : profile_of) {
     if (j < 0 || j >= P) throw InvalidArgument("profile_of: index out of range");
   }
+  for (const PooledProfile* p : profiles) {
+    if (p->tables_ != tables_) throw InvalidArgument("profiles: a profile of another pool");
+  }
 
-  // The composed adapters are ordered by kind; each profile's index among
-  // them, or -1.
-  constexpr Kind kOrder[] = {Kind::kXpeftHard, Kind::kXpeftSoft, Kind::kPropetlLayer,
-                             Kind::kPropetlHybrid, Kind::kAdapter};
-  std::map<Kind, std::vector<int64_t>> rows_of;  // mask rows per kind, in order
-  std::vector<int64_t> adapter_index(size_t(P), -1);
-  int64_t b = 0;
-  for (Kind kind : kOrder) {
+  // The composed adapters are ordered by group (a cached composed X-PEFT
+  // adapter, then each kind); each profile's index among them, or -1.
+  enum Group { kCached, kHard, kSoft, kLayer, kHybrid, kAdapter, kNone };
+  std::vector<Group> group_of(size_t(P), kNone);
+  at::Tensor cached_table;
+  {
+    std::lock_guard<std::mutex> lock(tables_->mu);
     for (int64_t j = 0; j < P; ++j) {
-      if (profiles[size_t(j)]->kind() != kind) continue;
-      if (b != 0 && profiles[size_t(j)]->bottleneck() != b) {
+      const PooledProfile* p = profiles[size_t(j)];
+      switch (p->kind()) {
+        case Kind::kXpeftHard:
+          group_of[size_t(j)] = p->composed_row_ >= 0 ? kCached : kHard;
+          break;
+        case Kind::kXpeftSoft:
+          group_of[size_t(j)] = p->composed_row_ >= 0 ? kCached : kSoft;
+          break;
+        case Kind::kPropetlLayer:
+          group_of[size_t(j)] = kLayer;
+          break;
+        case Kind::kPropetlHybrid:
+          group_of[size_t(j)] = kHybrid;
+          break;
+        case Kind::kAdapter:
+          group_of[size_t(j)] = kAdapter;
+          break;
+        case Kind::kHeadOnly:
+          break;
+      }
+    }
+    if (t.composed) cached_table = t.composed->rows();
+  }
+  std::map<Group, std::vector<int64_t>> rows_of;  // table rows per group, in order
+  std::vector<int64_t> xpeft_members;             // uncached X-PEFT profiles, in order
+  std::vector<int64_t> adapter_index(size_t(P), -1);
+  int64_t b = 0, composed = 0;
+  for (Group g : {kCached, kHard, kSoft, kLayer, kHybrid, kAdapter}) {
+    for (int64_t j = 0; j < P; ++j) {
+      if (group_of[size_t(j)] != g) continue;
+      const PooledProfile* p = profiles[size_t(j)];
+      if (b != 0 && p->bottleneck() != b) {
         throw InvalidArgument("profiles in one batch must share the adapter bottleneck");
       }
-      b = profiles[size_t(j)]->bottleneck();
-      rows_of[kind].push_back(profiles[size_t(j)]->mask_row_);
-    }
-  }
-  int64_t composed = 0;
-  for (Kind kind : kOrder) {
-    for (int64_t j = 0; j < P; ++j) {
-      if (profiles[size_t(j)]->kind() == kind) adapter_index[size_t(j)] = composed++;
+      b = p->bottleneck();
+      rows_of[g].push_back(g == kCached ? p->composed_row_ : p->mask_row_);
+      if (g == kHard || g == kSoft) xpeft_members.push_back(j);
+      adapter_index[size_t(j)] = composed++;
     }
   }
   bool any_norm = false;
@@ -322,7 +394,7 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
   for (const PooledProfile* p : profiles)
     max_labels = std::max<int64_t>(max_labels, p->head_rows_.size());
   std::vector<int64_t> host;
-  std::map<Kind, std::pair<int64_t, int64_t>> span_of;  // offset, count
+  std::map<Group, std::pair<int64_t, int64_t>> span_of;  // offset, count
   for (const auto& [kind, rows] : rows_of) {
     span_of[kind] = {int64_t(host.size()), int64_t(rows.size())};
     host.insert(host.end(), rows.begin(), rows.end());
@@ -381,8 +453,8 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     }
     flat = t.adapter->rows();
   }
-  auto rows = [&](Kind kind, const at::Tensor& table) {
-    const auto [at, n] = span_of.at(kind);
+  auto rows = [&](Group group, const at::Tensor& table) {
+    const auto [at, n] = span_of.at(group);
     return table.index_select(0, piece(at, n));
   };
   const at::ScalarType dtype = backbone_.device().dtype;
@@ -393,13 +465,21 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     up.push_back(std::move(u));
     up_bias.push_back(std::move(u_bias));
   };
+  // Adapters stored flat per layer (ADAPTER weights, cached compositions).
+  auto add_flat = [&](const at::Tensor& rows_lpf) {  // [L, Pa, 2db + b + d]
+    const int64_t Pa = rows_lpf.size(1);
+    add(rows_lpf.narrow(2, 0, d * b).view({L, Pa, d, b}), rows_lpf.narrow(2, d * b, b),
+        rows_lpf.narrow(2, d * b + b, b * d).view({L, Pa, b, d}),
+        rows_lpf.narrow(2, 2 * d * b + b, d));
+  };
+  if (span_of.count(kCached)) add_flat(rows(kCached, cached_table).transpose(0, 1));
   // X-PEFT: the batch's mask rows [L, Px, N] times the bank, per projection.
   std::vector<at::Tensor> xpeft_weights;  // [Px_kind, 2, L, N]
-  if (span_of.count(Kind::kXpeftHard)) {
-    at::Tensor khot = UnpackBits(rows(Kind::kXpeftHard, hard), t.N, dtype);
+  if (span_of.count(kHard)) {
+    at::Tensor khot = UnpackBits(rows(kHard, hard), t.N, dtype, t.bit_weights);
     xpeft_weights.push_back(khot / khot.sum(-1, /*keepdim=*/true));  // k-hot / k
   }
-  if (span_of.count(Kind::kXpeftSoft)) xpeft_weights.push_back(rows(Kind::kXpeftSoft, soft));
+  if (span_of.count(kSoft)) xpeft_weights.push_back(rows(kSoft, soft));
   if (!xpeft_weights.empty()) {
     const AdapterBank& bank = *banks_.adapters;
     at::Tensor w = (xpeft_weights.size() == 1 ? xpeft_weights[0] : at::cat(xpeft_weights))
@@ -409,24 +489,25 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     at::Tensor u = at::bmm(w.select(1, 1).transpose(0, 1), bank.up_cat());     // [L, Px, bd + d]
     add(dn.narrow(2, 0, d * b).view({L, Px, d, b}), dn.narrow(2, d * b, b),
         u.narrow(2, 0, b * d).view({L, Px, b, d}), u.narrow(2, b * d, d));
+    if (t.composed_capacity > 0) CacheComposed(xpeft_members, profiles, at::cat({dn, u}, 2));
   }
   // ProPETL: gather the bit masks, unpack, multiply the prototype.
-  if (span_of.count(Kind::kPropetlLayer) || span_of.count(Kind::kPropetlHybrid)) {
+  if (span_of.count(kLayer) || span_of.count(kHybrid)) {
     const PrototypeBank& proto = *banks_.prototype;
     auto compose = [&](const at::Tensor& down_mask, const at::Tensor& up_mask) {  // [L, Pp, d*b]
       const int64_t Pp = down_mask.size(1);
       add(down_mask.view({L, Pp, d, b}) * proto.down(), proto.down_bias().expand({L, Pp, b}),
           up_mask.view({L, Pp, b, d}) * proto.up(), proto.up_bias().expand({L, Pp, d}));
     };
-    if (span_of.count(Kind::kPropetlLayer)) {
+    if (span_of.count(kLayer)) {
       at::Tensor m =
-          UnpackBits(rows(Kind::kPropetlLayer, layer_bits), d * b, dtype);  // [Pp,L,2,db]
-      m = m.permute({1, 2, 0, 3});                                          // [L,2,Pp,db]
+          UnpackBits(rows(kLayer, layer_bits), d * b, dtype, t.bit_weights);  // [Pp,L,2,db]
+      m = m.permute({1, 2, 0, 3});                                            // [L,2,Pp,db]
       compose(m.select(1, 0), m.select(1, 1));
     }
-    if (span_of.count(Kind::kPropetlHybrid)) {
+    if (span_of.count(kHybrid)) {
       at::Tensor task =
-          UnpackBits(rows(Kind::kPropetlHybrid, task_bits), d * b, dtype);  // [Pp,2,db]
+          UnpackBits(rows(kHybrid, task_bits), d * b, dtype, t.bit_weights);  // [Pp,2,db]
       // m_layer OR m_task for 0/1 masks is their maximum.
       at::Tensor dm = at::maximum(proto.layer_down_masks().reshape({L, 1, d * b}).to(dtype),
                                   task.select(1, 0).unsqueeze(0));
@@ -435,12 +516,7 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
       compose(dm, um);
     }
   }
-  if (span_of.count(Kind::kAdapter)) {
-    at::Tensor w = rows(Kind::kAdapter, flat).transpose(0, 1);  // [L, Pa, 2db + b + d]
-    const int64_t Pa = w.size(1);
-    add(w.narrow(2, 0, d * b).view({L, Pa, d, b}), w.narrow(2, d * b, b),
-        w.narrow(2, d * b + b, b * d).view({L, Pa, b, d}), w.narrow(2, 2 * d * b + b, d));
-  }
+  if (span_of.count(kAdapter)) add_flat(rows(kAdapter, flat).transpose(0, 1));
   auto joined = [](const std::vector<at::Tensor>& parts, int64_t dim) {
     return (parts.size() == 1 ? parts[0] : at::cat(parts, dim)).contiguous();
   };
@@ -459,6 +535,20 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
   a.gather_index = piece(gather_at, B);
   if (!all_adapted) a.keep = a.adapter_of.ge(0).view({B, 1, 1}).to(a.down.scalar_type());
   return out;
+}
+
+void ProfilePool::CacheComposed(const std::vector<int64_t>& members,
+                                const std::vector<const PooledProfile*>& profiles,
+                                const at::Tensor& composed) const {
+  ProfilePoolTables& t = *tables_;
+  std::lock_guard<std::mutex> lock(t.mu);
+  for (size_t i = 0; i < members.size() && t.composed_in_use < t.composed_capacity; ++i) {
+    const PooledProfile* p = profiles[size_t(members[i])];
+    if (p->composed_row_ >= 0) continue;  // a concurrent batch cached it
+    p->composed_row_ = t.composed->Allocate();
+    t.composed->Write(p->composed_row_, composed.select(1, int64_t(i)));
+    ++t.composed_in_use;
+  }
 }
 
 std::vector<std::vector<float>> ProfilePool::ApplyHeads(const at::Tensor& pooled,

@@ -175,6 +175,34 @@ TEST_F(ProfilePoolTest, GrowthKeepsEarlierRows) {
   ExpectClose(got[1], want[1], "last profile");
 }
 
+// On the CPU a batch keeps the X-PEFT adapters it composed, and later
+// batches gather them instead of recomposing: same logits either way.
+TEST_F(ProfilePoolTest, ComposedXpeftAdaptersAreCachedWithTheSameResults) {
+  ProfilePool cached(*backbone_->model, *banks_, ProfilePool::Options{64, 64 << 20});
+  ProfilePool uncached(*backbone_->model, *banks_, ProfilePool::Options{64, 0});
+  auto hard = cached.Insert((*profiles_)[0]), soft = cached.Insert((*profiles_)[1]);
+  auto hard2 = uncached.Insert((*profiles_)[0]), soft2 = uncached.Insert((*profiles_)[1]);
+  testing::Tokens three = testing::Encode(*backbone_, {kTexts[0], kTexts[1], kTexts[2]});
+  const int64_t before = cached.device_bytes();
+  auto first = ClassifyPooledBatch(*backbone_->model, cached, {hard.get(), soft.get()}, {0, 1, 0},
+                                   three.ids, three.mask, three.types);
+  EXPECT_GT(cached.device_bytes(), before) << "nothing was cached";
+  const int64_t after = cached.device_bytes();
+  auto again = ClassifyPooledBatch(*backbone_->model, cached, {soft.get(), hard.get()}, {1, 0, 1},
+                                   three.ids, three.mask, three.types);
+  EXPECT_EQ(cached.device_bytes(), after);
+  auto reference = ClassifyPooledBatch(*backbone_->model, uncached, {hard2.get(), soft2.get()},
+                                       {0, 1, 0}, three.ids, three.mask, three.types);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(first[i].size(), reference[i].size());
+    ASSERT_EQ(again[i].size(), reference[i].size());
+    for (size_t c = 0; c < reference[i].size(); ++c) {
+      EXPECT_NEAR(first[i][c], reference[i][c], 1e-5) << "row " << i;
+      EXPECT_NEAR(again[i][c], reference[i][c], 1e-5) << "row " << i << " from the cache";
+    }
+  }
+}
+
 // Without CUDA (or on the CPU) no graph is captured and the forward runs
 // eagerly, with the same results.
 TEST_F(ProfilePoolTest, GraphForwardFallsBackToEagerOffCuda) {
@@ -213,8 +241,30 @@ TEST_F(ProfilePoolTest, RefusesWhatCompositionRefuses) {
   } catch (const EngineError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
   }
+  // Soft mask weights are softmax outputs; larger ones could overflow the
+  // composition.
+  ProfileData soft = (*profiles_)[1];
+  soft.mask_weights[0] = FloatToHalf(300.0f);
+  try {
+    pool.Insert(soft);
+    FAIL() << "a soft mask weight of 300 was pooled";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDataLoss);
+  }
   EXPECT_EQ(pool.profiles(), 0);
   EXPECT_EQ(other_pool.profiles(), 0);
+}
+
+TEST_F(ProfilePoolTest, ABatchRefusesAProfileOfAnotherPool) {
+  ProfilePool pool(*backbone_->model, *banks_), other(*backbone_->model, *banks_);
+  auto mine = pool.Insert((*profiles_)[0]);
+  auto foreign = other.Insert((*profiles_)[0]);
+  try {
+    pool.ComposeBatch({mine.get(), foreign.get()}, {0, 1});
+    FAIL() << "a profile of another pool was composed";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include "absl/time/clock.h"
 #include "core/model/bert_model.h"
 #include "core/model/device.h"
-#include "core/peft/composed_profile.h"
 #include "core/profile/profile_codec.h"
 #include "server/engine/backbone_forward.h"
 #include "server/engine/engine_errors.h"
@@ -72,8 +71,8 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
                                    *model_->pool);
       });
   batcher_ = std::make_unique<PredictBatcher>(
-      BatcherOptions(options_.batching, model_->backbone.model->device()), forward ? std::move(forward) : MakeBackboneForward(model_),
-      hooks_.on_batch, clock_);
+      BatcherOptions(options_.batching, model_->backbone.model->device()),
+      forward ? std::move(forward) : MakeBackboneForward(model_), hooks_.on_batch, clock_);
   TrainingManager::Options training;
   training.workers = options_.training_workers;
   training.intra_op_threads = options_.training_intra_op_threads;

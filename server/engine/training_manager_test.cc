@@ -64,8 +64,8 @@ class TrainingManagerTest : public ::testing::Test {
       absl::MutexLock lock(&mu_);
       published_.push_back(handle);
     };
-    return std::make_unique<TrainingManager>(options, &store_, Model().backbone, Model().banks, Model().pool,
-                                             hooks, clock_);
+    return std::make_unique<TrainingManager>(options, &store_, Model().backbone, Model().banks,
+                                             Model().pool, hooks, clock_);
   }
 
   v1::TrainingJob WaitFinal(TrainingManager& manager, const std::string& job_id) {
@@ -179,8 +179,8 @@ TEST_F(TrainingManagerTest, AJobStaysRunningInMemoryUntilItsVersionIsSwappedIn) 
     swapping.Notify();
     release.WaitForNotification();
   };
-  TrainingManager manager(TrainingManager::Options(), &store_, Model().backbone, Model().banks, Model().pool,
-                          hooks, clock_);
+  TrainingManager manager(TrainingManager::Options(), &store_, Model().backbone, Model().banks,
+                          Model().pool, hooks, clock_);
   ASSERT_TRUE(manager.Start().ok());
   absl::StatusOr<v1::TrainingJob> job = manager.Submit("acme", Request("alice"));
   ASSERT_TRUE(job.ok()) << job.status();
