@@ -18,32 +18,13 @@
 namespace maskserve {
 namespace {
 
-class ComposedProfileTest : public ::testing::Test {
+class ComposedProfileTest : public testing::TrainedProfilesTest {
  protected:
-  static void SetUpTestSuite() {
-    backbone_ = new Backbone(BuiltinBackbone(DeviceSpec()));
-    banks_ = new ServingBanks(testing::SmallBanks(backbone_->model->config()));
-    profiles_ = new std::vector<ProfileData>(testing::OneProfilePerMethod(*backbone_, *banks_));
-  }
-  static void TearDownTestSuite() {
-    delete backbone_;
-    delete banks_;
-    delete profiles_;
-  }
-
   using Tokens = testing::Tokens;
   static Tokens Encode(const std::vector<std::string_view>& texts) {
     return testing::Encode(*backbone_, texts);
   }
-
-  static Backbone* backbone_;
-  static ServingBanks* banks_;
-  static std::vector<ProfileData>* profiles_;
 };
-
-Backbone* ComposedProfileTest::backbone_ = nullptr;
-ServingBanks* ComposedProfileTest::banks_ = nullptr;
-std::vector<ProfileData>* ComposedProfileTest::profiles_ = nullptr;
 
 TEST_F(ComposedProfileTest, MixedBatchEqualsEachProfileAlone) {
   std::vector<ComposedProfile> composed;

@@ -18,19 +18,8 @@
 namespace maskserve {
 namespace {
 
-class ProfilePoolTest : public ::testing::Test {
+class ProfilePoolTest : public testing::TrainedProfilesTest {
  protected:
-  static void SetUpTestSuite() {
-    backbone_ = new Backbone(BuiltinBackbone(DeviceSpec()));
-    banks_ = new ServingBanks(testing::SmallBanks(backbone_->model->config()));
-    profiles_ = new std::vector<ProfileData>(testing::OneProfilePerMethod(*backbone_, *banks_));
-  }
-  static void TearDownTestSuite() {
-    delete backbone_;
-    delete banks_;
-    delete profiles_;
-  }
-
   // Each text's logits with its profile composed alone (the reference).
   static std::vector<at::Tensor> Alone(const std::vector<std::string_view>& texts,
                                        const std::vector<const ProfileData*>& profile_of,
@@ -53,15 +42,7 @@ class ProfilePoolTest : public ::testing::Test {
       EXPECT_NEAR(pooled[c], want, 1e-4 + 1e-4 * std::fabs(want)) << what << ", label " << c;
     }
   }
-
-  static Backbone* backbone_;
-  static ServingBanks* banks_;
-  static std::vector<ProfileData>* profiles_;
 };
-
-Backbone* ProfilePoolTest::backbone_ = nullptr;
-ServingBanks* ProfilePoolTest::banks_ = nullptr;
-std::vector<ProfileData>* ProfilePoolTest::profiles_ = nullptr;
 
 const std::vector<std::string_view> kTexts = {
     "a great film",    "the worst movie ever made",           "music and dance", "it is a story",

@@ -4,7 +4,7 @@
 // for the builtin backbone, one quickly trained profile of every method
 // (XPEFT_HARD, XPEFT_SOFT, PROPETL_LAYER, PROPETL_HYBRID, HEAD_ONLY,
 // ADAPTER, in that order; 2 or 3 labels; X-PEFT with and without the mid
-// norm), and tokenised inputs.
+// norm), tokenised inputs, and a fixture holding them.
 #ifndef MASKSERVE_CORE_TESTING_TRAINED_PROFILES_H_
 #define MASKSERVE_CORE_TESTING_TRAINED_PROFILES_H_
 
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include "core/model/backbone.h"
 #include "core/peft/serving_banks.h"
@@ -72,6 +73,29 @@ inline Tokens Encode(const Backbone& backbone, const std::vector<std::string_vie
   };
   return {t(enc.input_ids), t(enc.attention_mask), t(enc.token_type_ids)};
 }
+
+// A fixture holding the builtin backbone, SmallBanks and
+// OneProfilePerMethod, built once per test suite.
+class TrainedProfilesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    backbone_ = new Backbone(BuiltinBackbone(DeviceSpec()));
+    banks_ = new ServingBanks(SmallBanks(backbone_->model->config()));
+    profiles_ = new std::vector<ProfileData>(OneProfilePerMethod(*backbone_, *banks_));
+  }
+  static void TearDownTestSuite() {
+    delete backbone_;
+    delete banks_;
+    delete profiles_;
+    backbone_ = nullptr;
+    banks_ = nullptr;
+    profiles_ = nullptr;
+  }
+
+  inline static Backbone* backbone_ = nullptr;
+  inline static ServingBanks* banks_ = nullptr;
+  inline static std::vector<ProfileData>* profiles_ = nullptr;
+};
 
 }  // namespace maskserve::testing
 
