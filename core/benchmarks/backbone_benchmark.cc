@@ -34,9 +34,11 @@
 
 #include <cmath>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <sstream>
 
 #include <random>
 
@@ -147,6 +149,12 @@ Draw DrawBatch(int64_t batch, int64_t num_profiles, std::mt19937* rng) {
     d.profile_of.push_back(it->second);
   }
   return d;
+}
+
+std::string Scientific(double v) {
+  std::ostringstream out;
+  out << std::scientific << std::setprecision(2) << v;
+  return out.str();
 }
 
 // The largest |difference| between the pooled forward (fused kernel where
@@ -278,11 +286,10 @@ int Run(int argc, char** argv) {
     const double tolerance = device.dtype == at::kFloat ? 1e-3 : 3e-2;
     const bool ok = r.fused_vs_alone <= tolerance && r.aten_vs_alone <= tolerance &&
                     r.graph_vs_alone <= tolerance;
-    context.push_back({"check_max_abs_fused_vs_alone", std::to_string(r.fused_vs_alone)});
-    context.push_back({"check_max_abs_aten_vs_alone", std::to_string(r.aten_vs_alone)});
-    context.push_back({"check_max_abs_fused_vs_aten", std::to_string(r.fused_vs_aten)});
-    if (graphs)
-      context.push_back({"check_max_abs_graph_vs_alone", std::to_string(r.graph_vs_alone)});
+    context.push_back({"check_max_abs_fused_vs_alone", Scientific(r.fused_vs_alone)});
+    context.push_back({"check_max_abs_aten_vs_alone", Scientific(r.aten_vs_alone)});
+    context.push_back({"check_max_abs_fused_vs_aten", Scientific(r.fused_vs_aten)});
+    if (graphs) context.push_back({"check_max_abs_graph_vs_alone", Scientific(r.graph_vs_alone)});
     context.push_back({"check", ok ? "pass" : "FAIL"});
     if (!ok) exit_code = 1;
   }
