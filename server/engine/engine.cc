@@ -41,6 +41,9 @@ PredictBatcher::Options BatcherOptions(const BatchingOptions& b, const DeviceSpe
   const bool gpu = device.device.is_cuda();
   o.max_batch_sequences = b.max_batch_sequences > 0 ? b.max_batch_sequences : gpu ? 256 : 64;
   o.max_batch_tokens = b.max_batch_tokens > 0 ? b.max_batch_tokens : gpu ? 32768 : 16384;
+  // On a GPU, batches of one length bucket: little padding, and the CUDA
+  // graph of that bucket (core/model/cuda_graph_forward.h uses the same).
+  if (gpu) o.length_buckets = CudaGraphForward::Options().length_buckets;
   o.max_queue_delay = absl::Microseconds(int64_t(b.max_queue_delay_ms * 1000));
   o.max_queued_sequences = b.max_queued_sequences;
   o.max_queued_sequences_per_tenant = b.max_queued_sequences_per_tenant;

@@ -160,7 +160,7 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
   // The batch's adapter shape: set by its first task with an adapter;
   // tasks of another shape wait for a later batch, and the first tenant
   // skipped so starts the next batch (else a busy shape could starve it).
-  int64_t shape = 0;
+  int64_t shape = 0, bucket = -1;
   std::optional<std::string> first_skipped;
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (first_skipped.has_value()) {
@@ -181,7 +181,9 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       auto& queue = queues_[tenant];
       std::shared_ptr<PredictTask>& task = queue.front();
       const int64_t task_shape = task->profile()->batch_shape;
-      if (shape != 0 && task_shape != 0 && task_shape != shape) {
+      const int64_t task_bucket = LengthBucket(task->longest());
+      if ((shape != 0 && task_shape != 0 && task_shape != shape) ||
+          (bucket >= 0 && task_bucket != bucket)) {
         tenant_order_.push_back(tenant);  // keeps its place in its own queue
         if (!first_skipped.has_value()) first_skipped = tenant;
         continue;
@@ -196,6 +198,7 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
       }
       // An oversized single task runs alone.
       if (shape == 0) shape = task_shape;
+      bucket = task_bucket;
       batch.push_back(std::move(task));
       queue.pop_front();
       sequences += n;
@@ -211,6 +214,13 @@ std::vector<std::shared_ptr<PredictTask>> PredictBatcher::TakeBatchLocked() {
     }
   }
   return done();
+}
+
+int64_t PredictBatcher::LengthBucket(int64_t longest) const {
+  for (int64_t b : options_.length_buckets) {
+    if (longest <= b) return b;
+  }
+  return options_.length_buckets.empty() ? 0 : longest;
 }
 
 void PredictBatcher::Loop() {

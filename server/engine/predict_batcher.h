@@ -11,7 +11,9 @@
 //
 // Isolation: a batch holds only profiles whose adapters have one shape
 // (ResidentProfile::batch_shape), and when its forward fails each task is
-// run again alone, so a request fails only if it fails by itself.
+// run again alone, so a request fails only if it fails by itself. With
+// length buckets (Options::length_buckets, on GPUs) a batch also holds one
+// bucket of sequence lengths. Tasks skipped for either keep their place.
 //
 // Tasks whose deadline passed (by the injected clock) or that were
 // cancelled are dropped before compute (DEADLINE_EXCEEDED / CANCELLED), and
@@ -126,6 +128,11 @@ class PredictBatcher {
     // Most sequences one tenant may have waiting, so that one tenant's flood
     // cannot fill the queue for everyone [2048].
     int64_t max_queued_sequences_per_tenant = 2048;
+    // Sequence-length buckets (ascending): a batch holds only tasks whose
+    // longest input falls in one bucket (the smallest bucket >= it; past
+    // the last, its own length), so a GPU forward pads little and replays
+    // a graph captured for that length. Empty = any lengths share a batch.
+    std::vector<int64_t> length_buckets;
     // Called on the scheduler thread before the first batch (e.g. to set
     // LibTorch's intra-op threads).
     std::function<void()> on_thread_start;
@@ -159,6 +166,9 @@ class PredictBatcher {
   void RemoveLocked(const std::string& tenant, int64_t sequences)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(std::vector<std::shared_ptr<PredictTask>> batch);
+  // The length bucket of a task whose longest input is `longest`; 0 without
+  // buckets.
+  int64_t LengthBucket(int64_t longest) const;
   // The forward's input for `tasks`' rows: their distinct profile versions
   // and each row's index among them.
   static ForwardBatch BatchOf(const std::vector<std::shared_ptr<PredictTask>>& tasks);

@@ -286,6 +286,29 @@ TEST(PredictBatcherTest, AnotherShapeIsNotStarvedByABusyOne) {
   EXPECT_EQ(batches[2], (std::vector<std::string>{"b16"}));
 }
 
+// With length buckets a batch holds one bucket of lengths; a task of
+// another bucket keeps its place for the next batch.
+TEST(PredictBatcherTest, LengthBucketsKeepShortAndLongInputsApart) {
+  RecordingForward forward;
+  forward.HoldFirst();
+  PredictBatcher::Options options = SmallBatches(64);
+  options.length_buckets = {16, 64};
+  PredictBatcher batcher(options, forward.Get());
+  ASSERT_TRUE(batcher.Schedule(Task("t", "gate")).ok());
+  forward.WaitUntilHeld();
+  std::vector<std::shared_ptr<PredictTask>> tasks = {
+      Task("a", "short", 1, 10), Task("b", "long", 1, 40), Task("c", "short-2", 1, 16),
+      Task("a", "long-2", 1, 64), Task("b", "past-the-last", 1, 100)};
+  for (auto& t : tasks) ASSERT_TRUE(batcher.Schedule(t).ok());
+  forward.Release();
+  for (auto& t : tasks) EXPECT_TRUE(WaitFor(t).ok()) << WaitFor(t).status();
+  const auto batches = forward.batches();
+  ASSERT_EQ(batches.size(), 4u);
+  EXPECT_EQ(batches[1], (std::vector<std::string>{"short", "short-2"}));
+  EXPECT_EQ(batches[2], (std::vector<std::string>{"long", "long-2"}));
+  EXPECT_EQ(batches[3], (std::vector<std::string>{"past-the-last"}));
+}
+
 TEST(PredictBatcherTest, ATaskThatFailsFailsAloneAndTheOthersAreRunAgain) {
   RecordingForward forward;
   forward.HoldFirst();
