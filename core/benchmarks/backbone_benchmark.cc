@@ -331,12 +331,17 @@ int Run(int argc, char** argv) {
       const double min_seconds = args.GetDouble("min_seconds");
       // A new draw of profiles for every batch, as a mixed stream brings.
       auto run_bare = [&] { model.Forward(ids, mask, types); };
-      auto run_pooled = [&] {
-        const Draw draw = DrawBatch(batch, num_profiles, &pick);
-        std::vector<const PooledProfile*> distinct;
-        for (int64_t j : draw.distinct) distinct.push_back(pooled[size_t(j)].get());
-        ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types);
+      // The serving path through `kernel` (and `with_graphs`).
+      auto pooled_path = [&](SublayerKernel kernel, CudaGraphForward* with_graphs) {
+        return [&, kernel, with_graphs] {
+          const Draw draw = DrawBatch(batch, num_profiles, &pick);
+          std::vector<const PooledProfile*> distinct;
+          for (int64_t j : draw.distinct) distinct.push_back(pooled[size_t(j)].get());
+          ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types, kernel,
+                              with_graphs);
+        };
       };
+      auto run_pooled = pooled_path(SublayerKernel::kAuto, nullptr);
       auto run_cached = [&] {
         const Draw draw = DrawBatch(batch, num_profiles, &pick);
         std::vector<const ComposedProfile*> distinct;
@@ -348,13 +353,7 @@ int Run(int argc, char** argv) {
       auto run_bare_aten = [&] {
         model.Forward(ids, mask, types, BatchAdapters(), SublayerKernel::kAten);
       };
-      auto run_pooled_aten = [&] {
-        const Draw draw = DrawBatch(batch, num_profiles, &pick);
-        std::vector<const PooledProfile*> distinct;
-        for (int64_t j : draw.distinct) distinct.push_back(pooled[size_t(j)].get());
-        ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types,
-                            SublayerKernel::kAten);
-      };
+      auto run_pooled_aten = pooled_path(SublayerKernel::kAten, nullptr);
       struct Variant {
         std::string name;
         std::function<void()> run;
@@ -370,13 +369,7 @@ int Run(int argc, char** argv) {
       auto run_bare_graph = [&] {
         if (!graphs->Pooled(ids, mask, types, BatchAdapters()).defined()) run_bare();
       };
-      auto run_pooled_graph = [&] {
-        const Draw draw = DrawBatch(batch, num_profiles, &pick);
-        std::vector<const PooledProfile*> distinct;
-        for (int64_t j : draw.distinct) distinct.push_back(pooled[size_t(j)].get());
-        ClassifyPooledBatch(model, pool, distinct, draw.profile_of, ids, mask, types,
-                            SublayerKernel::kAuto, graphs.get());
-      };
+      auto run_pooled_graph = pooled_path(SublayerKernel::kAuto, graphs.get());
       if (graphs) {
         variants.push_back({"bare_graph", run_bare_graph});
         if (!pooled.empty()) variants.push_back({"pooled_graph", run_pooled_graph});

@@ -341,7 +341,7 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
   // adapter, then each kind); each profile's index among them, or -1.
   enum Group { kCached, kHard, kSoft, kLayer, kHybrid, kAdapter, kNone };
   std::vector<Group> group_of(size_t(P), kNone);
-  at::Tensor cached_table;
+  at::Tensor cached_table, hard, soft, norm, layer_bits, task_bits, flat;
   {
     std::lock_guard<std::mutex> lock(tables_->mu);
     for (int64_t j = 0; j < P; ++j) {
@@ -366,7 +366,18 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
           break;
       }
     }
+    // A snapshot of the tables: rows inserted before this point are in it.
     if (t.composed) cached_table = t.composed->rows();
+    if (t.xpeft_hard) {
+      hard = t.xpeft_hard->rows();
+      soft = t.xpeft_soft->rows();
+      norm = t.xpeft_norm->rows();
+    }
+    if (t.propetl_layer) {
+      layer_bits = t.propetl_layer->rows();
+      task_bits = t.propetl_task->rows();
+    }
+    flat = t.adapter->rows();
   }
   std::map<Group, std::vector<int64_t>> rows_of;  // table rows per group, in order
   std::vector<int64_t> xpeft_members;             // uncached X-PEFT profiles, in order
@@ -438,21 +449,6 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
   out.head_rows = piece(heads_at, B * max_labels).view({B, max_labels});
   if (composed == 0) return out;
 
-  // A snapshot of the tables: rows inserted before this point are in it.
-  at::Tensor hard, soft, norm, layer_bits, task_bits, flat;
-  {
-    std::lock_guard<std::mutex> lock(tables_->mu);
-    if (t.xpeft_hard) {
-      hard = t.xpeft_hard->rows();
-      soft = t.xpeft_soft->rows();
-      norm = t.xpeft_norm->rows();
-    }
-    if (t.propetl_layer) {
-      layer_bits = t.propetl_layer->rows();
-      task_bits = t.propetl_task->rows();
-    }
-    flat = t.adapter->rows();
-  }
   auto rows = [&](Group group, const at::Tensor& table) {
     const auto [at, n] = span_of.at(group);
     return table.index_select(0, piece(at, n));
@@ -489,7 +485,7 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
     at::Tensor u = at::bmm(w.select(1, 1).transpose(0, 1), bank.up_cat());     // [L, Px, bd + d]
     add(dn.narrow(2, 0, d * b).view({L, Px, d, b}), dn.narrow(2, d * b, b),
         u.narrow(2, 0, b * d).view({L, Px, b, d}), u.narrow(2, b * d, d));
-    if (t.composed_capacity > 0) CacheComposed(xpeft_members, profiles, at::cat({dn, u}, 2));
+    if (t.composed_capacity > 0) CacheComposed(xpeft_members, profiles, dn, u);
   }
   // ProPETL: gather the bit masks, unpack, multiply the prototype.
   if (span_of.count(kLayer) || span_of.count(kHybrid)) {
@@ -539,14 +535,16 @@ PooledBatch ProfilePool::ComposeBatch(const std::vector<const PooledProfile*>& p
 
 void ProfilePool::CacheComposed(const std::vector<int64_t>& members,
                                 const std::vector<const PooledProfile*>& profiles,
-                                const at::Tensor& composed) const {
+                                const at::Tensor& down, const at::Tensor& up) const {
   ProfilePoolTables& t = *tables_;
   std::lock_guard<std::mutex> lock(t.mu);
   for (size_t i = 0; i < members.size() && t.composed_in_use < t.composed_capacity; ++i) {
     const PooledProfile* p = profiles[size_t(members[i])];
     if (p->composed_row_ >= 0) continue;  // a concurrent batch cached it
     p->composed_row_ = t.composed->Allocate();
-    t.composed->Write(p->composed_row_, composed.select(1, int64_t(i)));
+    // Only the rows kept are joined: a full cache costs a batch nothing.
+    t.composed->Write(p->composed_row_,
+                      at::cat({down.select(1, int64_t(i)), up.select(1, int64_t(i))}, 1));
     ++t.composed_in_use;
   }
 }

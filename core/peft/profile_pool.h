@@ -141,11 +141,12 @@ class ProfilePool {
   int64_t device_bytes() const;
 
  private:
-  // Keeps the composed X-PEFT adapters of `members` (their profiles' order
-  // in `composed` [L, Px, 2db + b + d]) while the cache has room.
+  // Keeps the composed X-PEFT adapters of `members` (in their order along
+  // dim 1 of `down` [L, Px, db + b] and `up` [L, Px, bd + d]) while the
+  // cache has room.
   void CacheComposed(const std::vector<int64_t>& members,
-                     const std::vector<const PooledProfile*>& profiles,
-                     const at::Tensor& composed) const;
+                     const std::vector<const PooledProfile*>& profiles, const at::Tensor& down,
+                     const at::Tensor& up) const;
 
   const BertModel& backbone_;
   const ServingBanks banks_;
