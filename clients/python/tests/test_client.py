@@ -10,12 +10,16 @@ Two servers:
 A third real server serves a shared head made with ``maskserve_build_bank``
 (env MASKSERVE_BUILD_BANK_BINARY).
 
-Run through CTest (python_client_test), or by hand:
-  PYTHONPATH=clients/python:build/clients/python/gen \
+They run against an installed copy of the package (InstalledCopyTest checks
+that it is one): through CTest (python_client_test), or by hand, from outside
+clients/python:
   MASKSERVE_BINARY=build/server/maskserve \
   FAKE_MASKSERVE_BINARY=build/clients/testing/fake_maskserve \
   MASKSERVE_BUILD_BANK_BINARY=build/core/tools/maskserve_build_bank \
-  /usr/bin/python3 -m unittest discover -s clients/python/tests -t clients/python -v
+  clients/python/run_installed.sh build/clients/python/test_venv \
+    python -m unittest discover -v -s clients/python/tests
+or, with the package installed (pip install ./clients/python), just
+  python -m unittest discover -v -s clients/python/tests
 """
 
 import functools
@@ -25,10 +29,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import sysconfig
 import tempfile
 import time
 import unittest
 
+import maskserve_client
 from maskserve_client import (
     Client,
     Example,
@@ -289,6 +296,37 @@ class ClientContract:
         with self.assertRaises(MaskserveError) as raised:
             self.client.cancel_job(job.job_id)
         self.assertEqual(raised.exception.code, "FAILED_PRECONDITION")
+
+
+class InstalledCopyTest(unittest.TestCase):
+    """The package under test is an installed copy, stubs included, in the
+    venv that clients/python/run_installed.sh made (MASKSERVE_CLIENT_VENV),
+    not the source tree nor a build folder on PYTHONPATH."""
+
+    def test_imports_from_the_venv_site_packages(self):
+        venv = os.environ.get("MASKSERVE_CLIENT_VENV", "")
+        if not venv:
+            self.skipTest("not run by run_installed.sh (no MASKSERVE_CLIENT_VENV)")
+        self.assertEqual(os.path.realpath(sys.prefix), os.path.realpath(venv))
+        site = os.path.realpath(sysconfig.get_paths()["purelib"])
+        self.assertTrue(site.startswith(os.path.realpath(venv) + os.sep), site)
+        from maskserve_client import _pb, _stubs
+
+        for module in (maskserve_client, _pb, _stubs.maskserve_pb2, _stubs.health_pb2_grpc):
+            self.assertTrue(os.path.realpath(module.__file__).startswith(site + os.sep),
+                            f"{module.__name__} imports from {module.__file__}, not {site}")
+        self.assertFalse(os.environ.get("PYTHONPATH"))
+
+    def test_stubs_are_the_packaged_ones(self):
+        from maskserve_client import _stubs
+
+        self.assertEqual(_stubs.maskserve_pb2.__name__,
+                         "maskserve_client._pb.maskserve.v1.maskserve_pb2")
+        self.assertEqual(_stubs.health_pb2.__name__,
+                         "maskserve_client._pb.grpc.health.v1.health_pb2")
+        import grpc  # the real package, not the generated grpc/health/v1
+
+        self.assertTrue(hasattr(grpc, "insecure_channel"))
 
 
 class LocalValidationTest(unittest.TestCase):
