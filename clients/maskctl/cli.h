@@ -10,7 +10,7 @@
 //      or a watched training job ended FAILED or CANCELLED
 //   2  usage error or invalid local input (flags, arguments, example file)
 //   3  the server is not serving (health)
-//   4  an output file could not be written (export)
+//   4  an output file could not be written (export, predict --output)
 //
 // Thread safety: a CommandContext is used by one command on one thread.
 #ifndef MASKSERVE_CLIENTS_MASKCTL_CLI_H_
@@ -31,6 +31,8 @@
 #include "absl/time/time.h"
 #include "clients/common/channel.h"
 #include "clients/maskctl/example_reader.h"
+#include "clients/maskctl/predict_io.h"
+#include "clients/maskctl/progress.h"
 #include "maskserve/v1/maskserve.pb.h"
 
 namespace maskserve {
@@ -67,8 +69,18 @@ struct PredictOptions {
   bool return_logits = false;
   // Each text is "text<TAB>text_pair".
   bool pairs = false;
-  // Inputs sent per Predict call (stdin input is chunked).
+  // Inputs sent per Predict call (stdin input is chunked); at most the
+  // server's max_inputs_per_request.
   size_t inputs_per_call = 64;
+  // File of texts ("-" = stdin); empty = the arguments, or stdin without any.
+  std::string input;
+  InputFormat input_format = InputFormat::kAuto;
+  // JSONL input: the keys of the text and of the optional second text.
+  std::string text_key = "text";
+  std::string text_pair_key = "text_pair";
+  OutputFormat output_format = OutputFormat::kTable;
+  // Where the predictions go; empty or "-" = stdout.
+  std::string output;
 };
 
 // `list` and `jobs` options.
@@ -96,6 +108,8 @@ struct CliOptions {
   absl::Duration watch_timeout = absl::InfiniteDuration();
   // `watch`: reconnections tried when the stream breaks (UNAVAILABLE).
   int watch_reconnects = 5;
+  // `watch` and `train --wait`: how progress is shown (progress.h).
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
 // What a command runs with.
@@ -107,6 +121,8 @@ struct CommandContext {
   std::istream* in = nullptr;
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
+  // Whether `out` is a terminal (--progress=auto draws a bar on it).
+  bool out_is_terminal = false;
 };
 
 // Prints "maskctl: <rpc> failed: <CODE>: <message>" and returns kExitRpcError.

@@ -13,12 +13,14 @@ const std::vector<Command>& Commands() {
        RunHealth},
       {"info", "", "show the backbone, banks and limits", 0, 0, RunInfo},
       {"train", "PROFILE FILE",
-       "train from CSV/TSV/JSONL examples ('-' = stdin); prints the job id", 2, 2, RunTrain},
+       "train from CSV/TSV/JSONL examples ('-' = stdin); prints the job id (--wait: follow it)", 2,
+       2, RunTrain},
       {"watch", "JOB_ID", "follow a training job (exit 0 SUCCEEDED, 1 FAILED/CANCELLED)", 1, 1,
        RunWatch},
       {"jobs", "[PROFILE]", "list training jobs, newest first (--states to filter)", 0, 1, RunJobs},
       {"cancel", "JOB_ID", "cancel a queued or running job", 1, 1, RunCancel},
-      {"predict", "PROFILE [TEXT...]", "classify the texts (or stdin lines when none)", 1,
+      {"predict", "PROFILE [TEXT...]",
+       "classify the texts, or those of --input=FILE (lines or JSONL; stdin when no TEXT)", 1,
        kUnlimitedArgs, RunPredict},
       {"get", "PROFILE", "show a profile's metadata", 1, 1, RunGet},
       {"list", "", "list profiles (all pages)", 0, 0, RunList},
@@ -40,7 +42,11 @@ std::string UsageText() {
     absl::StrAppend(&text, head, " ", command.summary, "\n");
   }
   absl::StrAppend(&text,
-                  "\nEnvironment: MASKSERVE_ADDRESS, MASKSERVE_API_KEY (overridden by the flags).\n"
+                  "\npredict: --input=FILE ('-' = stdin), --input_format=auto|text|jsonl,\n"
+                  "         --output_format=table|csv|jsonl, --output=FILE.\n"
+                  "watch, train --wait: --progress=auto|bar|plain|none (auto: a bar on a "
+                  "terminal).\n"
+                  "Environment: MASKSERVE_ADDRESS, MASKSERVE_API_KEY (overridden by the flags).\n"
                   "Exit codes: 0 ok; 1 RPC failed or job FAILED/CANCELLED; 2 usage or bad "
                   "input;\n            3 not serving; 4 output file not written.\n"
                   "Run 'maskctl --helpfull' for every flag.");

@@ -347,7 +347,8 @@ TEST_F(CommandsTest, PredictReadsStdinLinesInChunksWithTopK) {
   EXPECT_EQ(none.code, kExitUsage);
   Result latin1 = Run("predict", {"chunks"}, "fine\ncaf\xe9\n");
   EXPECT_EQ(latin1.code, kExitUsage);
-  EXPECT_TRUE(absl::StrContains(latin1.err, "text 2: invalid UTF-8 at byte 3")) << latin1.err;
+  EXPECT_TRUE(absl::StrContains(latin1.err, "<stdin>: line 2: invalid UTF-8 at byte 3"))
+      << latin1.err;
   Result missing = Run("predict", {"nope", "hi"});
   EXPECT_EQ(missing.code, kExitRpcError);
   EXPECT_TRUE(absl::StrContains(missing.err, "predict failed: NOT_FOUND")) << missing.err;
@@ -359,6 +360,168 @@ TEST_F(CommandsTest, PredictSplitsPairsAtTabs) {
   Result r = Run("predict", {"pairs", "premise\thypothesis"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_TRUE(absl::EndsWith(r.out, "\tpremise\thypothesis\n")) << r.out;
+}
+
+TEST_F(CommandsTest, TrainWaitPlainProgressIsRateLimited) {
+  server_.reset();
+  FakeMaskserveService::Options slow;
+  slow.step_delay = absl::Milliseconds(150);
+  StartServer(slow);
+  const std::string csv = WriteFile("plain.csv", "text,label\na,x\nb,y\n");
+  options_.train.hyper_parameters.set_epochs(2);
+  options_.train.hyper_parameters.set_batch_size(1);  // 2 steps per epoch, 4 in all
+  options_.train.wait = true;
+  options_.progress = ProgressMode::kPlain;
+  Result train = Run("train", {"plain", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  EXPECT_EQ(train.out.find('\r'), std::string::npos) << train.out;
+  std::vector<std::string> lines = absl::StrSplit(train.out, '\n', absl::SkipEmpty());
+  // Each epoch's steps and validation come within a second: one line each.
+  int epoch1 = 0, epoch2 = 0;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "RUNNING  epoch 1/2  step ")) ++epoch1;
+    if (absl::StartsWith(line, "RUNNING  epoch 2/2  step ")) ++epoch2;
+    if (absl::StartsWith(line, "RUNNING  epoch ")) {
+      EXPECT_TRUE(absl::StrContains(line, "  eta 0:0")) << line;
+    }
+  }
+  EXPECT_EQ(epoch1, 1) << train.out;
+  EXPECT_EQ(epoch2, 1) << train.out;
+  EXPECT_TRUE(absl::StartsWith(lines.back(), "SUCCEEDED  epoch 2/2  step 4/4  loss ")) << train.out;
+  EXPECT_TRUE(absl::StrContains(lines.back(), "  version 1  took 0:0")) << lines.back();
+}
+
+TEST_F(CommandsTest, TrainWaitBarAndNone) {
+  server_.reset();
+  FakeMaskserveService::Options slow;
+  slow.step_delay = absl::Milliseconds(300);
+  StartServer(slow);
+  const std::string csv = WriteFile("bar.csv", "text,label\na,x\nb,y\n");
+  options_.train.hyper_parameters.set_epochs(2);
+  options_.train.wait = true;
+  options_.progress = ProgressMode::kBar;
+  Result bar = Run("train", {"bar", csv});
+  ASSERT_EQ(bar.code, kExitOk) << bar.err;
+  // The job id, then one line redrawn in place, kept when done.
+  std::vector<std::string> lines = absl::StrSplit(bar.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << bar.out;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "job-")) << bar.out;
+  EXPECT_TRUE(absl::StrContains(lines[1], "\rRUNNING  epoch 1/2  step 1/2  [")) << bar.out;
+  EXPECT_TRUE(absl::StrContains(lines[1], "%  loss 0.5000")) << bar.out;
+  EXPECT_TRUE(absl::EndsWith(bar.out,
+                             "\r\033[KSUCCEEDED  epoch 2/2  step 2/2  loss 0.3333  "
+                             "val_acc 1.0000  best 1.0000  version 1  took 0:00\n"))
+      << bar.out;
+
+  options_.progress = ProgressMode::kNone;
+  Result none = Run("train", {"none", csv});
+  ASSERT_EQ(none.code, kExitOk) << none.err;
+  lines = absl::StrSplit(none.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << none.out;
+  EXPECT_TRUE(absl::StartsWith(lines[1], "SUCCEEDED  epoch 2/2")) << none.out;
+}
+
+TEST_F(CommandsTest, PredictFileToCsvAndJsonl) {
+  Train("files");  // pos: "wonderful film", neg: "terrible plot"
+  const std::string texts =
+      WriteFile("texts.txt", "wonderful film\n\nterrible plot\r\n\"quoted\", with comma\n");
+  options_.predict.input = texts;
+  options_.predict.output_format = OutputFormat::kCsv;
+  Result csv = Run("predict", {"files"});
+  ASSERT_EQ(csv.code, kExitOk) << csv.err;
+  std::vector<std::string> lines = absl::StrSplit(csv.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << csv.out;
+  EXPECT_EQ(lines[0], "id,text,label,probability,p_pos,p_neg");
+  EXPECT_EQ(lines[1], "1,wonderful film,pos,0.9,0.9,0.1");
+  EXPECT_EQ(lines[2], "3,terrible plot,neg,0.9,0.1,0.9");  // ids are line numbers
+  EXPECT_TRUE(absl::StartsWith(lines[3], "4,\"\"\"quoted\"\", with comma\",")) << lines[3];
+
+  const std::string jsonl = WriteFile(
+      "texts.jsonl",
+      "{\"id\": \"a\", \"text\": \"terrible plot\"}\n{\"id\": 12, \"text\": \"wonderful film\"}\n");
+  const std::string out_path = ::testing::TempDir() + "/predictions.jsonl";
+  files_.push_back(out_path);
+  options_.predict.input = jsonl;
+  options_.predict.output_format = OutputFormat::kJsonl;
+  options_.predict.output = out_path;
+  Result to_file = Run("predict", {"files"});
+  ASSERT_EQ(to_file.code, kExitOk) << to_file.err;
+  EXPECT_EQ(to_file.out, "");
+  std::ifstream in(out_path);
+  std::stringstream written;
+  written << in.rdbuf();
+  EXPECT_EQ(written.str(),
+            "{\"id\":\"a\",\"label\":\"neg\",\"probability\":0.9,"
+            "\"probabilities\":{\"pos\":0.1,\"neg\":0.9}}\n"
+            "{\"id\":12,\"label\":\"pos\",\"probability\":0.9,"
+            "\"probabilities\":{\"pos\":0.9,\"neg\":0.1}}\n");
+
+  // stdin, JSONL detected from the first character, the table as always.
+  options_.predict.input = "-";
+  options_.predict.output_format = OutputFormat::kTable;
+  options_.predict.output.clear();
+  Result table = Run("predict", {"files"}, "\n{\"text\": \"wonderful film\"}\n");
+  ASSERT_EQ(table.code, kExitOk) << table.err;
+  EXPECT_EQ(table.out, "pos\t0.9000\twonderful film\n");
+}
+
+TEST_F(CommandsTest, PredictFileInBatchesWithinTheServerLimit) {
+  Train("batches");
+  std::string content;
+  for (int i = 0; i < 600; ++i) content += "text number " + std::to_string(i) + "\n";
+  const std::string path = WriteFile("600.txt", content);
+  options_.predict.input = path;
+  options_.predict.inputs_per_call = 1000;  // the fake takes at most 256 per request
+  options_.json = true;                     // one raw response per request
+  Result r = Run("predict", {"batches"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  EXPECT_EQ(lines.size(), 3u);  // 256 + 256 + 88
+  options_.json = false;
+  options_.predict.inputs_per_call = 7;
+  options_.predict.output_format = OutputFormat::kCsv;
+  r = Run("predict", {"batches"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 601u);
+  EXPECT_TRUE(absl::StartsWith(lines[600], "600,text number 599,")) << lines[600];
+}
+
+TEST_F(CommandsTest, PredictBadInputFailsBeforeAnyOutput) {
+  Train("bad-input");
+  options_.predict.input = WriteFile(
+      "bad.jsonl", "{\"text\": \"fine\"}\n\n{\"txt\": \"oops\"}\n{\"text\": \"later\"}\n");
+  options_.predict.output_format = OutputFormat::kJsonl;
+  Result r = Run("predict", {"bad-input"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(absl::EndsWith(r.err, "bad.jsonl: line 3: missing key 'text'\n")) << r.err;
+
+  options_.predict.input = WriteFile("long.txt", "short\n" + std::string(20000, 'x') + "\n");
+  r = Run("predict", {"bad-input"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "long.txt: line 2: text of 20000 bytes; the server takes "
+                                "at most 16384 (max_text_bytes)"))
+      << r.err;
+
+  options_.predict.input = ::testing::TempDir() + "/no-such-texts.txt";
+  r = Run("predict", {"bad-input"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "cannot read")) << r.err;
+
+  options_.predict.input = WriteFile("ok.txt", "fine\n");
+  r = Run("predict", {"bad-input", "an argument too"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "not both")) << r.err;
+  options_.json = true;
+  r = Run("predict", {"bad-input"});
+  EXPECT_EQ(r.code, kExitUsage);
+  options_.json = false;
+  options_.predict.output = "/nonexistent-dir/out.jsonl";
+  r = Run("predict", {"bad-input"});
+  EXPECT_EQ(r.code, kExitOutputError);
+  EXPECT_TRUE(absl::StrContains(r.err, "cannot write '/nonexistent-dir/out.jsonl'")) << r.err;
 }
 
 TEST_F(CommandsTest, ApiKeyIsSentAsBearerMetadata) {

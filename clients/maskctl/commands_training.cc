@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "clients/maskctl/commands.h"
 #include "clients/maskctl/format.h"
+#include "clients/maskctl/progress.h"
 #include "maskserve/v1/maskserve.grpc.pb.h"
 
 namespace maskserve {
@@ -26,12 +27,10 @@ int ReportFinalState(const CommandContext& ctx, const v1::TrainingJob& job) {
   return kExitRpcError;
 }
 
-void PrintJob(const CommandContext& ctx, const v1::TrainingJob& job) {
-  if (ctx.options.json) {
-    PrintJsonLine(ctx, job);
-  } else {
-    *ctx.out << JobProgressLine(job) << "\n" << std::flush;
-  }
+// --progress=auto resolved: a bar on a terminal, plain lines elsewhere.
+ProgressMode ResolveProgressMode(const CommandContext& ctx) {
+  if (ctx.options.progress != ProgressMode::kAuto) return ctx.options.progress;
+  return ctx.out_is_terminal ? ProgressMode::kBar : ProgressMode::kPlain;
 }
 
 }  // namespace
@@ -42,7 +41,11 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + ctx.options.watch_timeout;
   v1::TrainingJob last;
-  std::string last_line;
+  std::string last_json;
+  // JSON mode prints every changed message as it is; otherwise the printer
+  // draws a bar or prints plain lines.
+  ProgressPrinter printer(ctx.out, ResolveProgressMode(ctx),
+                          ctx.out_is_terminal ? TerminalColumns(1) : 80);
   int reconnects = 0;
   while (true) {
     grpc::ClientContext context;
@@ -56,10 +59,14 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
     bool received = false;
     while (reader->Read(&job)) {
       received = true;
-      // Print only what changed (a stream may repeat a state).
-      const std::string line = ctx.options.json ? job.SerializeAsString() : JobProgressLine(job);
-      if (line != last_line) PrintJob(ctx, job);
-      last_line = line;
+      if (ctx.options.json) {
+        // Print only what changed (a stream may repeat a state).
+        std::string bytes = job.SerializeAsString();
+        if (bytes != last_json) PrintJsonLine(ctx, job);
+        last_json = std::move(bytes);
+      } else {
+        printer.Update(job, absl::Now());
+      }
       last = job;
     }
     grpc::Status status = reader->Finish();
@@ -67,6 +74,7 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
     const bool retryable = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
     if (!retryable || reconnects >= ctx.options.watch_reconnects ||
         absl::Now() + absl::Seconds(1) >= deadline) {
+      printer.Abandon();
       if (status.ok()) {
         status =
             grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream ended before the job finished");
@@ -75,6 +83,7 @@ int WatchJob(const CommandContext& ctx, const std::string& job_id) {
     }
     if (received) reconnects = 0;
     ++reconnects;
+    printer.Interrupt();
     *ctx.err << "maskctl: watch interrupted ("
              << (status.ok() ? "stream ended" : status.error_message()) << "); reconnecting\n";
     std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -5,6 +5,8 @@
 // The flags are defined and read here only; they become a CliOptions that the
 // commands (commands_*.cc) receive. See cli.h for the exit codes and
 // commands.cc for the command list.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -47,9 +49,9 @@ ABSL_FLAG(std::string, shared_head, "",
           "train: reuse this shared classification head (listed by `info`) instead of "
           "training one; the profile then stores no head");
 ABSL_FLAG(std::string, format, "auto", "train: examples format: auto, csv, tsv or jsonl");
-ABSL_FLAG(std::string, text_column, "text", "train: column / JSON key of the text");
+ABSL_FLAG(std::string, text_column, "text", "train, predict: column / JSON key of the text");
 ABSL_FLAG(std::string, text_pair_column, "text_pair",
-          "train: column / JSON key of the optional second text");
+          "train, predict: column / JSON key of the optional second text");
 ABSL_FLAG(std::string, label_column, "label", "train: column / JSON key of the label");
 ABSL_FLAG(uint64_t, limit, 0, "train: use only the first N examples (0 = all)");
 ABSL_FLAG(bool, wait, false, "train: watch the job until it finishes");
@@ -86,12 +88,25 @@ ABSL_FLAG(std::optional<uint64_t>, expected_version, std::nullopt,
 // watch.
 ABSL_FLAG(double, watch_timeout_seconds, 0,
           "watch, train --wait: give up after this long (0 = never)");
+ABSL_FLAG(std::string, progress, "auto",
+          "watch, train --wait: auto (a bar on a terminal, else plain lines), bar, plain or "
+          "none (only the final line)");
 
 // predict.
 ABSL_FLAG(uint32_t, top_k, 0, "predict: best labels per input (0 = 1)");
 ABSL_FLAG(bool, return_logits, false, "predict: also return logits (with --json)");
 ABSL_FLAG(bool, pairs, false, "predict: each text is 'text<TAB>text_pair'");
-ABSL_FLAG(uint32_t, inputs_per_call, 64, "predict: inputs sent per Predict call");
+ABSL_FLAG(uint32_t, inputs_per_call, 64,
+          "predict: inputs sent per Predict call (at most the server's limit)");
+ABSL_FLAG(std::string, input, "",
+          "predict: file of texts ('-' = stdin): one text a line, or JSON lines "
+          "{\"id\": ..., \"text\": ...}");
+ABSL_FLAG(std::string, input_format, "auto",
+          "predict: auto (jsonl for .jsonl/.json or a first line starting with '{'), text or "
+          "jsonl");
+ABSL_FLAG(std::string, output_format, "table",
+          "predict: table (label, probability, text), csv or jsonl");
+ABSL_FLAG(std::string, output, "", "predict: write the predictions to this file ('-' = stdout)");
 
 // list, jobs.
 ABSL_FLAG(uint32_t, page_size, 0, "list, jobs: entries per page (0 = server default)");
@@ -211,6 +226,20 @@ std::string OptionsFromFlags(CliOptions* options) {
   predict.pairs = absl::GetFlag(FLAGS_pairs);
   predict.inputs_per_call = absl::GetFlag(FLAGS_inputs_per_call);
   if (predict.inputs_per_call == 0) return "inputs_per_call: must be positive";
+  predict.input = absl::GetFlag(FLAGS_input);
+  absl::StatusOr<InputFormat> input_format = ParseInputFormat(absl::GetFlag(FLAGS_input_format));
+  if (!input_format.ok()) return std::string(input_format.status().message());
+  predict.input_format = *input_format;
+  predict.text_key = absl::GetFlag(FLAGS_text_column);
+  predict.text_pair_key = absl::GetFlag(FLAGS_text_pair_column);
+  absl::StatusOr<OutputFormat> output_format =
+      ParseOutputFormat(absl::GetFlag(FLAGS_output_format));
+  if (!output_format.ok()) return std::string(output_format.status().message());
+  predict.output_format = *output_format;
+  predict.output = absl::GetFlag(FLAGS_output);
+  absl::StatusOr<ProgressMode> progress = ParseProgressMode(absl::GetFlag(FLAGS_progress));
+  if (!progress.ok()) return std::string(progress.status().message());
+  options->progress = *progress;
 
   options->list.page_size = absl::GetFlag(FLAGS_page_size);
   absl::StatusOr<std::vector<v1::JobState>> states = ParseJobStates(absl::GetFlag(FLAGS_states));
@@ -259,6 +288,7 @@ int Main(int argc, char** argv) {
   ctx.in = &std::cin;
   ctx.out = &std::cout;
   ctx.err = &std::cerr;
+  ctx.out_is_terminal = isatty(STDOUT_FILENO) == 1;
   return RunCommand(positional[1], ctx);
 }
 

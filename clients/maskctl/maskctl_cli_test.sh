@@ -106,6 +106,55 @@ grep -q $'pos\t0.9000\tpos=0.9000 neg=0.1000\ti loved it' "$work/out" || fail "t
 expect_rc 0 m --json predict movies "i loved it"
 grep -q '"profile_version":"1"' "$work/out" || fail "predict --json: $(cat "$work/out")"
 
+# predict --input: a text file to CSV, JSONL with ids to a JSONL file,
+# bad lines named, an unwritable output.
+printf 'i loved it\n\n"quoted", and comma\ni hated it\n' >"$work/texts.txt"
+expect_rc 0 m predict movies --input="$work/texts.txt" --output_format=csv
+[ "$(head -n1 "$work/out")" = "id,text,label,probability,p_pos,p_neg" ] || fail "csv: $(cat "$work/out")"
+grep -qx '1,i loved it,pos,0.9,0.9,0.1' "$work/out" || fail "csv row: $(cat "$work/out")"
+grep -q '^3,"""quoted"", and comma",' "$work/out" || fail "csv quoting: $(cat "$work/out")"
+grep -qx '4,i hated it,neg,0.9,0.1,0.9' "$work/out" || fail "csv row 4: $(cat "$work/out")"
+printf '{"id":"r1","text":"i hated it"}\n{"id":2,"text":"i loved it"}\n' >"$work/texts.jsonl"
+expect_rc 0 m predict movies --input="$work/texts.jsonl" --output_format=jsonl \
+  --output="$work/pred.jsonl"
+[ ! -s "$work/out" ] || fail "predict --output also printed: $(cat "$work/out")"
+grep -qx '{"id":"r1","label":"neg","probability":0.9,"probabilities":{"pos":0.1,"neg":0.9}}' \
+  "$work/pred.jsonl" || fail "jsonl: $(cat "$work/pred.jsonl")"
+grep -q '^{"id":2,"label":"pos",' "$work/pred.jsonl" || fail "jsonl id: $(cat "$work/pred.jsonl")"
+m predict movies --output_format=csv <"$work/texts.jsonl" >"$work/out" || fail "predict stdin jsonl"
+grep -qx 'r1,i hated it,neg,0.9,0.1,0.9' "$work/out" || fail "stdin jsonl: $(cat "$work/out")"
+printf '{"text":"fine"}\n{"text": 3}\n' >"$work/bad.jsonl"
+expect_rc 2 m predict movies --input="$work/bad.jsonl"
+grep -q "bad.jsonl: line 2: key 'text': expected a string" "$work/err" || fail "$(cat "$work/err")"
+[ ! -s "$work/out" ] || fail "bad input printed: $(cat "$work/out")"
+expect_rc 2 m predict movies --input="$work/texts.txt" --output_format=xml
+expect_rc 4 m predict movies --input="$work/texts.txt" --output="$work/no/such/dir.csv"
+# Real data, when ../shared/data is there: SST-2 sentences and HuffPost headlines.
+data=$(dirname "$0")/../../../shared/data
+if [ -f "$data/glue/SST-2/dev.tsv" ] && [ -f "$data/huffpost/news_category_10k.jsonl" ]; then
+  tail -n +2 "$data/glue/SST-2/dev.tsv" | cut -f1 |
+    m predict movies --output_format=csv >"$work/sst2.csv" || fail "sst2 predict"
+  [ "$(wc -l <"$work/sst2.csv")" = 873 ] || fail "sst2 rows: $(wc -l <"$work/sst2.csv")"
+  expect_rc 0 m predict movies --input="$data/huffpost/news_category_10k.jsonl" \
+    --text_column=headline --output_format=jsonl --inputs_per_call=256
+  [ "$(wc -l <"$work/out")" = 10000 ] || fail "huffpost rows: $(wc -l <"$work/out")"
+  tail -n1 "$work/out" | grep -q '^{"id":10000,"label":"' || fail "huffpost: $(tail -n1 "$work/out")"
+else
+  echo "NOTE: ../shared/data is absent; skipping the SST-2 and HuffPost predict checks"
+fi
+
+# train --wait --progress: a bar redrawn in place, or only the final line.
+expect_rc 0 m train movies-bar "$work/train.csv" --method=HEAD_ONLY --epochs=2 --wait --progress=bar
+grep -q $'\rRUNNING  epoch' "$work/out" || fail "bar: $(cat -v "$work/out")"
+[ "$(wc -l <"$work/out")" = 2 ] || fail "bar lines: $(cat -v "$work/out")"
+tail -n1 "$work/out" | grep -q $'\r\e\\[KSUCCEEDED.*version 1  took ' || fail "bar end: $(cat -v "$work/out")"
+expect_rc 0 m train movies-none "$work/train.csv" --method=HEAD_ONLY --epochs=2 --wait --progress=none
+[ "$(wc -l <"$work/out")" = 2 ] || fail "none: $(cat "$work/out")"
+expect_rc 2 m train x "$work/train.csv" --wait --progress=fancy
+grep -q 'progress: expected auto, bar, plain or none' "$work/err" || fail "$(cat "$work/err")"
+expect_rc 0 m delete movies-bar
+expect_rc 0 m delete movies-none
+
 # get, list (paged), jobs.
 expect_rc 0 m get movies
 grep -q '^labels        pos, neg$' "$work/out" || fail "get: $(cat "$work/out")"
