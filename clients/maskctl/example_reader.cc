@@ -190,14 +190,9 @@ absl::StatusOr<std::vector<LabeledExample>> ParseJsonl(absl::string_view content
     ++line;
     if (IsBlank(text)) continue;
     if (options.limit > 0 && examples.size() >= options.limit) break;
-    JsonValue object;
-    try {
-      object = JsonValue::Parse(std::string_view(text.data(), text.size()),
-                                absl::StrCat(source, ": line ", line));
-    } catch (const EngineError& e) {
-      return absl::InvalidArgumentError(e.what());
-    }
-    if (!object.is_object()) return LineError(source, line, "expected a JSON object");
+    absl::StatusOr<JsonValue> parsed = ParseJsonLine(text, source, line);
+    if (!parsed.ok()) return parsed.status();
+    const JsonValue& object = *parsed;
     LabeledExample example;
     example.line = line;
     absl::StatusOr<std::string> field =
@@ -216,6 +211,19 @@ absl::StatusOr<std::vector<LabeledExample>> ParseJsonl(absl::string_view content
 }
 
 }  // namespace
+
+absl::StatusOr<JsonValue> ParseJsonLine(absl::string_view text, absl::string_view source,
+                                        size_t line) {
+  JsonValue object;
+  try {
+    object = JsonValue::Parse(std::string_view(text.data(), text.size()),
+                              absl::StrCat(source, ": line ", line));
+  } catch (const EngineError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (!object.is_object()) return LineError(source, line, "expected a JSON object");
+  return object;
+}
 
 absl::StatusOr<ExampleFormat> ParseExampleFormat(absl::string_view name) {
   const std::string lower = absl::AsciiStrToLower(name);

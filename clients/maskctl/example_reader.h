@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/base/json.h"
 
 namespace maskserve {
 namespace maskctl {
@@ -79,6 +80,12 @@ absl::StatusOr<std::vector<LabeledExample>> ParseExamples(absl::string_view cont
 // fails with INVALID_ARGUMENT naming the path and the reason.
 absl::StatusOr<std::vector<LabeledExample>> ReadExamples(const std::string& path,
                                                          const ExampleReadOptions& options);
+
+// One JSON-lines record: the object `text` holds, read from `line` of
+// `source`; INVALID_ARGUMENT naming them when it is not valid JSON or not an
+// object. Shared with `maskctl predict`'s input reader.
+absl::StatusOr<JsonValue> ParseJsonLine(absl::string_view text, absl::string_view source,
+                                        size_t line);
 
 // The distinct labels in first-seen order.
 std::vector<std::string> InferLabels(const std::vector<LabeledExample>& examples);

@@ -9,8 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/maskctl/example_reader.h"
 #include "clients/maskctl/format.h"
-#include "core/base/error.h"
 #include "core/base/json.h"
 #include "core/base/utf8.h"
 
@@ -106,14 +106,9 @@ absl::Status InputReader::ParseLine(absl::string_view line, PredictInput* input)
     input->text = std::string(line.substr(0, tab));
     if (tab != absl::string_view::npos) input->text_pair = std::string(line.substr(tab + 1));
   } else {
-    JsonValue object;
-    try {
-      object = JsonValue::Parse(std::string_view(line.data(), line.size()),
-                                absl::StrCat(source_, ": line ", line_));
-    } catch (const EngineError& e) {
-      return absl::InvalidArgumentError(e.what());
-    }
-    if (!object.is_object()) return error("expected a JSON object");
+    absl::StatusOr<JsonValue> parsed = ParseJsonLine(line, source_, line_);
+    if (!parsed.ok()) return parsed.status();
+    const JsonValue& object = *parsed;
     if (const JsonValue* id = object.Find("id"); id != nullptr && !id->is_null()) {
       if (id->is_string()) {
         input->id = id->AsString();
