@@ -6,7 +6,12 @@
 # runs as an unprivileged user with the RocksDB store on a volume.
 #
 #   docker build -t maskserve .
-#   docker run -p 50051:50051 -p 9464:9464 -v maskserve-data:/var/lib/maskserve maskserve
+#   scripts/make_api_key.sh acme          # deploy/secrets/api_keys; prints the key
+#   docker run -p 50051:50051 -p 127.0.0.1:9464:9464 -v maskserve-data:/var/lib/maskserve \
+#     -v "$PWD/deploy/secrets":/etc/maskserve:ro \
+#     -e MASKSERVE_API_KEYS_FILE=/etc/maskserve/api_keys maskserve
+# Without a key file the server accepts only loopback clients, which from
+# outside the container is nobody (--allow_unauthenticated to try it out).
 #
 # Build arguments:
 #   MASKSERVE_JOBS   parallel compile jobs (default: all cores; LibTorch-heavy
@@ -46,7 +51,9 @@ FROM debian:12 AS runtime
 #   libgrpc29             libgrpc.so.29, libgpr.so.29, libupb.so.29 (+ c-ares, re2, ssl)
 #   libprotobuf32         libprotobuf.so.32
 #   libabsl20220623       libabsl_*.so.20220623
-#   libcivetweb1          libcivetweb.so.1 (the /metrics endpoint)
+#   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
+#                         prometheus-cpp: the metrics and the /metrics endpoint
+#   libcivetweb1          libcivetweb.so.1, libcivetweb-cpp.so.1 (its HTTP server)
 #   libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g libgflags2.2
 #                         what RocksDB needs: Debian's RocksDB CMake package
 #                         links librocksdb.a statically, so librocksdb7.8
@@ -62,6 +69,7 @@ FROM debian:12 AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libtorch1.13 libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libcivetweb1 \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
       libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g libgflags2.2 libatomic1 \
       libblis4-serial ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

@@ -209,7 +209,8 @@ fi
 if [ ${#compose[@]} -eq 0 ]; then
   echo "SKIP: docker-compose is not installed (Debian package 'docker-compose'); compose files not validated"
 else
-  for files in "docker-compose.yml" "docker-compose.yml docker-compose.gpu.yml"; do
+  for files in "docker-compose.yml" "docker-compose.yml docker-compose.gpu.yml" \
+      "docker-compose.yml docker-compose.tls.yml"; do
     args=()
     for f in $files; do args+=(-f "$f"); done
     for profile in "" grafana; do
@@ -231,7 +232,7 @@ if "$python" -c 'import yaml' 2>/dev/null; then
 import os, re, sys, yaml
 here, root = sys.argv[1:3]
 errors = []
-for name in ("docker-compose.yml", "docker-compose.gpu.yml"):
+for name in ("docker-compose.yml", "docker-compose.gpu.yml", "docker-compose.tls.yml"):
     doc = yaml.safe_load(open(os.path.join(here, name)))
     for svc, spec in (doc.get("services") or {}).items():
         for vol in spec.get("volumes") or []:

@@ -17,9 +17,28 @@ std::string HashApiKey(const std::string& key) {
   return hash.HexDigest();
 }
 
-std::unique_ptr<Authenticator> Authenticator::Development() {
+bool IsLoopbackPeer(absl::string_view peer) {
+  if (absl::ConsumePrefix(&peer, "unix:") || absl::StartsWith(peer, "unix-abstract:")) return true;
+  if (absl::ConsumePrefix(&peer, "ipv4:")) {
+    const size_t colon = peer.rfind(':');
+    const absl::string_view host = colon == absl::string_view::npos ? peer : peer.substr(0, colon);
+    return absl::StartsWith(host, "127.");  // 127.0.0.0/8
+  }
+  if (absl::ConsumePrefix(&peer, "ipv6:")) {
+    const size_t close = peer.find(']');
+    if (peer.empty() || peer[0] != '[' || close == absl::string_view::npos) return false;
+    const std::string host = absl::AsciiStrToLower(peer.substr(1, close - 1));
+    if (host == "::1" || host == "0:0:0:0:0:0:0:1") return true;
+    // An IPv4 loopback address mapped into IPv6.
+    return absl::StartsWith(host, "::ffff:127.");
+  }
+  return false;
+}
+
+std::unique_ptr<Authenticator> Authenticator::Development(Peers peers) {
   auto auth = std::unique_ptr<Authenticator>(new Authenticator());
   auth->development_ = true;
+  auth->loopback_only_ = peers == Peers::kLoopbackOnly;
   return auth;
 }
 
@@ -49,9 +68,10 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromHashes(
   return auth;
 }
 
-absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path,
+                                                                       const std::string& flag) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("api_keys_file: cannot read '", path, "'"));
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read '", path, "'"));
   std::map<std::string, std::string> hashes;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -60,27 +80,27 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std
     std::vector<std::string> fields =
         absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ":", number,
-                                                     ": expected '<tenant> <sha256 hex of key>'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", path, ":", number, ": expected '<tenant> <sha256 hex of key>'"));
     }
     absl::Status valid = CheckKeyEntry(fields[1], fields[0]);
     if (!valid.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("api_keys_file: ", path, ":", number, ": ", valid.message()));
+          absl::StrCat(flag, ": ", path, ":", number, ": ", valid.message()));
     }
     if (hashes.count(fields[1])) {
       return absl::InvalidArgumentError(
-          absl::StrCat("api_keys_file: ", path, ":", number, ": duplicate key hash"));
+          absl::StrCat(flag, ": ", path, ":", number, ": duplicate key hash"));
     }
     hashes[fields[1]] = fields[0];
   }
   auto auth = FromHashes(hashes);
   if (!auth.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("api_keys_file: ", path, ": ", auth.status().message()));
+        absl::StrCat(flag, ": ", path, ": ", auth.status().message()));
   }
   if ((*auth)->tenant_by_hash_.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("api_keys_file: ", path, ": no keys"));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, ": no keys"));
   }
   return auth;
 }
@@ -106,7 +126,16 @@ absl::StatusOr<std::string> Authenticator::AuthenticateHeader(
 }
 
 absl::StatusOr<std::string> Authenticator::Authenticate(const grpc::ServerContext& context) const {
-  if (development_) return std::string(kDevelopmentTenant);
+  if (development_) {
+    if (loopback_only_ && !IsLoopbackPeer(context.peer())) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "authorization: this server has no API keys (development mode) and accepts only "
+          "loopback clients, not ",
+          context.peer(),
+          "; start it with --api_keys_file (or --allow_unauthenticated to accept anyone)"));
+    }
+    return std::string(kDevelopmentTenant);
+  }
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) return AuthenticateHeader(nullptr);

@@ -80,7 +80,7 @@ TEST(HashApiKeyTest, HashesTheKeyVerbatim) {
 
 TEST(AuthenticatorTest, DevelopmentModeMapsEveryHeaderToDefaultTenant) {
   EXPECT_STREQ(kDevelopmentTenant, "default");
-  std::unique_ptr<Authenticator> auth = Authenticator::Development();
+  std::unique_ptr<Authenticator> auth = Authenticator::Development(Authenticator::Peers::kAny);
   ASSERT_NE(auth, nullptr);
   EXPECT_TRUE(auth->development());
   EXPECT_EQ(TenantOf(auth->AuthenticateHeader(nullptr)), "default");
@@ -90,8 +90,34 @@ TEST(AuthenticatorTest, DevelopmentModeMapsEveryHeaderToDefaultTenant) {
   EXPECT_EQ(TenantOf(Header(*auth, "Basic dXNlcjpwYXNz")), "default");
 }
 
+TEST(IsLoopbackPeerTest, AcceptsOnlyLoopbackAndUnixSockets) {
+  for (const char* peer :
+       {"ipv4:127.0.0.1:50051", "ipv4:127.1.2.3:1", "ipv6:[::1]:50051", "ipv6:[::FFFF:127.0.0.1]:9",
+        "ipv6:[0:0:0:0:0:0:0:1]:2", "unix:/tmp/maskserve.sock", "unix-abstract:maskserve"}) {
+    EXPECT_TRUE(IsLoopbackPeer(peer)) << peer;
+  }
+  for (const char* peer :
+       {"", "ipv4:10.0.0.7:50051", "ipv4:128.0.0.1:1", "ipv4:0.0.0.0:1", "ipv6:[::2]:1",
+        "ipv6:[fe80::1]:1", "ipv6:[::ffff:10.0.0.1]:1", "ipv6:::1", "127.0.0.1:50051",
+        "ipv4:1127.0.0.1:1", "dns:localhost:50051"}) {
+    EXPECT_FALSE(IsLoopbackPeer(peer)) << peer;
+  }
+}
+
+TEST(AuthenticatorTest, LoopbackOnlyDevelopmentModeRefusesOtherPeers) {
+  std::unique_ptr<Authenticator> auth =
+      Authenticator::Development(Authenticator::Peers::kLoopbackOnly);
+  EXPECT_TRUE(auth->loopback_only());
+  grpc::ServerContext no_peer;  // not a call: no peer address at all
+  absl::StatusOr<std::string> tenant = auth->Authenticate(no_peer);
+  EXPECT_EQ(tenant.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(tenant.status().message().find("--api_keys_file"), std::string::npos)
+      << tenant.status();
+  EXPECT_FALSE(Authenticator::Development(Authenticator::Peers::kAny)->loopback_only());
+}
+
 TEST(AuthenticatorTest, DevelopmentModeMapsEveryContextToDefaultTenant) {
-  std::unique_ptr<Authenticator> auth = Authenticator::Development();
+  std::unique_ptr<Authenticator> auth = Authenticator::Development(Authenticator::Peers::kAny);
   grpc::ServerContext without_metadata;
   EXPECT_EQ(TenantOf(auth->Authenticate(without_metadata)), "default");
 

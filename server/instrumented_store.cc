@@ -1,25 +1,18 @@
 #include "server/instrumented_store.h"
 
 #include "absl/time/clock.h"
-#include "server/metrics/histogram.h"
 
 namespace maskserve {
 
 InstrumentedStore::InstrumentedStore(ProfileStore* store, ServerMetrics* metrics)
     : store_(store), metrics_(metrics) {}
 
-metrics::Histogram& InstrumentedStore::Read(const char* op) {
-  return metrics_->store_read_seconds.Add({{"op", op}},
-                                          metrics::ExponentialBuckets(0.00001, 2, 20));
-}
+prometheus::Histogram& InstrumentedStore::Read(const char* op) { return metrics_->StoreRead(op); }
 
-metrics::Histogram& InstrumentedStore::Write(const char* op) {
-  return metrics_->store_write_seconds.Add({{"op", op}},
-                                           metrics::ExponentialBuckets(0.00001, 2, 20));
-}
+prometheus::Histogram& InstrumentedStore::Write(const char* op) { return metrics_->StoreWrite(op); }
 
 template <typename Fn>
-auto InstrumentedStore::Timed(metrics::Histogram& histogram, Fn&& fn) {
+auto InstrumentedStore::Timed(prometheus::Histogram& histogram, Fn&& fn) {
   const absl::Time start = absl::Now();
   auto result = fn();
   histogram.Observe(absl::ToDoubleSeconds(absl::Now() - start));

@@ -45,10 +45,10 @@ class InstrumentedStore : public ProfileStore {
   absl::Status CheckWritable() override { return store_->CheckWritable(); }
 
  private:
-  metrics::Histogram& Read(const char* op);
-  metrics::Histogram& Write(const char* op);
+  prometheus::Histogram& Read(const char* op);
+  prometheus::Histogram& Write(const char* op);
   template <typename Fn>
-  auto Timed(metrics::Histogram& histogram, Fn&& fn);
+  auto Timed(prometheus::Histogram& histogram, Fn&& fn);
 
   ProfileStore* const store_;
   ServerMetrics* const metrics_;

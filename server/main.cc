@@ -17,10 +17,12 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/engine/model_info.h"
 #include "server/log.h"
 #include "server/maskserve_server.h"
+#include "storage/rocksdb_profile_store.h"
 
 ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port; port 0 = any)");
 ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");
@@ -46,6 +48,18 @@ ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
           "Prometheus /metrics HTTP address (host:port; empty disables)");
 ABSL_FLAG(std::string, api_keys_file, "",
           "File of '<tenant> <sha256 hex of key>' lines; empty = development mode (one tenant)");
+ABSL_FLAG(bool, allow_unauthenticated, false,
+          "Without --api_keys_file, accept clients from any host (default: loopback only). "
+          "Anyone who reaches the port can then train, import and delete");
+ABSL_FLAG(std::string, admin_keys_file, "",
+          "File of '<name> <sha256 hex of key>' lines for the maskserve.v1.Admin service "
+          "(backups); empty = admin calls only in development mode");
+ABSL_FLAG(std::string, backup_root, "",
+          "Directory that CreateBackup's relative paths are resolved in (absolute ones must "
+          "lie under it); empty = absolute paths anywhere the server can write");
+ABSL_FLAG(std::string, restore_from, "",
+          "Restore the backup in this directory into --data_dir (which must be empty or "
+          "absent), then exit without serving");
 ABSL_FLAG(bool, migrate_fingerprints, false,
           "Accept a store written for another backbone or bank, recording the new fingerprints");
 ABSL_FLAG(int64_t, profile_cache_bytes, int64_t{1} << 30, "Budget of the resident profile table");
@@ -116,6 +130,9 @@ const char* const kEnvFlags[] = {
     "max_profiles_per_tenant",
     "metrics_address",
     "api_keys_file",
+    "allow_unauthenticated",
+    "admin_keys_file",
+    "backup_root",
     "migrate_fingerprints",
     "profile_cache_bytes",
     "store_block_cache_bytes",
@@ -212,6 +229,9 @@ ServerOptions OptionsFromFlags() {
   options.engine.limits.max_profiles_per_tenant = absl::GetFlag(FLAGS_max_profiles_per_tenant);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  options.allow_unauthenticated = absl::GetFlag(FLAGS_allow_unauthenticated);
+  options.admin_keys_file = absl::GetFlag(FLAGS_admin_keys_file);
+  options.backup_root = absl::GetFlag(FLAGS_backup_root);
   options.migrate_fingerprints = absl::GetFlag(FLAGS_migrate_fingerprints);
   options.engine.profile_cache_bytes = absl::GetFlag(FLAGS_profile_cache_bytes);
   options.store_block_cache_bytes = absl::GetFlag(FLAGS_store_block_cache_bytes);
@@ -248,6 +268,21 @@ ServerOptions OptionsFromFlags() {
   return options;
 }
 
+// --restore_from: a one-shot restore, run before any server starts.
+int RestoreBackup(const std::string& backup_dir, const std::string& data_dir) {
+  const absl::Time start = absl::Now();
+  const absl::Status restored = RocksDbProfileStore::RestoreCheckpoint(backup_dir, data_dir);
+  if (!restored.ok()) {
+    MASKSERVE_LOG(ERROR) << "cannot restore " << backup_dir << " into " << data_dir << ": "
+                         << restored;
+    return 1;
+  }
+  MASKSERVE_LOG(INFO) << "restored " << backup_dir << " into " << data_dir << " ("
+                      << absl::FormatDuration(absl::Now() - start)
+                      << "); start the server on it without --restore_from";
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "maskserve: multi-tenant gRPC personalization server.\n"
@@ -261,6 +296,9 @@ int Run(int argc, char** argv) {
   if (!InstallShutdownSignalHandlers()) return 1;
 
   ServerOptions options = OptionsFromFlags();
+  if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {
+    return RestoreBackup(from, options.data_dir);
+  }
   auto server = MaskserveServer::Start(options);
   if (!server.ok()) {
     MASKSERVE_LOG(ERROR) << "cannot start: " << server.status().ToString();

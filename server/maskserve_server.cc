@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/engine/engine.h"
 #include "server/engine/model_info.h"
@@ -20,10 +21,9 @@
 #include "server/instrumented_store.h"
 #include "server/log.h"
 #include "server/maskserve_service.h"
-#include "server/metrics/callback_collector.h"
-#include "server/metrics/metrics_exposer.h"
-#include "server/metrics/process_metrics_collector.h"
-#include "server/metrics/registry.h"
+#include "server/metrics_endpoint.h"
+#include "server/process_metrics.h"
+#include "server/scrape_time_metrics.h"
 #include "server/server_metrics.h"
 #include "storage/rocksdb_profile_store.h"
 #include "storage/status_macros.h"
@@ -78,16 +78,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsOp
 // Everything behind the gRPC service, in construction order (destroyed in
 // reverse: the engine's workers stop before the store closes).
 struct ServerComponents {
-  std::shared_ptr<metrics::Registry> registry;
+  std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<ServerMetrics> metrics;
-  std::shared_ptr<metrics::ProcessMetricsCollector> process_metrics;
-  std::shared_ptr<metrics::CallbackCollector> gauges;
+  std::shared_ptr<ProcessMetricsCollector> process_metrics;
+  std::shared_ptr<ScrapeTimeMetrics> gauges;
   std::unique_ptr<RocksDbProfileStore> rocksdb;
   std::unique_ptr<InstrumentedStore> store;
   std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<Authenticator> admin_auth;  // null without --admin_keys_file
   std::unique_ptr<Engine> engine;
   // Last, so it is destroyed first: its scrapes call into the parts above.
-  std::unique_ptr<metrics::MetricsExposer> exposer;
+  std::unique_ptr<MetricsEndpoint> exposer;
 
   void Stop() {
     if (engine) engine->Stop();
@@ -96,9 +97,23 @@ struct ServerComponents {
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<Authenticator>> LoadAuthenticator(const std::string& api_keys_file) {
-  if (api_keys_file.empty()) return Authenticator::Development();
-  return Authenticator::FromFile(api_keys_file);
+absl::StatusOr<std::unique_ptr<Authenticator>> LoadAuthenticator(const ServerOptions& options) {
+  if (options.api_keys_file.empty()) {
+    return Authenticator::Development(options.allow_unauthenticated
+                                          ? Authenticator::Peers::kAny
+                                          : Authenticator::Peers::kLoopbackOnly);
+  }
+  if (options.allow_unauthenticated) {
+    return absl::InvalidArgumentError(
+        "allow_unauthenticated: means 'no API keys'; it cannot be combined with --api_keys_file");
+  }
+  return Authenticator::FromFile(options.api_keys_file);
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> LoadAdminAuthenticator(
+    const ServerOptions& options) {
+  if (options.admin_keys_file.empty()) return std::unique_ptr<Authenticator>();
+  return Authenticator::FromFile(options.admin_keys_file, "admin_keys_file");
 }
 
 absl::Status CheckThreadOptions(const ServerOptions& options) {
@@ -152,23 +167,30 @@ EngineHooks MetricsHooks(ServerMetrics* metrics) {
   };
   hooks.on_profile_load = [metrics] { metrics->profile_loads.Increment(); };
   hooks.on_hot_swap = [metrics] { metrics->hot_swaps.Increment(); };
+  hooks.on_predict = [metrics](const PredictStats& stats) {
+    metrics->RecordPredict(stats.tokenize_seconds, stats.queue_seconds, stats.inference_seconds,
+                           stats.input_tokens);
+  };
   hooks.on_training_finished = [metrics](double seconds) {
     metrics->training_duration_seconds.Observe(seconds);
+  };
+  hooks.on_training_busy = [metrics](const std::string& tenant, double seconds) {
+    metrics->RecordTrainingBusy(tenant, seconds);
   };
   return hooks;
 }
 
 // Metrics and the /metrics endpoint (when an address is set).
 absl::Status StartMetrics(const ServerOptions& options, ServerComponents& parts) {
-  parts.registry = std::make_shared<metrics::Registry>();
+  parts.registry = std::make_shared<prometheus::Registry>();
   parts.metrics = std::make_unique<ServerMetrics>(*parts.registry);
-  parts.process_metrics = std::make_shared<metrics::ProcessMetricsCollector>();
-  parts.gauges = std::make_shared<metrics::CallbackCollector>();
+  parts.process_metrics = std::make_shared<ProcessMetricsCollector>();
+  parts.gauges = std::make_shared<ScrapeTimeMetrics>();
   if (options.metrics_address.empty()) return absl::OkStatus();
-  metrics::MetricsExposer::Options exposer_options;
+  MetricsEndpoint::Options exposer_options;
   exposer_options.address = options.metrics_address;
-  absl::StatusOr<std::unique_ptr<metrics::MetricsExposer>> exposer =
-      metrics::MetricsExposer::Create(exposer_options);
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> exposer =
+      MetricsEndpoint::Start(exposer_options);
   if (!exposer.ok()) {
     return absl::Status(exposer.status().code(),
                         absl::StrCat("metrics_address: ", exposer.status().message()));
@@ -184,7 +206,7 @@ absl::Status StartMetrics(const ServerOptions& options, ServerComponents& parts)
 void RegisterGauges(const ModelSummary& model, ServerComponents& parts) {
   Engine* engine = parts.engine.get();
   RocksDbProfileStore* rocksdb = parts.rocksdb.get();
-  metrics::CallbackCollector& gauges = *parts.gauges;
+  ScrapeTimeMetrics& gauges = *parts.gauges;
   (void)gauges.AddGauge("maskserve_queue_depth", "Sequences waiting in the batching queue.", {},
                         [engine] { return double(engine->queued_sequences()); });
   (void)gauges.AddGauge("maskserve_profiles_stored", "Live profiles in the store, all tenants.", {},
@@ -201,6 +223,17 @@ void RegisterGauges(const ModelSummary& model, ServerComponents& parts) {
                             return it == counts.end() ? 0.0 : double(it->second);
                           });
   }
+  (void)gauges.AddGaugeFamily(
+      "maskserve_training_tenant_jobs",
+      "Queued and running training jobs in this process by tenant and state.", [engine] {
+        std::vector<ScrapeTimeMetrics::Sample> samples;
+        for (const auto& [key, count] : engine->jobs_by_tenant_and_state()) {
+          if (key.second != v1::QUEUED && key.second != v1::RUNNING) continue;
+          samples.push_back(
+              {{{"tenant", key.first}, {"state", v1::JobState_Name(key.second)}}, double(count)});
+        }
+        return samples;
+      });
   (void)gauges.AddGauge(
       "maskserve_device_memory_bytes", "Memory allocated by the engine on the serving device.",
       {{"device", model.device}}, [engine] { return double(engine->device_memory_bytes()); });
@@ -228,20 +261,24 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   MASKSERVE_RETURN_IF_ERROR(CheckThreadOptions(options));
   MASKSERVE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                              Credentials(options.tls));
-  MASKSERVE_ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> auth,
-                             LoadAuthenticator(options.api_keys_file));
+  MASKSERVE_ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> auth, LoadAuthenticator(options));
+  MASKSERVE_ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> admin_auth,
+                             LoadAdminAuthenticator(options));
 
   std::unique_ptr<MaskserveServer> server(new MaskserveServer());
   server->service_ = std::make_unique<MaskserveService>();
+  server->admin_service_ = std::make_unique<AdminService>();
   server->components_ = std::make_unique<ServerComponents>();
   ServerComponents& parts = *server->components_;
   parts.auth = std::move(auth);
+  parts.admin_auth = std::move(admin_auth);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->admin_service_.get());
   builder.SetMaxReceiveMessageSize(int(options.max_message_bytes));
   grpc::ResourceQuota quota("maskserve");
   quota.SetMaxThreads(options.max_rpc_threads);
@@ -257,9 +294,16 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
                       << (options.tls.cert_file.empty() ? "" : " (TLS)") << "; loading backbone "
                       << (options.model_dir.empty() ? std::string("builtin") : options.model_dir)
                       << " on " << device;
-  if (parts.auth->development()) {
+  if (parts.auth->loopback_only()) {
     MASKSERVE_LOG(WARNING) << "NO API KEY FILE: development mode, every caller is tenant '"
-                           << kDevelopmentTenant << "'. Set --api_keys_file in production.";
+                           << kDevelopmentTenant
+                           << "' and only loopback clients are accepted. Set --api_keys_file "
+                              "to serve other hosts.";
+  } else if (parts.auth->development()) {
+    MASKSERVE_LOG(WARNING)
+        << "!!! NO AUTHENTICATION (--allow_unauthenticated): ANY client that reaches port "
+        << server->port_ << " can train, import, delete and back up profiles as tenant '"
+        << kDevelopmentTenant << "'. Never run this way on a shared network. !!!";
   }
 
   auto fail = [&](absl::Status status) {
@@ -293,6 +337,14 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   deps->engine = parts.engine.get();
   deps->metrics = parts.metrics.get();
   server->service_->Ready(std::move(deps));
+  auto admin = std::make_shared<AdminDependencies>();
+  admin->tenant_auth = parts.auth.get();
+  admin->admin_auth = parts.admin_auth.get();
+  admin->store = parts.rocksdb.get();
+  admin->metrics = parts.metrics.get();
+  admin->data_dir = options.data_dir;
+  admin->backup_root = options.backup_root;
+  server->admin_service_->Ready(std::move(admin));
   LogReady(options, parts, load_start);
   SetServing(server->server_.get(), true);
   server->health_thread_ = std::thread([s = server.get()] { s->WatchStoreHealth(); });
@@ -333,6 +385,7 @@ void MaskserveServer::Shutdown(absl::Duration drain) {
   MASKSERVE_LOG(INFO) << "draining for up to " << absl::FormatDuration(drain);
   SetServing(server_.get(), false);
   service_->Drain();
+  admin_service_->Drain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
   if (components_) {
     components_->Stop();

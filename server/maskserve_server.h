@@ -36,6 +36,7 @@
 
 namespace maskserve {
 
+class AdminService;
 class MaskserveService;
 struct ServerComponents;
 
@@ -73,6 +74,7 @@ class MaskserveServer {
   void WatchStoreHealth();
 
   std::unique_ptr<MaskserveService> service_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ServerComponents> components_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

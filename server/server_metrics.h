@@ -1,11 +1,12 @@
 // File: server/server_metrics.h
 //
-// Every metric the server exports (SPEC section 7), created once at start-up
-// and held by reference so hot paths never look a metric up by string. Names
-// follow maskserve_<subsystem>_<name>_<unit>; labels are low-cardinality
-// (RPC, status code, job state, store operation), never a profile id.
-// Values that live elsewhere (queue depth, resident profiles, job counts,
-// memory) are read at scrape time through callbacks.
+// Every metric the server exports (SPEC section 7) that the server updates
+// itself, registered once at start-up in a prometheus::Registry and held by
+// reference so hot paths never look a metric up by string. Names follow
+// maskserve_<subsystem>_<name>_<unit>; labels are low-cardinality (RPC,
+// status code, phase, store operation), never a profile id. Values that
+// live elsewhere (queue depth, resident profiles, job counts, memory) are
+// read at scrape time (ScrapeTimeMetrics, wired in maskserve_server.cc).
 //
 // Thread safety: metric updates are thread-safe.
 #ifndef MASKSERVE_SERVER_SERVER_METRICS_H_
@@ -13,20 +14,19 @@
 
 #include <array>
 #include <atomic>
-#include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/status_code_enum.h>
-
-#include "server/metrics/callback_collector.h"
-#include "server/metrics/counter.h"
-#include "server/metrics/family.h"
-#include "server/metrics/histogram.h"
-#include "server/metrics/registry.h"
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 namespace maskserve {
 
-// The RPCs of maskserve.v1.Maskserve, in a fixed order (metric slots).
+// The RPCs of maskserve.v1.Maskserve and maskserve.v1.Admin, in a fixed
+// order (metric slots).
 enum class Rpc {
   kPredict,
   kTrainProfile,
@@ -40,37 +40,56 @@ enum class Rpc {
   kExportProfile,
   kImportProfile,
   kGetModelInfo,
+  kCreateBackup,
   kCount
 };
 const char* RpcName(Rpc rpc);
 
+// `count` bucket bounds start, start*factor, start*factor^2, ...
+prometheus::Histogram::BucketBoundaries ExponentialBuckets(double start, double factor, int count);
+
 class ServerMetrics {
  public:
-  explicit ServerMetrics(metrics::Registry& registry);
+  explicit ServerMetrics(prometheus::Registry& registry);
 
   // One finished RPC.
   void RecordRequest(Rpc rpc, grpc::StatusCode code, double seconds);
+  // One answered Predict call: where its time went, and each input's length
+  // in tokens after truncation.
+  void RecordPredict(double tokenize_seconds, double queue_seconds, double inference_seconds,
+                     const std::vector<int64_t>& input_tokens);
+  // Trainer time spent on `tenant`'s jobs since the last call for them.
+  void RecordTrainingBusy(const std::string& tenant, double seconds);
+  // A store operation's latency ("get_profile", ...; reads and writes apart).
+  prometheus::Histogram& StoreRead(const std::string& op);
+  prometheus::Histogram& StoreWrite(const std::string& op);
 
-  metrics::Histogram& batch_sequences;
-  metrics::Histogram& batch_tokens;
-  metrics::Histogram& batch_profiles;
-  metrics::Histogram& backbone_forward_seconds;
-  metrics::Histogram& queue_wait_seconds;
-  metrics::Counter& hot_swaps;
-  metrics::Counter& profile_loads;
-  metrics::Histogram& training_duration_seconds;
-  metrics::Family<metrics::Histogram>& store_read_seconds;
-  metrics::Family<metrics::Histogram>& store_write_seconds;
+  prometheus::Histogram& batch_sequences;
+  prometheus::Histogram& batch_tokens;
+  prometheus::Histogram& batch_profiles;
+  prometheus::Histogram& backbone_forward_seconds;
+  prometheus::Histogram& queue_wait_seconds;
+  prometheus::Counter& hot_swaps;
+  prometheus::Counter& profile_loads;
+  prometheus::Histogram& training_duration_seconds;
 
  private:
   static constexpr int kCodes = 17;
-  metrics::Family<metrics::Counter>& requests_;
-  metrics::Family<metrics::Histogram>& latency_;
-  // Filled lazily for error codes; Family::Add is idempotent, so a race only
-  // stores the same pointer twice.
-  std::array<std::array<std::atomic<metrics::Counter*>, kCodes>, size_t(Rpc::kCount)>
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Histogram>& store_read_seconds_;
+  prometheus::Family<prometheus::Histogram>& store_write_seconds_;
+  prometheus::Family<prometheus::Counter>& training_busy_seconds_;
+  prometheus::Family<prometheus::Histogram>& predict_phase_seconds_;
+  prometheus::Histogram& predict_tokenize_seconds_;
+  prometheus::Histogram& predict_queue_seconds_;
+  prometheus::Histogram& predict_inference_seconds_;
+  prometheus::Histogram& predict_input_tokens_;
+  // Filled lazily for error codes; Family::Add returns the series already
+  // there for the same labels, so a race only stores the same pointer twice.
+  std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, size_t(Rpc::kCount)>
       request_counters_;
-  std::array<metrics::Histogram*, size_t(Rpc::kCount)> latency_histograms_;
+  std::array<prometheus::Histogram*, size_t(Rpc::kCount)> latency_histograms_;
 };
 
 }  // namespace maskserve

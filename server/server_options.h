@@ -39,8 +39,18 @@ struct ServerOptions {
   double drain_timeout_seconds = 10.0;
   // Prometheus /metrics HTTP address; empty disables it.
   std::string metrics_address = "0.0.0.0:9464";
-  // API key file (see server/auth.h); empty = development mode.
+  // API key file (see server/auth.h); empty = development mode, which
+  // accepts only loopback clients unless allow_unauthenticated.
   std::string api_keys_file;
+  // Development mode accepts clients from any host (no authentication at
+  // all: anyone who reaches the port can train, import and delete).
+  bool allow_unauthenticated = false;
+  // Admin key file (same format; names instead of tenants) for the
+  // maskserve.v1.Admin service; empty = admin calls only in development mode.
+  std::string admin_keys_file;
+  // Directory that CreateBackup's relative paths are resolved in (and
+  // absolute ones must lie under); empty = absolute paths anywhere.
+  std::string backup_root;
   // Accept a store written for other backbone/bank fingerprints, recording
   // the new ones (profiles of the old bank are then refused when served).
   bool migrate_fingerprints = false;

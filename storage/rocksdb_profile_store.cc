@@ -303,15 +303,26 @@ absl::Status RocksDbProfileStore::RestoreCheckpoint(const std::string& checkpoin
     return absl::NotFoundError(absl::StrCat("checkpoint_dir: ", checkpoint_dir,
                                             " holds no store checkpoint (no CURRENT file)"));
   }
-  std::error_code ec;
-  if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data_dir: ", data_dir, " is not empty; restore into a new or empty directory"));
-  }
+  constexpr char kStaging[] = ".restore-tmp";
   const fs::path target = fs::path(data_dir);
-  const fs::path staging = fs::path(data_dir + ".restore-tmp");
+  std::error_code ec;
+  // An existing directory may be a mount point (a container volume), which
+  // can be neither removed nor renamed over: restore inside it then.
+  const bool in_place = fs::is_directory(target, ec);
+  if (in_place) {
+    for (const fs::directory_entry& entry : fs::directory_iterator(target, ec)) {
+      if (entry.path().filename() != kStaging) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "data_dir: ", data_dir, " is not empty; restore into a new or empty directory"));
+      }
+    }
+  } else if (fs::exists(target, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data_dir: ", data_dir, " exists and is not a directory"));
+  }
+  const fs::path staging = in_place ? target / kStaging : fs::path(data_dir + kStaging);
   fs::remove_all(staging, ec);  // leftover of an interrupted restore
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  if (!in_place && target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
   fs::copy(checkpoint_dir, staging, fs::copy_options::recursive, ec);
   if (ec) return FsError(absl::StrCat("restore: copy ", checkpoint_dir), ec);
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(staging, ec)) {
@@ -319,10 +330,24 @@ absl::Status RocksDbProfileStore::RestoreCheckpoint(const std::string& checkpoin
   }
   if (ec) return FsError("restore: list copied files", ec);
   MASKSERVE_RETURN_IF_ERROR(SyncPath(staging));
-  if (fs::exists(target, ec)) fs::remove(target, ec);  // empty, checked above
-  fs::rename(staging, target, ec);
-  if (ec) return FsError(absl::StrCat("restore: rename into ", data_dir), ec);
-  return SyncPath(target.has_parent_path() ? target.parent_path() : fs::path("."));
+  if (!in_place) {
+    fs::rename(staging, target, ec);
+    if (ec) return FsError(absl::StrCat("restore: rename into ", data_dir), ec);
+    return SyncPath(target.has_parent_path() ? target.parent_path() : fs::path("."));
+  }
+  // In place: every file but CURRENT first, CURRENT last, so the directory
+  // holds a store (HasStore) only once all of it is there.
+  for (const fs::directory_entry& entry : fs::directory_iterator(staging, ec)) {
+    if (entry.path().filename() == "CURRENT") continue;
+    fs::rename(entry.path(), target / entry.path().filename(), ec);
+    if (ec) return FsError(absl::StrCat("restore: move into ", data_dir), ec);
+  }
+  if (ec) return FsError("restore: list staged files", ec);
+  MASKSERVE_RETURN_IF_ERROR(SyncPath(target));
+  fs::rename(staging / "CURRENT", target / "CURRENT", ec);
+  if (ec) return FsError(absl::StrCat("restore: move CURRENT into ", data_dir), ec);
+  fs::remove(staging, ec);
+  return SyncPath(target);
 }
 
 absl::Status RocksDbProfileStore::PutRawForTest(Family family, std::string_view key,

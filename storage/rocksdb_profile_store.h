@@ -72,9 +72,12 @@ class RocksDbProfileStore : public ProfileStore {
   static absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> Open(Options options);
 
   // Restores a checkpoint made by CreateCheckpoint() into `data_dir`, which
-  // must not exist or be empty: the files are copied to a sibling temporary
-  // directory, synced, then renamed into place, so an interrupted restore
-  // leaves no half-written store. A checkpoint can also be opened directly.
+  // must not exist or be empty. The files are copied to a temporary
+  // directory and synced, then renamed into place: the whole directory when
+  // `data_dir` does not exist; file by file, CURRENT last, into an existing
+  // empty one (which may be a mount point). Either way an interrupted
+  // restore leaves no half-written store that opens. A checkpoint can also
+  // be opened directly.
   static absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
                                         const std::string& data_dir);
 

@@ -63,6 +63,7 @@ TEST_F(StoreBackupTest, CheckpointIsAConsistentOpenableCopyTakenOnline) {
 }
 
 TEST_F(StoreBackupTest, RestoreRefusesToOverwriteOrReadGarbage) {
+  ASSERT_OK(store().PublishProfile("t", "p", TestPublish("v1")));
   const std::string checkpoint = dir().path() + "/cp";
   ASSERT_OK(store().CreateCheckpoint(checkpoint));
   EXPECT_THAT(RocksDbProfileStore::RestoreCheckpoint(checkpoint, data_dir()),
@@ -70,9 +71,31 @@ TEST_F(StoreBackupTest, RestoreRefusesToOverwriteOrReadGarbage) {
   std::filesystem::create_directories(dir().path() + "/junk");
   EXPECT_THAT(RocksDbProfileStore::RestoreCheckpoint(dir().path() + "/junk", dir().path() + "/x"),
               StatusIs(StatusCode::kNotFound, "no store checkpoint"));
-  // An empty target directory is fine.
-  std::filesystem::create_directories(dir().path() + "/empty");
-  EXPECT_OK(RocksDbProfileStore::RestoreCheckpoint(checkpoint, dir().path() + "/empty"));
+  // An empty target directory (e.g. a volume's mount point, which cannot be
+  // replaced) is restored in place, with no sibling staging directory.
+  const std::string empty = dir().path() + "/empty";
+  std::filesystem::create_directories(empty);
+  EXPECT_OK(RocksDbProfileStore::RestoreCheckpoint(checkpoint, empty));
+  EXPECT_FALSE(std::filesystem::exists(empty + ".restore-tmp"));
+  EXPECT_FALSE(std::filesystem::exists(empty + "/.restore-tmp"));
+  RocksDbProfileStore::Options options = BaseOptions();
+  options.data_dir = empty;
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> back = RocksDbProfileStore::Open(options);
+  ASSERT_OK(back);
+  EXPECT_EQ((*back)->GetProfile("t", "p")->payload, "v1");
+  back->reset();
+  // Now it is not empty; a leftover staging directory alone does not count.
+  EXPECT_THAT(RocksDbProfileStore::RestoreCheckpoint(checkpoint, empty),
+              StatusIs(StatusCode::kFailedPrecondition, "not empty"));
+  const std::string interrupted = dir().path() + "/interrupted";
+  std::filesystem::create_directories(interrupted + "/.restore-tmp/junk");
+  EXPECT_OK(RocksDbProfileStore::RestoreCheckpoint(checkpoint, interrupted));
+  EXPECT_FALSE(std::filesystem::exists(interrupted + "/.restore-tmp"));
+  // A file where the directory should be is refused.
+  std::ofstream(dir().path() + "/file") << "x";
+  EXPECT_THAT(RocksDbProfileStore::RestoreCheckpoint(checkpoint, dir().path() + "/file"),
+              StatusIs(StatusCode::kFailedPrecondition, "not a directory"));
 }
 
 TEST_F(StoreBackupTest, ExportImportRoundTripsBetweenStores) {

@@ -34,8 +34,35 @@ set -e
 [ $rc = 2 ] || fail "bad env value should exit 2, got $rc"
 grep -q MASKSERVE_MAX_LABELS "$work/err" || fail "bad env value not named: $(cat "$work/err")"
 
+# Online backup (development mode: the admin service is open to loopback),
+# then a restore into an empty directory with `maskserve --restore_from`.
+"$maskctl" --address="$address" train smoke "$(dirname "$0")/testing/reviews.csv" --wait \
+  --progress=none >/dev/null || fail "train exited $?"
+before=$("$maskctl" --address="$address" predict smoke "a great film" "dull") || fail "predict exited $?"
+out=$("$maskctl" --address="$address" backup "$work/backups/b1") || fail "backup exited $?"
+grep -q "backup $work/backups/b1: 1 profiles" <<<"$out" || fail "backup printed '$out'"
+[ -f "$work/backups/b1/CURRENT" ] || fail "no checkpoint in $work/backups/b1"
+set +e
+"$maskctl" --address="$address" backup relative/dir 2>"$work/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "a relative backup dir should exit 1, got $rc"
+grep -q "INVALID_ARGUMENT: dir: 'relative/dir' is relative" "$work/err" || fail "not named: $(cat "$work/err")"
+
 stop_server
 grep -q "shutting down" "$work/server.log" || fail "no shutdown logged"
+
+mv "$work/data" "$work/data.old"
+set +e
+"$server_bin" --restore_from="$work/backups/b1" --data_dir="$work/data.old" 2>"$work/err"; rc=$?
+set -e
+[ $rc = 1 ] || fail "a restore into a non-empty dir should exit 1, got $rc"
+grep -q "data_dir: .* is not empty" "$work/err" || fail "not named: $(cat "$work/err")"
+"$server_bin" --restore_from="$work/backups/b1" --data_dir="$work/data" 2>"$work/err" \
+  || fail "restore exited $?: $(cat "$work/err")"
+start_server "$server_bin"
+after=$("$maskctl" --address="$address" predict smoke "a great film" "dull") || fail "predict after restore exited $?"
+[ "$after" = "$before" ] || fail "restored predictions differ: '$before' vs '$after'"
+stop_server
 
 # A shared-heads file that cannot be read stops the server, naming the flag
 # (given here as its environment variable).

@@ -3,16 +3,24 @@
 // after some Predict calls.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/metrics/testing/http_get.h"
-#include "server/metrics/testing/prometheus_server.h"
-#include "server/metrics/testing/subprocess.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "tests/testing/http_get.h"
+#include "tests/testing/prometheus_server.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/test_server.h"
 
 namespace maskserve {
 namespace {
 
-namespace mt = metrics::testing;
+namespace mt = maskserve::testing;
 
 class MetricsIntegrationTest : public ::testing::Test {
  protected:
@@ -50,7 +58,11 @@ TEST_F(MetricsIntegrationTest, ExposesTheServersMetricsAndPromtoolAcceptsThem) {
         "maskserve_profiles_resident 1", "maskserve_profiles_stored 1",
         "maskserve_training_duration_seconds_count 1", "maskserve_hot_swaps_total 1",
         "maskserve_store_write_seconds_bucket", "maskserve_process_resident_memory_bytes",
-        "maskserve_training_jobs"}) {
+        "maskserve_training_jobs", "maskserve_predict_phase_seconds_count{phase=\"tokenize\"} 3",
+        "maskserve_predict_phase_seconds_count{phase=\"queue\"} 3",
+        "maskserve_predict_phase_seconds_count{phase=\"inference\"} 3",
+        "maskserve_predict_input_tokens_count 6",
+        "maskserve_training_busy_seconds_total{tenant=\"default\"}"}) {
     EXPECT_NE(body.find(expected), std::string::npos) << expected << "\n" << body;
   }
   auto promtool = mt::FindExecutable("promtool", "MASKSERVE_PROMTOOL");
@@ -65,6 +77,43 @@ TEST_F(MetricsIntegrationTest, ExposesTheServersMetricsAndPromtoolAcceptsThem) {
   auto code = (*check)->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << mt::ReadFileOrEmpty((*dir)->path() + "/out");
+}
+
+// deploy/metric_names.txt is what dashboards and alert rules may use: it
+// must be exactly what the server exports.
+TEST_F(MetricsIntegrationTest, TheDeployMetricListIsWhatTheServerExports) {
+  auto scrape = mt::HttpGet(server_->metrics_port(), "/metrics", absl::Seconds(5));
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  std::map<std::string, std::string> exported;  // name -> type
+  for (absl::string_view line : absl::StrSplit(scrape->body, '\n')) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() == 4 && words[0] == "#" && words[1] == "TYPE" &&
+        absl::StartsWith(words[2], "maskserve_")) {
+      exported[words[2]] = words[3];
+    }
+  }
+  const std::string list_path = std::string(MASKSERVE_SOURCE_DIR) + "/deploy/metric_names.txt";
+  const std::string list = mt::ReadFileOrEmpty(list_path);
+  ASSERT_FALSE(list.empty()) << list_path;
+  std::set<std::string> listed;
+  for (absl::string_view line : absl::StrSplit(list, '\n')) {
+    line = line.substr(0, line.find('#'));
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.empty()) continue;
+    ASSERT_GE(words.size(), 2u) << line;
+    listed.insert(words[0]);
+    const bool sometimes = words.size() > 2 && words[2] == "sometimes";
+    auto it = exported.find(words[0]);
+    if (it == exported.end()) {
+      EXPECT_TRUE(sometimes) << words[0] << " is listed but not exported";
+      continue;
+    }
+    EXPECT_EQ(it->second, words[1]) << words[0];
+  }
+  for (const auto& [name, type] : exported) {
+    EXPECT_TRUE(listed.count(name))
+        << name << " (" << type << ") is exported but not in " << list_path;
+  }
 }
 
 TEST_F(MetricsIntegrationTest, RealPrometheusScrapesRequestCounts) {

@@ -28,6 +28,9 @@ const std::vector<Command>& Commands() {
       {"export", "PROFILE FILE", "export a profile to FILE ('-' = stdout)", 2, 2, RunExport},
       {"import", "PROFILE FILE", "import a profile from FILE ('-' = stdin); --overwrite", 2, 2,
        RunImport},
+      {"backup", "DIR",
+       "admin: back up the whole store into DIR on the server (needs an admin key)", 1, 1,
+       RunBackup},
   };
   return *kCommands;
 }

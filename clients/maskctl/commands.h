@@ -54,6 +54,9 @@ int RunCancel(const CommandContext& ctx);
 // Prediction (commands_predict.cc).
 int RunPredict(const CommandContext& ctx);
 
+// Admin commands (commands_admin.cc); they need an admin key.
+int RunBackup(const CommandContext& ctx);
+
 // Profile commands (commands_profiles.cc).
 int RunGet(const CommandContext& ctx);
 int RunList(const CommandContext& ctx);

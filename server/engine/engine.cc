@@ -89,6 +89,7 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
     if (profiles_->Publish(profile) && hooks_.on_hot_swap) hooks_.on_hot_swap();
   };
   training_hooks.on_training_finished = hooks_.on_training_finished;
+  training_hooks.on_training_busy = hooks_.on_training_busy;
   trainer_ = std::make_unique<TrainingManager>(training, store_, model_->backbone, model_->banks,
                                                model_->pool, training_hooks, clock_);
 }
@@ -111,6 +112,7 @@ absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const P
   }
   MASKSERVE_ASSIGN_OR_RETURN(ProfileHandle profile, profiles_->Get(tenant, call.profile_id));
 
+  const absl::Time tokenize_start = clock_.Now();
   EncodeOptions encode;
   encode.max_length = std::min<int64_t>(options_.limits.max_sequence_length,
                                         backbone.model->config().max_position_embeddings);
@@ -124,10 +126,21 @@ absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const P
     }
     return absl::OkStatus();
   }));
-  const absl::Time deadline = std::min(call.deadline, clock_.Now() + kMaxPredictWait);
+  const absl::Time tokenized = clock_.Now();
+  const absl::Time deadline = std::min(call.deadline, tokenized + kMaxPredictWait);
   auto task = std::make_shared<PredictTask>(tenant, profile, std::move(encodings), deadline);
   MASKSERVE_RETURN_IF_ERROR(batcher_->Schedule(task));
   MASKSERVE_ASSIGN_OR_RETURN(std::vector<Logits> logits, task->Wait(deadline, call.cancelled));
+  if (hooks_.on_predict) {
+    PredictStats stats;
+    stats.tokenize_seconds = absl::ToDoubleSeconds(tokenized - tokenize_start);
+    stats.queue_seconds = absl::ToDoubleSeconds(task->start_time() - task->enqueue_time());
+    stats.inference_seconds = absl::ToDoubleSeconds(clock_.Now() - task->start_time());
+    stats.input_tokens.reserve(task->inputs().size());
+    for (const Encoding& e : task->inputs())
+      stats.input_tokens.push_back(int64_t(e.input_ids.size()));
+    hooks_.on_predict(stats);
+  }
 
   PredictResult result;
   result.profile_id = call.profile_id;
@@ -287,6 +300,10 @@ int64_t Engine::queued_sequences() const { return batcher_->queued_sequences(); 
 int64_t Engine::resident_profiles() const { return profiles_->resident_count(); }
 int64_t Engine::resident_bytes() const { return profiles_->resident_bytes(); }
 std::map<v1::JobState, int64_t> Engine::jobs_by_state() const { return trainer_->CountByState(); }
+
+std::map<std::pair<std::string, v1::JobState>, int64_t> Engine::jobs_by_tenant_and_state() const {
+  return trainer_->CountByTenantAndState();
+}
 
 absl::Status Engine::StoreHealth() {
   if (trainer_->final_writes_failing()) {

@@ -59,12 +59,25 @@ struct PredictCall {
   std::function<bool()> cancelled;
 };
 
+// Where one answered Predict call's time went (seconds, the engine's
+// Clock), and each input's length in tokens after truncation.
+struct PredictStats {
+  double tokenize_seconds = 0;   // on the calling thread
+  double queue_seconds = 0;      // queued until its batch started
+  double inference_seconds = 0;  // from its batch's start until its answer
+  std::vector<int64_t> input_tokens;
+};
+
 // Observers for metrics; any may be empty. Called on engine threads.
 struct EngineHooks {
   std::function<void(const BatchStats&)> on_batch;
-  std::function<void()> on_profile_load;  // a resident-table miss read the store
-  std::function<void()> on_hot_swap;      // a trained version went into the resident table
+  std::function<void(const PredictStats&)> on_predict;  // on the calling thread
+  std::function<void()> on_profile_load;                // a resident-table miss read the store
+  std::function<void()> on_hot_swap;  // a trained version went into the resident table
   std::function<void(double seconds)> on_training_finished;
+  // Trainer time spent on a tenant's job since the last report for it
+  // (reported as training runs, so a long job counts while it runs).
+  std::function<void(const std::string& tenant, double seconds)> on_training_busy;
 };
 
 class Engine {
@@ -126,6 +139,7 @@ class Engine {
   int64_t resident_profiles() const;
   int64_t resident_bytes() const;
   std::map<v1::JobState, int64_t> jobs_by_state() const;
+  std::map<std::pair<std::string, v1::JobState>, int64_t> jobs_by_tenant_and_state() const;
   int64_t device_memory_bytes() const { return DeviceMemoryBytes(*model_); }
 
   // OK while the store takes writes; otherwise why not (health then

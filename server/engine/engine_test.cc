@@ -6,12 +6,15 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "storage/profile_export.h"
 #include "storage/testing/in_memory_profile_store.h"
 
@@ -60,6 +63,14 @@ class EngineTest : public ::testing::Test {
     hooks.on_profile_load = [this] { ++loads_; };
     hooks.on_hot_swap = [this] { ++swaps_; };
     hooks.on_batch = [this](const BatchStats& stats) { batched_ += stats.sequences; };
+    hooks.on_predict = [this](const PredictStats& stats) {
+      absl::MutexLock lock(&hooks_mu_);
+      predicts_.push_back(stats);
+    };
+    hooks.on_training_busy = [this](const std::string& tenant, double seconds) {
+      absl::MutexLock lock(&hooks_mu_);
+      busy_seconds_[tenant] += seconds;
+    };
     return std::make_unique<Engine>(EngineOptions(), Model(bottleneck), store ? store : &store_,
                                     hooks, Clock::Real(), std::move(forward));
   }
@@ -83,6 +94,9 @@ class EngineTest : public ::testing::Test {
 
   InMemoryProfileStore store_;
   std::atomic<int> loads_{0}, swaps_{0}, batched_{0};
+  absl::Mutex hooks_mu_;
+  std::vector<PredictStats> predicts_ ABSL_GUARDED_BY(hooks_mu_);
+  std::map<std::string, double> busy_seconds_ ABSL_GUARDED_BY(hooks_mu_);
 };
 
 TEST_F(EngineTest, PredictErrorsNameTheProblem) {
@@ -299,6 +313,39 @@ TEST_F(EngineTest, PredictRunsTheForwardItWasGiven) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->predictions[0].label, "pos");
   EXPECT_EQ(result->predictions[0].logits, (std::vector<float>{0.0f, 2.0f}));
+}
+
+TEST_F(EngineTest, MetricsHooksSplitAPredictsTimeAndCountTrainerTimePerTenant) {
+  constexpr absl::Duration kForwardTime = absl::Milliseconds(30);
+  auto engine = MakeEngine([&](const ForwardBatch& batch) -> absl::StatusOr<ForwardResult> {
+    absl::SleepFor(kForwardTime);
+    ForwardResult result;
+    for (size_t i = 0; i < batch.rows.size(); ++i) result.logits.push_back({0.0f, 2.0f});
+    return result;
+  });
+  ASSERT_TRUE(engine->SubmitTraining("initech", TrainRequest("bob")).ok());  // not started yet
+  using TenantState = std::pair<std::string, v1::JobState>;
+  EXPECT_EQ(engine->jobs_by_tenant_and_state(),
+            (std::map<TenantState, int64_t>{{{"initech", v1::QUEUED}, 1}}));
+  ASSERT_TRUE(engine->Start().ok());
+  ASSERT_EQ(TrainToEnd(*engine, TrainRequest("alice"), "globex").state(), v1::SUCCEEDED);
+  {
+    absl::MutexLock lock(&hooks_mu_);
+    EXPECT_GT(busy_seconds_["globex"], 0.0);
+  }
+
+  // "a warm film" is [CLS] a warm film [SEP]; the pair adds "really" [SEP].
+  ASSERT_TRUE(
+      engine->Predict("globex", Call("alice", {{"a warm film", ""}, {"a cold one", "really"}}))
+          .ok());
+  EXPECT_FALSE(engine->Predict("globex", Call("nobody")).ok());  // failures are not reported
+  absl::MutexLock lock(&hooks_mu_);
+  ASSERT_EQ(predicts_.size(), 1u);
+  const PredictStats& stats = predicts_[0];
+  EXPECT_EQ(stats.input_tokens, (std::vector<int64_t>{5, 7}));
+  EXPECT_GE(stats.tokenize_seconds, 0.0);
+  EXPECT_GE(stats.queue_seconds, 0.0);
+  EXPECT_GE(stats.inference_seconds, absl::ToDoubleSeconds(kForwardTime));
 }
 
 }  // namespace

@@ -255,6 +255,7 @@ void PredictBatcher::Run(std::vector<std::shared_ptr<PredictTask>> batch) {
       task->Complete(DeadlineExceeded());
     } else {
       stats.queue_seconds.push_back(absl::ToDoubleSeconds(now - task->enqueue_time_));
+      task->start_time_ = now;  // published to Wait() by Complete()'s lock
       live.push_back(std::move(task));
     }
   }

@@ -79,6 +79,11 @@ class PredictTask {
   // The first call wins; later ones are ignored.
   void Complete(absl::StatusOr<std::vector<Logits>> result);
 
+  // When Schedule() queued the task and when its batch started (the
+  // batcher's clock); valid once Wait() has returned a result.
+  absl::Time enqueue_time() const { return enqueue_time_; }
+  absl::Time start_time() const { return start_time_; }
+
  private:
   friend class PredictBatcher;
   const std::string tenant_;
@@ -87,6 +92,7 @@ class PredictTask {
   const absl::Time deadline_;
   int64_t longest_ = 0;
   absl::Time enqueue_time_;  // set by Schedule()
+  absl::Time start_time_;    // set by Run() before the forward
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::optional<absl::StatusOr<std::vector<Logits>>> result_ ABSL_GUARDED_BY(mu_);

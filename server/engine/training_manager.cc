@@ -386,6 +386,14 @@ std::map<v1::JobState, int64_t> TrainingManager::CountByState() const {
   return counts;
 }
 
+std::map<std::pair<std::string, v1::JobState>, int64_t> TrainingManager::CountByTenantAndState()
+    const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::pair<std::string, v1::JobState>, int64_t> counts;
+  for (const auto& [key, live] : live_) ++counts[{live.tenant, live.job.state()}];
+  return counts;
+}
+
 v1::TrainingJob TrainingManager::Snapshot(const std::string& key) const {
   absl::MutexLock lock(&mu_);
   return live_.at(key).job;
@@ -472,7 +480,15 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   const std::string& job_id = stored.job.job_id();
   const v1::TrainProfileRequest& request = stored.request;
   int64_t persisted_epoch = 0;
+  absl::Time busy_since = clock_.Now();
+  auto report_busy = [&] {
+    const absl::Time now = clock_.Now();
+    if (hooks_.on_training_busy)
+      hooks_.on_training_busy(tenant, absl::ToDoubleSeconds(now - busy_since));
+    busy_since = now;
+  };
   auto on_progress = [&](const TrainingProgress& p) {
+    report_busy();
     UpdateLive(key, [&](v1::TrainingJob* job) {
       job->set_epoch(uint32_t(p.epoch));
       job->set_total_epochs(uint32_t(p.total_epochs));
@@ -500,6 +516,7 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   auto report_training_time = [&] {
     if (reported) return;
     reported = true;
+    report_busy();
     if (hooks_.on_training_finished) {
       hooks_.on_training_finished(absl::ToDoubleSeconds(clock_.Now() - start));
     }

@@ -86,6 +86,8 @@ class TrainingManager {
     std::function<void(const ProfileHandle&)> on_published;
     std::function<void(v1::JobState from, v1::JobState to)> on_state_change;
     std::function<void(double seconds)> on_training_finished;
+    // Training time spent on `tenant`'s job since the last call for it.
+    std::function<void(const std::string& tenant, double seconds)> on_training_busy;
   };
 
   // `store` and `clock` must outlive the manager. Trained profiles are
@@ -121,6 +123,8 @@ class TrainingManager {
   bool HasUnfinishedJob(const std::string& tenant, const std::string& profile_id) const;
   // Jobs per state known to this process (for metrics).
   std::map<v1::JobState, int64_t> CountByState() const;
+  // The same per (tenant, state), for tenants with a job in this process.
+  std::map<std::pair<std::string, v1::JobState>, int64_t> CountByTenantAndState() const;
   // True while a job's final state is waiting for the store to take it.
   bool final_writes_failing() const;
 

@@ -109,7 +109,7 @@ struct World {
   std::shared_ptr<const LoadedModel> model;
   std::string alice_export;  // an XPEFT_HARD profile
   std::string bob_export;    // a HEAD_ONLY profile
-  std::unique_ptr<Authenticator> auth = Authenticator::Development();
+  std::unique_ptr<Authenticator> auth = Authenticator::Development(Authenticator::Peers::kAny);
   MaskserveService service;
   std::unique_ptr<grpc::Server> server;  // in-process, for WatchTrainingJob
   std::unique_ptr<v1::Maskserve::Stub> stub;
