@@ -376,7 +376,8 @@ TEST_F(CommandsTest, TrainWaitPlainProgressIsRateLimited) {
   ASSERT_EQ(train.code, kExitOk) << train.err;
   EXPECT_EQ(train.out.find('\r'), std::string::npos) << train.out;
   std::vector<std::string> lines = absl::StrSplit(train.out, '\n', absl::SkipEmpty());
-  // Each epoch's steps and validation come within a second: one line each.
+  // The whole job takes well under a second or two: the first RUNNING line,
+  // then at most one more (new epochs are rate-limited too), then the end.
   int epoch1 = 0, epoch2 = 0;
   for (const std::string& line : lines) {
     if (absl::StartsWith(line, "RUNNING  epoch 1/2  step ")) ++epoch1;
@@ -386,7 +387,7 @@ TEST_F(CommandsTest, TrainWaitPlainProgressIsRateLimited) {
     }
   }
   EXPECT_EQ(epoch1, 1) << train.out;
-  EXPECT_EQ(epoch2, 1) << train.out;
+  EXPECT_LE(epoch2, 1) << train.out;
   EXPECT_TRUE(absl::StartsWith(lines.back(), "SUCCEEDED  epoch 2/2  step 4/4  loss ")) << train.out;
   EXPECT_TRUE(absl::StrContains(lines.back(), "  version 1  took 0:0")) << lines.back();
 }

@@ -24,7 +24,9 @@ namespace {
 
 constexpr size_t kMinBar = 10;
 constexpr size_t kMaxBar = 30;
-// Plain mode: at most one line per this interval within an epoch.
+// Plain mode: at most one line per this interval, new epochs included (a
+// fast job of 300 epochs must not print 300 lines); state changes and the
+// first epoch print at once.
 constexpr absl::Duration kPlainInterval = absl::Seconds(1);
 // Bar mode: at most one redraw per this interval within an epoch.
 constexpr absl::Duration kBarInterval = absl::Milliseconds(100);
@@ -207,13 +209,14 @@ void ProgressPrinter::Update(const v1::TrainingJob& job, absl::Time now) {
     case ProgressMode::kPlain: {
       const std::string line = JobProgressLine(job);
       const bool changed =
-          !printed_any_ || job.state() != last_state_ || job.epoch() != last_epoch_;
+          !printed_any_ || job.state() != last_state_ || (printed_epoch_ == 0 && job.epoch() > 0);
       const bool due = line != last_line_ && now - last_print_time_ >= kPlainInterval;
       if (changed || due) {
         *out_ << PlainProgressLine(job, eta) << "\n" << std::flush;
         last_line_ = line;
         last_print_time_ = now;
         printed_any_ = true;
+        printed_epoch_ = job.epoch();
       }
       break;
     }

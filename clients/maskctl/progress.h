@@ -105,7 +105,8 @@ class ProgressPrinter {
   bool printed_any_ = false;
   v1::JobState last_state_ = v1::JOB_STATE_UNSPECIFIED;
   uint32_t last_epoch_ = 0;
-  std::string last_line_;  // JobProgressLine of the last plain line
+  uint32_t printed_epoch_ = 0;  // plain mode: the epoch of the last line printed
+  std::string last_line_;       // JobProgressLine of the last plain line
   absl::Time last_print_time_;
 };
 

@@ -165,20 +165,23 @@ TEST(ProgressPrinterTest, PlainPrintsChangesAtAModestRate) {
   }
   // A second later: printed.
   printer.Update(Running(1, 2, 50, 100, 0.5f), t0 + absl::Milliseconds(1100));
-  // A new epoch: printed at once.
+  // A new epoch within the second: not printed either (a fast job of many
+  // epochs must not print a line per epoch)...
   printer.Update(Running(2, 2, 51, 100, 0.4f), t0 + absl::Milliseconds(1120));
-  printer.Update(Running(2, 2, 52, 100, 0.4f), t0 + absl::Milliseconds(1130));
+  // ...but once the second has passed.
+  printer.Update(Running(2, 2, 52, 100, 0.4f), t0 + absl::Milliseconds(2130));
   v1::TrainingJob failed = Running(2, 2, 52, 100, 0.4f);
   failed.set_state(v1::FAILED);
   failed.set_error("boom");
-  printer.Update(failed, t0 + absl::Milliseconds(1140));
+  // A state change: printed at once.
+  printer.Update(failed, t0 + absl::Milliseconds(2140));
   std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 5u) << out.str();
   EXPECT_EQ(lines[0], "QUEUED");
   EXPECT_EQ(lines[1], "RUNNING  epoch 1/2  step 0/100  loss 0.0000");
   EXPECT_TRUE(absl::StartsWith(lines[2], "RUNNING  epoch 1/2  step 50/100  loss 0.5000  eta "))
       << lines[2];
-  EXPECT_TRUE(absl::StartsWith(lines[3], "RUNNING  epoch 2/2  step 51/100  loss 0.4000  eta "))
+  EXPECT_TRUE(absl::StartsWith(lines[3], "RUNNING  epoch 2/2  step 52/100  loss 0.4000  eta "))
       << lines[3];
   EXPECT_EQ(lines[4], "FAILED  epoch 2/2  step 52/100  loss 0.4000  error: boom");
   EXPECT_EQ(out.str().find('\r'), std::string::npos);
