@@ -16,6 +16,11 @@
 # Build arguments:
 #   MASKSERVE_JOBS   parallel compile jobs (default: all cores; LibTorch-heavy
 #                    units need ~2 GB of memory each, so lower it on small hosts)
+#   PIP_CERT         CA bundle (a path inside the build) for pip, behind a
+#                    TLS-inspecting proxy
+#
+# Without a Docker daemon: scripts/build_images.sh (buildah) builds this file
+# and smoke-tests the image.
 #
 # GPU hosts: see Dockerfile.cuda and deploy/README.md.
 # Nothing is downloaded besides the base image, Debian packages and the
@@ -28,7 +33,12 @@ WORKDIR /src
 # setup.sh first, alone, so that the apt and model layer is cached across
 # source edits.
 COPY scripts/setup.sh scripts/fetch_model.sh scripts/
-RUN ./scripts/setup.sh && rm -rf /var/lib/apt/lists/*
+# PIP_CERT: a CA bundle for pip's download of the model, on hosts behind a
+# TLS-inspecting proxy (scripts/build_images.sh mounts the host's bundle and
+# sets it). This stage only: the runtime image carries none of it.
+ARG PIP_CERT=
+RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
+ && ./scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 # ccache (installed by setup.sh) has nothing to reuse in a fresh layer.
 RUN export CCACHE_DISABLE=1 \

@@ -40,8 +40,15 @@ data directory and checks after every restart (and on every answer) that:
 Prints one JSON line (`CRASH_TEST_RESULT {...}`) with the counts and a short
 table, and exits 1 on any violation (2 when the test itself could not run).
 
-    PYTHONPATH=clients/python:build/clients/python/gen /usr/bin/python3 \
-        tests/crash/server_crash_test.py --server=build/server/maskserve --kills=20 --seed=1
+It runs against an installed copy of the Python client (maskserve_client),
+as CTest's server_crash_test and scripts/soak_server.sh run it: from outside
+clients/python,
+
+    clients/python/run_installed.sh build/tests/crash_venv \
+        python tests/crash/server_crash_test.py --server=build/server/maskserve \
+        --kills=20 --seed=1
+
+(or with any python that has the package installed: pip install ./clients/python).
 """
 
 import argparse
@@ -59,8 +66,6 @@ from typing import Dict, List
 def parse_args(argv: List[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--server", required=True, help="the maskserve binary")
-    p.add_argument("--client_path", default="", help="clients/python (maskserve_client)")
-    p.add_argument("--stubs_path", default="", help="<build>/clients/python/gen (maskserve_pb)")
     p.add_argument("--kills", type=int, default=20, help="SIGKILLs before the final check")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed (default: $MASKSERVE_CRASH_SEED, else random)")
@@ -83,9 +88,10 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 
 
 ARGS = parse_args(sys.argv[1:])
-for _path in (ARGS.stubs_path, ARGS.client_path, os.path.dirname(os.path.abspath(__file__))):
-    if _path:
-        sys.path.insert(0, _path)
+# The driver's own modules (crash_load, crash_model, crash_server): this
+# directory is not on sys.path under PYTHONSAFEPATH=1 (run_installed.sh).
+# maskserve_client is the installed package.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from maskserve_client import Client, MaskserveError, Profile  # noqa: E402
 from maskserve_client._stubs import maskserve_pb2 as pb  # noqa: E402

@@ -1,7 +1,8 @@
 """Python client of maskserve, the multi-tenant personalization server.
 
 A thin, typed wrapper over the gRPC stubs generated at build time from
-proto/maskserve/v1/maskserve.proto (package ``maskserve_pb``)::
+proto/ (services ``maskserve.v1.Maskserve``, ``maskserve.v1.Admin`` and
+``grpc.health.v1.Health``)::
 
     from maskserve_client import Client, Example
 
@@ -13,6 +14,13 @@ proto/maskserve/v1/maskserve.proto (package ``maskserve_pb``)::
         result = client.predict("alice", ["what a film"], top_k=2)
         print(result.version, result[0].label, result[0].top)
 
+Operators back the server's whole store up with an admin key (or on a
+server in development mode)::
+
+    with Client("localhost:50051", api_key="admin-secret") as admin:
+        backup = admin.backup("/var/backups/maskserve/2024-05-01")
+        print(backup.dir, backup.files, backup.bytes, backup.profiles)
+
 Every failed call raises :class:`MaskserveError` with the gRPC code name
 (``"NOT_FOUND"``) and the server's message.
 """
@@ -21,6 +29,7 @@ from maskserve_client.client import Client, TlsConfig
 from maskserve_client.errors import JobFailedError, MaskserveError
 from maskserve_client.types import (
     BackboneInfo,
+    Backup,
     BankInfo,
     EvalMetrics,
     Example,
@@ -37,6 +46,7 @@ from maskserve_client.types import (
 
 __all__ = [
     "BackboneInfo",
+    "Backup",
     "BankInfo",
     "Client",
     "EvalMetrics",

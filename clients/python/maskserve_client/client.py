@@ -7,6 +7,8 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
 import grpc
 
 from maskserve_client._stubs import (
+    admin_pb2,
+    admin_pb2_grpc,
     health_pb2,
     health_pb2_grpc,
     maskserve_pb2 as pb,
@@ -14,6 +16,7 @@ from maskserve_client._stubs import (
 )
 from maskserve_client.errors import JobFailedError, MaskserveError
 from maskserve_client.types import (
+    Backup,
     Example,
     ModelInfo,
     PredictResult,
@@ -130,6 +133,7 @@ class Client:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = maskserve_pb2_grpc.MaskserveStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminStub(self._channel)
 
     # Lifecycle.
     def close(self) -> None:
@@ -174,6 +178,30 @@ class Client:
         """The backbone, banks, shared heads and limits of the server."""
         return ModelInfo.from_proto(
             self._call("GetModelInfo", self._stub.GetModelInfo, pb.GetModelInfoRequest(), timeout))
+
+    # Administration (maskserve.v1.Admin: an admin key, or a server in
+    # development mode).
+    def backup(self, dir: str, timeout: Optional[float] = None) -> Backup:
+        """Has the server write a consistent, point-in-time copy of its whole
+        profile store into ``dir``, a new directory on the server's file
+        system, while it keeps serving; returns what it wrote.
+
+        ``dir`` must not exist (its parent is created) and must not lie in
+        the server's data directory; it is an absolute path, or, on a server
+        started with ``--backup_root``, one relative to that root. Restore
+        with ``maskserve --restore_from=DIR --data_dir=NEW_DIR``.
+
+        Raises :class:`MaskserveError`: INVALID_ARGUMENT (message ``"dir:
+        ..."``) for a missing or disallowed path, ALREADY_EXISTS when ``dir``
+        exists, ABORTED while another backup runs, PERMISSION_DENIED for a
+        tenant key (or on a server with no admin keys), UNAUTHENTICATED for
+        an unknown key. The client's ``api_key`` must be an admin key (from
+        the server's ``--admin_keys_file``) unless the server runs in
+        development mode (no ``--api_keys_file``). A large store takes a
+        while: give a ``timeout`` longer than the client's default then.
+        """
+        return Backup.from_proto(self._call("CreateBackup", self._admin.CreateBackup,
+                                            admin_pb2.CreateBackupRequest(dir=dir), timeout))
 
     # Prediction.
     def predict(self, profile_id: str, texts: Union[TextLike, Sequence[TextLike]],

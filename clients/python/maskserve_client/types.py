@@ -300,3 +300,24 @@ class ModelInfo:
         shared_heads = [SharedHeadInfo(h.name, list(h.label_names), h.fingerprint)
                         for h in m.shared_heads]
         return cls(backbone, banks, limits, m.server_version, shared_heads)
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup the server wrote (Admin.CreateBackup, see admin.proto).
+
+    ``dir`` is its absolute path on the server; ``files`` and ``bytes``
+    count what it holds (files on the data directory's file system are hard
+    links, so it may take little new space); ``profiles`` is the number of
+    live profiles of all tenants it caught; ``seconds`` how long it took.
+    """
+
+    dir: str
+    files: int
+    bytes: int
+    profiles: int
+    seconds: float
+
+    @classmethod
+    def from_proto(cls, r) -> "Backup":
+        return cls(r.dir, r.files, r.bytes, r.profiles, r.seconds)

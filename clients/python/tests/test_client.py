@@ -312,7 +312,8 @@ class InstalledCopyTest(unittest.TestCase):
         self.assertTrue(site.startswith(os.path.realpath(venv) + os.sep), site)
         from maskserve_client import _pb, _stubs
 
-        for module in (maskserve_client, _pb, _stubs.maskserve_pb2, _stubs.health_pb2_grpc):
+        for module in (maskserve_client, _pb, _stubs.maskserve_pb2, _stubs.health_pb2_grpc,
+                       _stubs.admin_pb2_grpc):
             self.assertTrue(os.path.realpath(module.__file__).startswith(site + os.sep),
                             f"{module.__name__} imports from {module.__file__}, not {site}")
         self.assertFalse(os.environ.get("PYTHONPATH"))
@@ -324,6 +325,8 @@ class InstalledCopyTest(unittest.TestCase):
                          "maskserve_client._pb.maskserve.v1.maskserve_pb2")
         self.assertEqual(_stubs.health_pb2.__name__,
                          "maskserve_client._pb.grpc.health.v1.health_pb2")
+        self.assertEqual(_stubs.admin_pb2.__name__,
+                         "maskserve_client._pb.maskserve.v1.admin_pb2")
         import grpc  # the real package, not the generated grpc/health/v1
 
         self.assertTrue(hasattr(grpc, "insecure_channel"))
@@ -455,6 +458,38 @@ class RealServerTest(ClientContract, unittest.TestCase):
         second = self.train_and_wait("py-versions")
         self.assertEqual(second.base_version, 1)
         self.assertEqual(second.published_version, 2)
+
+    def test_backup_writes_a_copy_of_the_store(self):
+        # A development-mode server (no --api_keys_file) takes admin calls
+        # from anyone.
+        self.train_and_wait("py-backup")
+        parent = tempfile.mkdtemp(prefix="maskserve_pytest_backup_")
+        try:
+            target = os.path.join(parent, "nested", "backup")  # the parent is created
+            backup = self.client.backup(target, timeout=120)
+            self.assertIsInstance(backup, maskserve_client.Backup)
+            self.assertTrue(os.path.isabs(backup.dir), backup.dir)
+            self.assertEqual(os.path.realpath(backup.dir), os.path.realpath(target))
+            self.assertTrue(os.path.isfile(os.path.join(target, "CURRENT")),
+                            sorted(os.listdir(target)))
+            self.assertGreater(backup.files, 0)
+            self.assertGreater(backup.bytes, 0)
+            self.assertGreaterEqual(backup.profiles, 1)
+            self.assertGreaterEqual(backup.seconds, 0.0)
+
+            with self.assertRaises(MaskserveError) as raised:
+                self.client.backup(target, timeout=120)
+            self.assertEqual(raised.exception.code, "ALREADY_EXISTS")
+            self.assertEqual(raised.exception.rpc, "CreateBackup")
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
+
+    def test_backup_to_a_relative_dir_is_invalid_argument(self):
+        with self.assertRaises(MaskserveError) as raised:
+            self.client.backup("relative/backup")
+        self.assertEqual(raised.exception.code, "INVALID_ARGUMENT")
+        self.assertTrue(raised.exception.message.startswith("dir:"), raised.exception.message)
+        self.assertIn("CreateBackup failed: INVALID_ARGUMENT", str(raised.exception))
 
     def test_info_reports_the_builtin_backbone(self):
         info = self.client.info()
