@@ -56,6 +56,24 @@ absl::Status FsError(std::string_view what, const std::error_code& ec) {
   return absl::UnavailableError(absl::StrCat(Sv(what), ": ", ec.message()));
 }
 
+// A directory without CURRENT but with a store's files (an interrupted
+// in-place restore, a damaged store) must not be opened: RocksDB would
+// create a new, empty store over them.
+absl::Status CheckNoPartialStore(const std::string& dir) {
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == ".restore-tmp" || name.rfind("MANIFEST-", 0) == 0 ||
+        entry.path().extension() == ".sst") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data_dir: ", dir, " holds store files (", name,
+          ") but no CURRENT file: an interrupted restore or a damaged store; restore again "
+          "into an empty directory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(Options options) {
@@ -81,6 +99,7 @@ absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> RocksDbProfileStore::Open(O
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
   } else {
+    MASKSERVE_RETURN_IF_ERROR(CheckNoPartialStore(dir));
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return FsError(absl::StrCat("data_dir: create ", dir), ec);

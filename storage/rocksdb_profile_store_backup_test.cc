@@ -92,6 +92,19 @@ TEST_F(StoreBackupTest, RestoreRefusesToOverwriteOrReadGarbage) {
   std::filesystem::create_directories(interrupted + "/.restore-tmp/junk");
   EXPECT_OK(RocksDbProfileStore::RestoreCheckpoint(checkpoint, interrupted));
   EXPECT_FALSE(std::filesystem::exists(interrupted + "/.restore-tmp"));
+  // A restore interrupted before CURRENT is never opened as a new, empty
+  // store over the restored files.
+  const std::string partial = dir().path() + "/partial";
+  std::filesystem::create_directories(partial);
+  for (const auto& entry : std::filesystem::directory_iterator(checkpoint)) {
+    if (entry.path().filename() != "CURRENT") {
+      std::filesystem::copy(entry.path(), std::filesystem::path(partial) / entry.path().filename());
+    }
+  }
+  options.data_dir = partial;
+  options.create_if_missing = true;
+  EXPECT_THAT(RocksDbProfileStore::Open(options).status(),
+              StatusIs(StatusCode::kFailedPrecondition, "no CURRENT file"));
   // A file where the directory should be is refused.
   std::ofstream(dir().path() + "/file") << "x";
   EXPECT_THAT(RocksDbProfileStore::RestoreCheckpoint(checkpoint, dir().path() + "/file"),
