@@ -78,6 +78,22 @@ void PrepareUnaryContext(const ConnectionOptions& options, grpc::ClientContext* 
   }
 }
 
+bool IsValidProfileId(absl::string_view profile_id) {
+  if (profile_id.empty() || profile_id.size() > 128 || profile_id[0] == '.') return false;
+  for (char c : profile_id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool SetProfileRoutingHeader(absl::string_view profile_id, grpc::ClientContext* context) {
+  if (!IsValidProfileId(profile_id)) return false;
+  context->AddMetadata(kProfileRoutingHeader, std::string(profile_id));
+  return true;
+}
+
 const char* StatusCodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {
       "OK",

@@ -3,7 +3,8 @@
 // How maskserve's C++ clients (maskctl, the load generator) connect: one
 // ConnectionOptions struct describing the address, the API key and TLS, a
 // factory for the channel, and the per-call context set-up (deadline and the
-// `authorization: Bearer <key>` metadata the server expects).
+// `authorization: Bearer <key>` metadata the server expects), and the
+// `x-maskserve-profile` routing header of profile-scoped calls.
 //
 // Example:
 //   ConnectionOptions options;
@@ -15,6 +16,11 @@
 //   PrepareUnaryContext(options, &context);
 //   stub->GetModelInfo(&context, request, &info);
 //
+//   grpc::ClientContext predict_context;
+//   PrepareUnaryContext(options, &predict_context);
+//   SetProfileRoutingHeader(predict_request.profile_id(), &predict_context);
+//   stub->Predict(&predict_context, predict_request, &predictions);
+//
 // Thread safety: free functions; ConnectionOptions is a plain value.
 #ifndef MASKSERVE_CLIENTS_COMMON_CHANNEL_H_
 #define MASKSERVE_CLIENTS_COMMON_CHANNEL_H_
@@ -25,6 +31,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace maskserve {
@@ -69,6 +76,27 @@ void PrepareUnaryContext(const ConnectionOptions& options, grpc::ClientContext* 
 // Sets only the authorization metadata, for streams that may legitimately
 // outlive the unary timeout (WatchTrainingJob).
 void PrepareStreamContext(const ConnectionOptions& options, grpc::ClientContext* context);
+
+// The metadata key naming the profile a call is about. A proxy in front of
+// several replicas routes on it (nginx: `hash $http_x_maskserve_profile
+// consistent;`), so that every call about one profile reaches the replica
+// that holds it. Every profile-scoped call sends it: Predict, TrainProfile,
+// GetProfile, DeleteProfile, ExportProfile, ImportProfile, and
+// ListTrainingJobs when it filters by a profile. Calls that are not about
+// one profile (GetModelInfo, ListProfiles, health, the job-id calls
+// GetTrainingJob / WatchTrainingJob / CancelTrainingJob, Admin) send none.
+inline constexpr char kProfileRoutingHeader[] = "x-maskserve-profile";
+
+// True when `profile_id` follows the API's rule for profile ids (1..128
+// bytes of [A-Za-z0-9._:@-], not starting with '.').
+bool IsValidProfileId(absl::string_view profile_id);
+
+// Adds `x-maskserve-profile: <profile_id>` to `context`. gRPC metadata values
+// must be printable ASCII; valid profile ids always are. An invalid id (empty
+// included) is not sent: the server rejects the call with INVALID_ARGUMENT
+// naming the field anyway, wherever it is routed. Returns whether the header
+// was added. Call it once per context, like PrepareUnaryContext().
+bool SetProfileRoutingHeader(absl::string_view profile_id, grpc::ClientContext* context);
 
 // The canonical name of a gRPC status code ("NOT_FOUND"); "UNKNOWN" for
 // values outside the canonical range.

@@ -45,6 +45,7 @@ void Worker(const LoadOptions& options, const ProfileSampler& sampler,
     }
     grpc::ClientContext context;
     client::PrepareUnaryContext(options.connection, &context);
+    client::SetProfileRoutingHeader(request.profile_id(), &context);
     v1::PredictResponse response;
     const absl::Time sent = absl::Now();
     grpc::Status status = stub->Predict(&context, request, &response);

@@ -12,6 +12,7 @@ namespace maskserve {
 namespace loadgen {
 namespace {
 
+using ::maskserve::testing::FakeMaskserveService;
 using ::maskserve::testing::FakeServer;
 
 class LoadGeneratorTest : public ::testing::Test {
@@ -65,6 +66,36 @@ TEST_F(LoadGeneratorTest, SetupThenRunCountsEveryRequest) {
   EXPECT_DOUBLE_EQ(report->sequences_per_second, 3 * report->requests_per_second);
   EXPECT_LE(report->latency.p50_ms, report->latency.p99_ms);
   EXPECT_LE(report->latency.p99_ms, report->latency.max_ms);
+}
+
+// Setup (GetProfile, TrainProfile, then GetTrainingJob by job id) and the
+// load (Predict) send `x-maskserve-profile` exactly on the profile-scoped
+// calls: the fake fails any call that has it where it should not, or lacks
+// it (or another profile's) where it should.
+TEST_F(LoadGeneratorTest, RoutingHeaderIsSentExactlyOnProfileScopedCalls) {
+  server_.reset();
+  FakeMaskserveService::Options routed;
+  routed.require_routing_header = true;
+  auto server = FakeServer::Start(routed);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  options_.connection.address = server_->address();
+
+  std::ostringstream log;
+  auto channel = client::MakeChannel(options_.connection);
+  ASSERT_TRUE(channel.ok());
+  absl::Status setup = SetupProfiles(options_, SetupOptions(), *channel, log);
+  ASSERT_TRUE(setup.ok()) << setup << "\n" << log.str();
+  std::ostringstream again;  // every profile found by GetProfile
+  ASSERT_TRUE(SetupProfiles(options_, SetupOptions(), *channel, again).ok()) << again.str();
+  EXPECT_NE(again.str().find("5 profiles exist, 0 training jobs"), std::string::npos)
+      << again.str();
+
+  absl::StatusOr<LoadReport> report = RunLoad(options_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->requests, 200u);
+  EXPECT_EQ(report->ok, 200u);
+  EXPECT_TRUE(report->errors.empty()) << report->errors.begin()->first;
 }
 
 TEST_F(LoadGeneratorTest, DurationModeStops) {

@@ -53,6 +53,7 @@ absl::Status SetupProfiles(const LoadOptions& load, const SetupOptions& setup,
     if (!setup.retrain) {
       grpc::ClientContext context;
       client::PrepareUnaryContext(load.connection, &context);
+      client::SetProfileRoutingHeader(id, &context);
       v1::GetProfileRequest get;
       get.set_profile_id(id);
       v1::Profile profile;
@@ -67,6 +68,7 @@ absl::Status SetupProfiles(const LoadOptions& load, const SetupOptions& setup,
     while (true) {
       grpc::ClientContext context;
       client::PrepareUnaryContext(load.connection, &context);
+      client::SetProfileRoutingHeader(request.profile_id(), &context);
       v1::TrainProfileResponse response;
       grpc::Status status = stub->TrainProfile(&context, request, &response);
       if (status.ok()) {

@@ -137,7 +137,8 @@ void PrintJson(const CommandContext& ctx, const google::protobuf::Message& messa
 // Prints `message` as one line of compact JSON.
 void PrintJsonLine(const CommandContext& ctx, const google::protobuf::Message& message);
 
-// Prepares a unary call's context (deadline and API key).
+// Prepares a unary call's context (deadline and API key). Profile-scoped
+// calls add client::SetProfileRoutingHeader() (clients/common/channel.h).
 void PrepareUnary(const CommandContext& ctx, grpc::ClientContext* context);
 
 }  // namespace maskctl

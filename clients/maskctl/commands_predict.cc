@@ -86,6 +86,7 @@ int PredictBatch(const CommandContext& ctx, v1::Maskserve::Stub* stub,
   }
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(request.profile_id(), &context);
   v1::PredictResponse response;
   grpc::Status status = stub->Predict(&context, request, &response);
   if (!status.ok()) return ReportRpcError(ctx, "predict", WithInputLine(status, batch, source));

@@ -52,6 +52,7 @@ int RunGet(const CommandContext& ctx) {
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(ctx.args[0], &context);
   v1::GetProfileRequest request;
   request.set_profile_id(ctx.args[0]);
   v1::Profile profile;
@@ -106,6 +107,7 @@ int RunDelete(const CommandContext& ctx) {
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(ctx.args[0], &context);
   v1::DeleteProfileRequest request;
   request.set_profile_id(ctx.args[0]);
   if (ctx.options.expected_version) request.set_expected_version(*ctx.options.expected_version);
@@ -126,6 +128,7 @@ int RunExport(const CommandContext& ctx) {
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(profile_id, &context);
   v1::ExportProfileRequest request;
   request.set_profile_id(profile_id);
   v1::ExportProfileResponse response;
@@ -171,6 +174,7 @@ int RunImport(const CommandContext& ctx) {
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(profile_id, &context);
   v1::ImportProfileRequest request;
   request.set_profile_id(profile_id);
   request.set_data(std::move(data));

@@ -10,6 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "clients/maskctl/commands.h"
 #include "clients/testing/fake_maskserve_service.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "maskserve/v1/maskserve.grpc.pb.h"
 
 namespace maskserve {
 namespace maskctl {
@@ -538,6 +540,135 @@ TEST_F(CommandsTest, ApiKeyIsSentAsBearerMetadata) {
       absl::StrContains(Run("info", {}).err, "UNAUTHENTICATED: authorization: unknown api key"));
   options_.connection.api_key = "key-1";
   EXPECT_EQ(Run("info", {}).code, kExitOk);
+}
+
+// The fake with require_routing_header refuses calls that carry the
+// `x-maskserve-profile` header where they should not, or lack it where they
+// should (so that RoutingHeaderIsSentExactlyOnProfileScopedCalls proves
+// something).
+TEST_F(CommandsTest, FakeRefusesMisroutedCalls) {
+  server_.reset();
+  FakeMaskserveService::Options routed;
+  routed.require_routing_header = true;
+  StartServer(routed);
+  auto channel = client::MakeChannel(options_.connection);
+  ASSERT_TRUE(channel.ok());
+  auto stub = v1::Maskserve::NewStub(*channel);
+  auto get = [&](const std::string& header) {
+    grpc::ClientContext context;
+    if (!header.empty()) context.AddMetadata(client::kProfileRoutingHeader, header);
+    v1::GetProfileRequest request;
+    request.set_profile_id("alice");
+    v1::Profile profile;
+    return stub->GetProfile(&context, request, &profile);
+  };
+  grpc::Status missing = get("");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StartsWith(missing.error_message(), "x-maskserve-profile: missing"))
+      << missing.error_message();
+  grpc::Status other = get("bob");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(other.error_message(),
+            "x-maskserve-profile: 'bob' differs from the profile_id 'alice' of GetProfile");
+  EXPECT_EQ(get("alice").error_code(), grpc::StatusCode::NOT_FOUND);  // routed right
+
+  grpc::ClientContext info_context;
+  ASSERT_TRUE(client::SetProfileRoutingHeader("alice", &info_context));
+  v1::ModelInfo info;
+  grpc::Status info_status = stub->GetModelInfo(&info_context, v1::GetModelInfoRequest(), &info);
+  EXPECT_EQ(info_status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(info_status.error_message(), "x-maskserve-profile"))
+      << info_status.error_message();
+
+  grpc::ClientContext jobs_context;
+  ASSERT_TRUE(client::SetProfileRoutingHeader("alice", &jobs_context));
+  v1::ListTrainingJobsResponse jobs;
+  EXPECT_EQ(
+      stub->ListTrainingJobs(&jobs_context, v1::ListTrainingJobsRequest(), &jobs).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);  // no profile filter
+
+  auto health = grpc::health::v1::Health::NewStub(*channel);
+  grpc::ClientContext health_context;
+  ASSERT_TRUE(client::SetProfileRoutingHeader("alice", &health_context));
+  grpc::health::v1::HealthCheckResponse serving;
+  EXPECT_EQ(
+      health->Check(&health_context, grpc::health::v1::HealthCheckRequest(), &serving).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Ids that are not valid are never sent: such calls fail their own check.
+  grpc::ClientContext bad_context;
+  EXPECT_FALSE(client::SetProfileRoutingHeader("bad id!", &bad_context));
+  EXPECT_FALSE(client::SetProfileRoutingHeader("", &bad_context));
+  EXPECT_FALSE(client::SetProfileRoutingHeader(".hidden", &bad_context));
+  EXPECT_FALSE(client::SetProfileRoutingHeader(std::string(129, 'a'), &bad_context));
+  EXPECT_TRUE(client::IsValidProfileId("A-z_0.9:x@y"));
+  EXPECT_TRUE(client::IsValidProfileId(std::string(128, 'a')));
+}
+
+// Every command sends `x-maskserve-profile: <profile>` on its profile-scoped
+// calls and on no other (the fake checks both).
+TEST_F(CommandsTest, RoutingHeaderIsSentExactlyOnProfileScopedCalls) {
+  server_.reset();
+  FakeMaskserveService::Options routed;
+  routed.require_routing_header = true;
+  StartServer(routed);
+  EXPECT_STREQ(client::kProfileRoutingHeader, "x-maskserve-profile");
+
+  const std::string csv =
+      WriteFile("routed.csv", "text,label\nwonderful film,pos\nterrible plot,neg\n");
+  options_.train.wait = true;  // TrainProfile, then WatchTrainingJob (by job id)
+  Result train = Run("train", {"routed", csv});
+  ASSERT_EQ(train.code, kExitOk) << train.err;
+  options_.train.wait = false;
+  const std::string job_id = train.out.substr(0, train.out.find('\n'));
+  EXPECT_TRUE(absl::StartsWith(job_id, "job-")) << train.out;
+
+  Result predict = Run("predict", {"routed", "wonderful film"});
+  ASSERT_EQ(predict.code, kExitOk) << predict.err;
+  EXPECT_EQ(predict.out, "pos\t0.9000\twonderful film\n");
+  // From stdin: GetModelInfo (the limits) without the header, then Predict.
+  Result streamed = Run("predict", {"routed"}, "wonderful film\nterrible plot\n");
+  ASSERT_EQ(streamed.code, kExitOk) << streamed.err;
+  EXPECT_EQ(streamed.out, "pos\t0.9000\twonderful film\nneg\t0.9000\tterrible plot\n");
+
+  Result get = Run("get", {"routed"});
+  ASSERT_EQ(get.code, kExitOk) << get.err;
+  const std::string path = ::testing::TempDir() + "/routed.profile";
+  files_.push_back(path);
+  Result exported = Run("export", {"routed", path});
+  ASSERT_EQ(exported.code, kExitOk) << exported.err;
+  Result imported = Run("import", {"routed-copy", path});
+  ASSERT_EQ(imported.code, kExitOk) << imported.err;
+  EXPECT_TRUE(absl::StrContains(imported.out, "imported routed-copy version 1")) << imported.out;
+  Result deleted = Run("delete", {"routed-copy"});
+  ASSERT_EQ(deleted.code, kExitOk) << deleted.err;
+
+  Result jobs = Run("jobs", {"routed"});
+  ASSERT_EQ(jobs.code, kExitOk) << jobs.err;
+  EXPECT_TRUE(absl::StrContains(jobs.out, job_id)) << jobs.out;
+  Result all_jobs = Run("jobs", {});
+  ASSERT_EQ(all_jobs.code, kExitOk) << all_jobs.err;
+  Result list = Run("list", {});
+  ASSERT_EQ(list.code, kExitOk) << list.err;
+  EXPECT_TRUE(absl::StrContains(list.out, "1 profile\n")) << list.out;
+  Result info = Run("info", {});
+  ASSERT_EQ(info.code, kExitOk) << info.err;
+  Result health = Run("health", {});
+  EXPECT_EQ(health.code, kExitOk) << health.err;
+  Result watch = Run("watch", {job_id});
+  EXPECT_EQ(watch.code, kExitOk) << watch.err;
+  // Cancelling a finished job is refused for its state, not for routing.
+  Result cancel = Run("cancel", {job_id});
+  EXPECT_EQ(cancel.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(cancel.err, "already SUCCEEDED")) << cancel.err;
+
+  // An invalid id goes without the header and gets the id's own error.
+  Result bad = Run("get", {"bad id!"});
+  EXPECT_EQ(bad.code, kExitRpcError);
+  EXPECT_TRUE(absl::StrContains(bad.err, "get failed: INVALID_ARGUMENT: profile_id")) << bad.err;
+
+  Result gone = Run("delete", {"routed"});
+  ASSERT_EQ(gone.code, kExitOk) << gone.err;
 }
 
 TEST_F(CommandsTest, UsageErrorsExitTwo) {

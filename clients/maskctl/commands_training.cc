@@ -132,6 +132,7 @@ int RunTrain(const CommandContext& ctx) {
   auto stub = v1::Maskserve::NewStub(ctx.channel);
   grpc::ClientContext context;
   PrepareUnary(ctx, &context);
+  client::SetProfileRoutingHeader(profile_id, &context);
   v1::TrainProfileResponse response;
   grpc::Status status = stub->TrainProfile(&context, request, &response);
   if (!status.ok()) return ReportRpcError(ctx, "train", status);
@@ -173,6 +174,9 @@ int RunJobs(const CommandContext& ctx) {
   for (int page = 0; page < kMaxPages; ++page) {
     grpc::ClientContext context;
     PrepareUnary(ctx, &context);
+    // Filtered by a profile: routed like the profile's other calls (no
+    // filter, no header).
+    client::SetProfileRoutingHeader(request.profile_id(), &context);
     v1::ListTrainingJobsResponse response;
     grpc::Status status = stub->ListTrainingJobs(&context, request, &response);
     if (!status.ok()) return ReportRpcError(ctx, "jobs", status);

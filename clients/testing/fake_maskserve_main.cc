@@ -2,6 +2,7 @@
 // as a process, for the Python client and maskctl/load-generator shell tests.
 //
 //   fake_maskserve --address=127.0.0.1:0 --port_file=PATH [--api_keys=a,b]
+//                  [--require_routing_header]
 //
 // Writes the bound port to --port_file and serves until SIGTERM or SIGINT.
 #include <signal.h>
@@ -22,6 +23,9 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(std::vector<std::string>, api_keys, {}, "Accepted API keys (empty = no auth)");
 ABSL_FLAG(int, step_delay_ms, 2, "Milliseconds per fake training step");
 ABSL_FLAG(int, predict_delay_ms, 0, "Milliseconds every Predict takes");
+ABSL_FLAG(bool, require_routing_header, false,
+          "Fail (FAILED_PRECONDITION) profile-scoped calls without an x-maskserve-profile "
+          "header equal to their profile_id, and other calls with one");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
   options.api_keys = absl::GetFlag(FLAGS_api_keys);
   options.step_delay = absl::Milliseconds(absl::GetFlag(FLAGS_step_delay_ms));
   options.predict_delay = absl::Milliseconds(absl::GetFlag(FLAGS_predict_delay_ms));
+  options.require_routing_header = absl::GetFlag(FLAGS_require_routing_header);
   auto server = maskserve::testing::FakeServer::Start(options, absl::GetFlag(FLAGS_address));
   if (!server.ok()) {
     std::cerr << "fake_maskserve: " << server.status().message() << "\n";

@@ -5,6 +5,7 @@
 #include <functional>
 #include <set>
 
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/numbers.h"
@@ -14,6 +15,7 @@
 #include "core/base/error.h"
 #include "core/profile/profile_data.h"
 #include "core/profile/shared_head_choice.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/job_state.h"
 
 namespace maskserve {
@@ -26,6 +28,9 @@ constexpr uint32_t kMaxTextBytes = 16 * 1024;
 constexpr uint32_t kMaxExamples = 10000;
 constexpr uint32_t kMaxLabels = 64;
 constexpr char kBankFingerprint[] = "fake-bank-0000";
+// Spelled here independently of clients/common/channel.h, so that the
+// client tests also check the clients' spelling.
+constexpr char kRoutingHeader[] = "x-maskserve-profile";
 
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
@@ -110,6 +115,41 @@ grpc::Status ResolveSharedHead(const std::vector<v1::SharedHeadInfo>& heads,
   return grpc::Status::OK;
 }
 
+// The values of the routing header in `context`.
+std::vector<std::string> RoutingHeaderValues(const grpc::ServerContext& context) {
+  std::vector<std::string> values;
+  auto range = context.client_metadata().equal_range(kRoutingHeader);
+  for (auto it = range.first; it != range.second; ++it) {
+    values.emplace_back(it->second.data(), it->second.size());
+  }
+  return values;
+}
+
+grpc::Status RoutingError(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat(kRoutingHeader, ": ", message));
+}
+
+// grpc.health.v1.Health with Check only, refusing calls that carry the
+// routing header (health is not profile-scoped). "" is SERVING; other
+// service names are NOT_FOUND.
+class RoutingCheckingHealthService final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    if (!RoutingHeaderValues(*context).empty()) {
+      return RoutingError("sent on Health.Check, which is not profile-scoped");
+    }
+    if (!request->service().empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "unknown service '" + request->service() + "'");
+    }
+    response->set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+    return grpc::Status::OK;
+  }
+};
+
 }  // namespace
 
 std::vector<v1::SharedHeadInfo> DefaultFakeSharedHeads() {
@@ -164,10 +204,44 @@ absl::StatusOr<std::string> FakeMaskserveService::Authenticate(
   if (!tenant##_or.ok()) return ToGrpc(tenant##_or.status());         \
   const std::string tenant = *tenant##_or
 
+grpc::Status FakeMaskserveService::CheckRoutingHeader(const grpc::ServerContext& context,
+                                                      const char* rpc,
+                                                      const std::string* profile_id) const {
+  if (!options_.require_routing_header) return grpc::Status::OK;
+  const std::vector<std::string> values = RoutingHeaderValues(context);
+  if (profile_id == nullptr) {
+    if (values.empty()) return grpc::Status::OK;
+    return RoutingError(
+        absl::StrCat("sent ('", values[0], "') on ", rpc, ", which is not profile-scoped"));
+  }
+  if (values.size() > 1) {
+    return RoutingError(absl::StrCat("sent ", values.size(), " times on ", rpc, "; send it once"));
+  }
+  if (values.empty()) {
+    // Clients cannot send an invalid id; the call fails its own validation.
+    if (!ValidateProfileId(*profile_id).ok()) return grpc::Status::OK;
+    return RoutingError(absl::StrCat("missing on ", rpc, " for profile_id '", *profile_id,
+                                     "' (the fake requires it: require_routing_header)"));
+  }
+  if (values[0] != *profile_id) {
+    return RoutingError(
+        absl::StrCat("'", values[0], "' differs from the profile_id '", *profile_id, "' of ", rpc));
+  }
+  return grpc::Status::OK;
+}
+
+// Returns the routing header check's error, if any (after FAKE_AUTHENTICATE).
+#define FAKE_CHECK_ROUTING(context, rpc, profile_id)                        \
+  do {                                                                      \
+    grpc::Status routing = CheckRoutingHeader(*(context), rpc, profile_id); \
+    if (!routing.ok()) return routing;                                      \
+  } while (false)
+
 grpc::Status FakeMaskserveService::Predict(grpc::ServerContext* context,
                                            const v1::PredictRequest* request,
                                            v1::PredictResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "Predict", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   if (request->inputs_size() == 0) return Invalid("inputs: at least one input is needed");
@@ -228,6 +302,7 @@ grpc::Status FakeMaskserveService::TrainProfile(grpc::ServerContext* context,
                                                 const v1::TrainProfileRequest* request,
                                                 v1::TrainProfileResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "TrainProfile", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   if (request->method() == v1::METHOD_UNSPECIFIED || !v1::Method_IsValid(request->method())) {
@@ -408,6 +483,7 @@ grpc::Status FakeMaskserveService::GetTrainingJob(grpc::ServerContext* context,
                                                   const v1::GetTrainingJobRequest* request,
                                                   v1::TrainingJob* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "GetTrainingJob", nullptr);
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(request->job_id());
   if (it == jobs_.end() || it->second.tenant != tenant) {
@@ -421,6 +497,7 @@ grpc::Status FakeMaskserveService::WatchTrainingJob(grpc::ServerContext* context
                                                     const v1::WatchTrainingJobRequest* request,
                                                     grpc::ServerWriter<v1::TrainingJob>* writer) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "WatchTrainingJob", nullptr);
   uint64_t seen = 0;
   std::string last;
   while (true) {
@@ -456,6 +533,7 @@ grpc::Status FakeMaskserveService::CancelTrainingJob(grpc::ServerContext* contex
                                                      const v1::CancelTrainingJobRequest* request,
                                                      v1::TrainingJob* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "CancelTrainingJob", nullptr);
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(request->job_id());
   if (it == jobs_.end() || it->second.tenant != tenant) {
@@ -483,6 +561,8 @@ grpc::Status FakeMaskserveService::ListTrainingJobs(grpc::ServerContext* context
                                                     const v1::ListTrainingJobsRequest* request,
                                                     v1::ListTrainingJobsResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "ListTrainingJobs",
+                     request->profile_id().empty() ? nullptr : &request->profile_id());
   if (request->page_size() > 1000) return Invalid("page_size: must be at most 1000");
   const uint32_t page_size = request->page_size() == 0 ? 100 : request->page_size();
   uint64_t before = UINT64_MAX;
@@ -515,6 +595,7 @@ grpc::Status FakeMaskserveService::GetProfile(grpc::ServerContext* context,
                                               const v1::GetProfileRequest* request,
                                               v1::Profile* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "GetProfile", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
@@ -529,6 +610,7 @@ grpc::Status FakeMaskserveService::ListProfiles(grpc::ServerContext* context,
                                                 const v1::ListProfilesRequest* request,
                                                 v1::ListProfilesResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "ListProfiles", nullptr);
   if (request->page_size() > 1000) return Invalid("page_size: must be at most 1000");
   const uint32_t page_size = request->page_size() == 0 ? 100 : request->page_size();
   std::string after;
@@ -553,6 +635,7 @@ grpc::Status FakeMaskserveService::DeleteProfile(grpc::ServerContext* context,
                                                  const v1::DeleteProfileRequest* request,
                                                  v1::DeleteProfileResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "DeleteProfile", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
@@ -574,6 +657,7 @@ grpc::Status FakeMaskserveService::ExportProfile(grpc::ServerContext* context,
                                                  const v1::ExportProfileRequest* request,
                                                  v1::ExportProfileResponse* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "ExportProfile", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
@@ -595,6 +679,7 @@ grpc::Status FakeMaskserveService::ImportProfile(grpc::ServerContext* context,
                                                  const v1::ImportProfileRequest* request,
                                                  v1::Profile* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "ImportProfile", &request->profile_id());
   grpc::Status status = ValidateProfileId(request->profile_id());
   if (!status.ok()) return status;
   absl::string_view data = request->data();
@@ -649,6 +734,7 @@ grpc::Status FakeMaskserveService::GetModelInfo(grpc::ServerContext* context,
                                                 const v1::GetModelInfoRequest* request,
                                                 v1::ModelInfo* response) {
   FAKE_AUTHENTICATE(context, tenant);
+  FAKE_CHECK_ROUTING(context, "GetModelInfo", nullptr);
   (void)tenant;
   v1::BackboneInfo* b = response->mutable_backbone();
   b->set_name("fake-bert");
@@ -684,11 +770,18 @@ grpc::Status FakeMaskserveService::GetModelInfo(grpc::ServerContext* context,
 absl::StatusOr<std::unique_ptr<FakeServer>> FakeServer::Start(FakeMaskserveService::Options options,
                                                               const std::string& address) {
   std::unique_ptr<FakeServer> server(new FakeServer());
+  const bool own_health = options.require_routing_header;
   server->service_ = std::make_unique<FakeMaskserveService>(std::move(options));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->service_.get());
+  if (own_health) {
+    // In place of the default health service, which cannot see metadata.
+    builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+    server->health_ = std::make_unique<RoutingCheckingHealthService>();
+    builder.RegisterService(server->health_.get());
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError("fake server: cannot listen on " + address);

@@ -16,6 +16,11 @@
 // (probability 0.9) and a hash-chosen label otherwise. A training example
 // whose text is "FAIL" makes the job fail (to test failure paths).
 //
+// With Options::require_routing_header it also checks the
+// `x-maskserve-profile` routing header that clients send for a proxy to
+// route on (clients/common/channel.h): exactly where the clients must send
+// it, and nowhere else (see the option).
+//
 // Example:
 //   FakeMaskserveService::Options options;
 //   std::unique_ptr<FakeServer> server = FakeServer::Start(options);
@@ -61,6 +66,18 @@ class FakeMaskserveService final : public v1::Maskserve::Service {
     absl::Duration predict_delay = absl::ZeroDuration();
     // Shared heads that TrainProfileRequest.shared_head may name.
     std::vector<v1::SharedHeadInfo> shared_heads = DefaultFakeSharedHeads();
+    // Check the `x-maskserve-profile` routing header, failing with
+    // FAILED_PRECONDITION and a message naming it: a profile-scoped call
+    // (Predict, TrainProfile, GetProfile, DeleteProfile, ExportProfile,
+    // ImportProfile, ListTrainingJobs with a profile_id filter) must carry
+    // it once, equal to the request's profile_id; every other call
+    // (GetModelInfo, ListProfiles, ListTrainingJobs without a filter, the
+    // job-id calls, health Check) must carry none. A request whose
+    // profile_id is not a valid id needs no header (clients cannot send
+    // one) and fails its own validation instead. FakeServer then serves its
+    // own health service (Check only; Watch is UNIMPLEMENTED) in place of
+    // gRPC's default one, so that health calls are checked too.
+    bool require_routing_header = false;
   };
 
   explicit FakeMaskserveService(Options options);
@@ -121,6 +138,11 @@ class FakeMaskserveService final : public v1::Maskserve::Service {
   };
 
   absl::StatusOr<std::string> Authenticate(const grpc::ServerContext& context) const;
+  // Options::require_routing_header: OK when `context` carries the routing
+  // header as call `rpc` should; `profile_id` is null for a call that is
+  // not profile-scoped.
+  grpc::Status CheckRoutingHeader(const grpc::ServerContext& context, const char* rpc,
+                                  const std::string* profile_id) const;
   void TrainerLoop();
   // Runs one job to a final state.
   void RunJob(const std::string& job_id);
@@ -158,6 +180,8 @@ class FakeServer {
  private:
   FakeServer() = default;
   std::unique_ptr<FakeMaskserveService> service_;
+  // The health service checking the routing header (require_routing_header).
+  std::unique_ptr<grpc::Service> health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

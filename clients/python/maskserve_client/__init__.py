@@ -23,9 +23,13 @@ server in development mode)::
 
 Every failed call raises :class:`MaskserveError` with the gRPC code name
 (``"NOT_FOUND"``) and the server's message.
+
+Every profile-scoped call also sends the profile id as
+``x-maskserve-profile`` metadata (:data:`PROFILE_ROUTING_HEADER`), which a
+proxy in front of several replicas can route on; other calls send none.
 """
 
-from maskserve_client.client import Client, TlsConfig
+from maskserve_client.client import PROFILE_ROUTING_HEADER, Client, TlsConfig
 from maskserve_client.errors import JobFailedError, MaskserveError
 from maskserve_client.types import (
     BackboneInfo,
@@ -56,6 +60,7 @@ __all__ = [
     "Limits",
     "MaskserveError",
     "ModelInfo",
+    "PROFILE_ROUTING_HEADER",
     "Prediction",
     "PredictResult",
     "Profile",

@@ -1,5 +1,6 @@
 """The maskserve client: one channel, typed methods for every RPC."""
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -33,6 +34,19 @@ _HYPER_PARAMETERS = frozenset(f.name for f in pb.HyperParameters.DESCRIPTOR.fiel
 
 # Reconnections `watch` tries when the stream breaks with UNAVAILABLE.
 _WATCH_RECONNECTS = 5
+
+# The metadata key naming the profile a call is about, sent on every
+# profile-scoped call (predict, train, get_profile, delete_profile,
+# export_profile, import_profile, list_jobs with a profile_id) so that a proxy
+# in front of several replicas can route on it (nginx: ``hash
+# $http_x_maskserve_profile consistent;``). Other calls send none.
+PROFILE_ROUTING_HEADER = "x-maskserve-profile"
+
+# The API's rule for profile ids: 1..128 bytes of [A-Za-z0-9._:@-], not
+# starting with '.'. Only such ids are sent as the routing header (gRPC
+# metadata values must be printable ASCII); the server rejects any other id
+# with INVALID_ARGUMENT anyway.
+_PROFILE_ID = re.compile(r"[A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,9 @@ class Client:
         address: ``host:port``.
         api_key: sent as ``authorization: Bearer <key>`` on every call; None
             for a server in development mode.
+
+    Profile-scoped calls also send ``x-maskserve-profile: <profile_id>``
+    (:data:`PROFILE_ROUTING_HEADER`), for a proxy that routes by profile.
         tls: None/False for plaintext, True for TLS with the system's roots,
             or a :class:`TlsConfig`.
         timeout: default deadline of unary calls, in seconds.
@@ -145,10 +162,20 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, rpc: str, method, request, timeout: Optional[float] = None):
+    def _routed(self, profile_id: str):
+        """The metadata of a call about ``profile_id``: the API key's and the
+        routing header (none for an empty or invalid id)."""
+        if not isinstance(profile_id, str) or not _PROFILE_ID.fullmatch(profile_id):
+            return self._metadata
+        return (self._metadata or ()) + ((PROFILE_ROUTING_HEADER, profile_id),)
+
+    def _call(self, rpc: str, method, request, timeout: Optional[float] = None,
+              profile_id: str = ""):
+        # ``profile_id``: what a profile-scoped call is about, sent as the
+        # routing header; "" for the other calls.
         try:
             return method(request, timeout=self.timeout if timeout is None else timeout,
-                          metadata=self._metadata)
+                          metadata=self._routed(profile_id))
         except grpc.RpcError as error:
             raise MaskserveError(error.code().name, error.details() or "", rpc) from None
 
@@ -215,7 +242,8 @@ class Client:
         request = pb.PredictRequest(profile_id=profile_id, top_k=top_k,
                                     return_logits=return_logits,
                                     inputs=[_text_input(t) for t in texts])
-        return PredictResult.from_proto(self._call("Predict", self._stub.Predict, request, timeout))
+        return PredictResult.from_proto(self._call("Predict", self._stub.Predict, request, timeout,
+                                                   profile_id))
 
     # Training.
     def train(self, profile_id: str, examples: Iterable[ExampleLike],
@@ -257,7 +285,8 @@ class Client:
             request.validation_fraction = validation_fraction
         if expected_version is not None:
             request.expected_version = expected_version
-        return self._call("TrainProfile", self._stub.TrainProfile, request, timeout).job_id
+        return self._call("TrainProfile", self._stub.TrainProfile, request, timeout,
+                          profile_id).job_id
 
     def get_job(self, job_id: str, timeout: Optional[float] = None) -> TrainingJob:
         return TrainingJob.from_proto(self._call(
@@ -319,12 +348,14 @@ class Client:
 
     def list_jobs(self, profile_id: str = "", states: Sequence[str] = (), page_size: int = 0,
                   timeout: Optional[float] = None) -> Iterator[TrainingJob]:
-        """Yields the caller's jobs, newest first, fetching pages lazily."""
+        """Yields the caller's jobs, newest first, fetching pages lazily
+        (only those of ``profile_id`` when given)."""
         request = pb.ListTrainingJobsRequest(
             profile_id=profile_id, states=[pb.JobState.Value(s) for s in states],
             page_size=page_size)
         while True:
-            response = self._call("ListTrainingJobs", self._stub.ListTrainingJobs, request, timeout)
+            response = self._call("ListTrainingJobs", self._stub.ListTrainingJobs, request, timeout,
+                                  profile_id)
             for job in response.jobs:
                 yield TrainingJob.from_proto(job)
             if not response.next_page_token or response.next_page_token == request.page_token:
@@ -335,7 +366,7 @@ class Client:
     def get_profile(self, profile_id: str, timeout: Optional[float] = None) -> Profile:
         return Profile.from_proto(self._call(
             "GetProfile", self._stub.GetProfile, pb.GetProfileRequest(profile_id=profile_id),
-            timeout))
+            timeout, profile_id))
 
     def list_profiles(self, page_size: int = 0,
                       timeout: Optional[float] = None) -> Iterator[Profile]:
@@ -356,12 +387,13 @@ class Client:
         if expected_version is not None:
             request.expected_version = expected_version
         return self._call("DeleteProfile", self._stub.DeleteProfile, request,
-                          timeout).deleted_version
+                          timeout, profile_id).deleted_version
 
     def export_profile(self, profile_id: str, timeout: Optional[float] = None) -> bytes:
         """The profile as a portable, self-describing byte string."""
         return self._call("ExportProfile", self._stub.ExportProfile,
-                          pb.ExportProfileRequest(profile_id=profile_id), timeout).data
+                          pb.ExportProfileRequest(profile_id=profile_id), timeout,
+                          profile_id).data
 
     def import_profile(self, profile_id: str, data: bytes, overwrite: bool = False,
                        timeout: Optional[float] = None) -> Profile:
@@ -370,4 +402,4 @@ class Client:
         return Profile.from_proto(self._call(
             "ImportProfile", self._stub.ImportProfile,
             pb.ImportProfileRequest(profile_id=profile_id, data=data, overwrite=overwrite),
-            timeout))
+            timeout, profile_id))

@@ -423,6 +423,81 @@ class FakeServerTest(ClientContract, unittest.TestCase):
             secured.stop()
 
 
+class FakeServerRoutingTest(unittest.TestCase):
+    """Every call sends ``x-maskserve-profile`` exactly when it is about one
+    profile: the fake, run with --require_routing_header, fails profile-scoped
+    calls without it (or with another profile's) and other calls with it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(FAKE_MASKSERVE_BINARY,
+                                   ["--step_delay_ms=1", "--require_routing_header"])
+        cls.client = Client(cls.server.address)
+        cls.client.wait_until_serving()  # health: no header
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.server.stop()
+
+    def test_the_fake_refuses_misrouted_calls(self):
+        import grpc
+        from maskserve_client._stubs import maskserve_pb2 as pb
+
+        self.assertEqual(maskserve_client.PROFILE_ROUTING_HEADER, "x-maskserve-profile")
+        stub = self.client._stub
+        request = pb.GetProfileRequest(profile_id="py-route-none")
+        for metadata in (None, (("x-maskserve-profile", "someone-else"),)):
+            with self.assertRaises(grpc.RpcError) as raised:
+                stub.GetProfile(request, timeout=10, metadata=metadata)
+            self.assertEqual(raised.exception.code().name, "FAILED_PRECONDITION")
+            self.assertIn("x-maskserve-profile", raised.exception.details())
+        with self.assertRaises(grpc.RpcError) as raised:
+            stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10,
+                              metadata=(("x-maskserve-profile", "py-route"),))
+        self.assertEqual(raised.exception.code().name, "FAILED_PRECONDITION")
+        self.assertIn("x-maskserve-profile", raised.exception.details())
+
+    def test_every_call_is_routed_as_it_should_be(self):
+        client = self.client
+        job_id = client.train("py-route", EXAMPLES, method="HEAD_ONLY", epochs=1)
+        job = client.wait(job_id, timeout=60)  # WatchTrainingJob: no header
+        self.assertEqual(job.state, "SUCCEEDED")
+        self.assertEqual(client.get_job(job_id).state, "SUCCEEDED")
+        result = client.predict("py-route", [POSITIVE[0], NEGATIVE[0]])
+        self.assertEqual(result.labels, ["pos", "neg"])
+        self.assertEqual(client.get_profile("py-route").training_job_id, job_id)
+        data = client.export_profile("py-route")
+        copy = client.import_profile("py-route-copy", data)
+        self.assertEqual(copy.profile_id, "py-route-copy")
+        self.assertEqual(client.delete_profile("py-route-copy"), copy.version)
+        self.assertEqual([j.job_id for j in client.list_jobs(profile_id="py-route")], [job_id])
+        self.assertIn(job_id, [j.job_id for j in client.list_jobs()])
+        self.assertIn("py-route", [p.profile_id for p in client.list_profiles()])
+        self.assertTrue(client.info().server_version)
+        self.assertEqual(client.health(), "SERVING")
+        with self.assertRaises(MaskserveError) as raised:
+            client.cancel_job(job_id)  # refused for the job's state, not its routing
+        self.assertEqual(raised.exception.code, "FAILED_PRECONDITION")
+        self.assertNotIn("x-maskserve-profile", raised.exception.message)
+        # An invalid id is sent without the header and gets its own error.
+        with self.assertRaises(MaskserveError) as raised:
+            client.get_profile("bad id!")
+        self.assertEqual(raised.exception.code, "INVALID_ARGUMENT")
+        self.assertIn("profile_id", raised.exception.message)
+
+    def test_the_header_goes_with_the_api_key(self):
+        secured = ServerProcess(FAKE_MASKSERVE_BINARY,
+                                ["--api_keys=alpha", "--require_routing_header"])
+        try:
+            with Client(secured.address, api_key="alpha") as alpha:
+                alpha.wait(alpha.train("py-keyed", [("a", "x"), ("b", "y")], method="HEAD_ONLY"))
+                self.assertEqual(alpha.get_profile("py-keyed").profile_id, "py-keyed")
+                self.assertEqual([p.profile_id for p in alpha.list_profiles()], ["py-keyed"])
+        finally:
+            secured.stop()
+
+
 class RealServerTest(ClientContract, unittest.TestCase):
     """The client against the real maskserve binary (built-in tiny BERT),
     training XPEFT_HARD profiles (the product's main method)."""
