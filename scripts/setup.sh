@@ -11,6 +11,8 @@ packages=(
   # libraries
   libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev librocksdb-dev prometheus-cpp-dev libcivetweb-dev civetweb libssl-dev
+  # the PostgreSQL profile store (libpqxx) and the server its tests start
+  libpqxx-dev postgresql-15
   # Optimised BLAS for LibTorch on CPU (Debian otherwise links the 6x slower
   # reference BLAS). BLIS, not OpenBLAS: Debian's serial OpenBLAS gives wrong
   # results when serving and training call it at once (no locking; the

@@ -1,0 +1,198 @@
+// PostgresProfileStore: training-job operations (create, get, update, list,
+// unfinished jobs for re-queueing).
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/absl_compat.h"
+#include "storage/ids.h"
+#include "storage/job_id.h"
+#include "storage/job_records.h"
+#include "storage/page_token.h"
+#include "storage/postgres_connection.h"
+#include "storage/postgres_profile_store.h"
+#include "storage/postgres_schema.h"
+#include "storage/record_codec.h"
+#include "storage/status_macros.h"
+#include "storage/store_requests.h"
+
+namespace maskserve {
+namespace pgi = postgres_internal;
+
+namespace {
+
+using pgi::Bytes;
+using pgi::BytesOf;
+
+// Rows read per round trip while listing.
+constexpr int64_t kListChunk = 256;
+
+std::string Quoted(std::string_view id) { return absl::StrCat("\"", Sv(id), "\""); }
+
+absl::Status DecodeJob(std::string_view bytes, std::string_view tenant, std::string_view job_id,
+                       storage::v1::JobRecord* record) {
+  absl::Status decoded = DecodeRecord(kJobTag, bytes, kJobFormatVersion, record);
+  if (decoded.ok() && record->job().job_id() != job_id) {
+    decoded = absl::DataLossError("record names another job than its row");
+  }
+  if (decoded.ok() && record->tenant() != tenant) {
+    decoded = absl::DataLossError("record belongs to another tenant than its row");
+  }
+  if (decoded.ok()) return decoded;
+  return absl::DataLossError(absl::StrCat("job ", Quoted(job_id), ": stored record is unreadable (",
+                                          decoded.message(), ")"));
+}
+
+bool Matches(const v1::TrainingJob& job, const JobFilter& filter) {
+  if (!filter.profile_id.empty() && job.profile_id() != filter.profile_id) return false;
+  if (filter.states.empty()) return true;
+  return std::find(filter.states.begin(), filter.states.end(), job.state()) != filter.states.end();
+}
+
+}  // namespace
+
+absl::StatusOr<storage::v1::JobRecord> PostgresProfileStore::ReadJobRecord(
+    Transaction& tx, const std::string& tenant, const std::string& job_id, bool for_update) {
+  pqxx::result rows =
+      tx.Exec(for_update ? pgi::kSelectJobForUpdate : pgi::kSelectJob, tenant, job_id);
+  if (rows.empty()) {
+    return absl::NotFoundError(absl::StrCat("job_id: job ", Quoted(job_id), " not found"));
+  }
+  storage::v1::JobRecord record;
+  MASKSERVE_RETURN_IF_ERROR(DecodeJob(BytesOf(rows[0][0]), tenant, job_id, &record));
+  return record;
+}
+
+absl::StatusOr<v1::TrainingJob> PostgresProfileStore::CreateJob(
+    std::string_view tenant, const v1::TrainProfileRequest& request,
+    const v1::TrainingJob& initial) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(request.profile_id()));
+  storage::v1::JobRecord record;
+  record.set_format_version(kJobFormatVersion);
+  record.set_tenant(std::string(tenant));
+  *record.mutable_job() = NewJob(job_ids_.Next(), request, initial, Now());
+  *record.mutable_request() = request;
+  const std::string encoded = EncodeRecord(kJobTag, record);
+  MASKSERVE_RETURN_IF_ERROR(Write("create job", WriteKind::kDurable, [&](Transaction& tx) {
+    tx.Exec(pgi::kInsertJob, record.tenant(), record.job().job_id(), true, Bytes(encoded));
+    return absl::OkStatus();
+  }));
+  return std::move(*record.mutable_job());
+}
+
+absl::StatusOr<StoredJob> PostgresProfileStore::GetJob(std::string_view tenant,
+                                                       std::string_view job_id) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job_id));
+  storage::v1::JobRecord record;
+  MASKSERVE_RETURN_IF_ERROR(ReadOne("read job", [&](Transaction& tx) -> absl::Status {
+    MASKSERVE_ASSIGN_OR_RETURN(record, ReadJobRecord(tx, std::string(tenant), std::string(job_id),
+                                                     /*for_update=*/false));
+    return absl::OkStatus();
+  }));
+  StoredJob out;
+  out.tenant = std::move(*record.mutable_tenant());
+  out.job = std::move(*record.mutable_job());
+  out.request = std::move(*record.mutable_request());
+  return out;
+}
+
+absl::StatusOr<v1::TrainingJob> PostgresProfileStore::UpdateJob(std::string_view tenant_view,
+                                                                const v1::TrainingJob& job) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant_view));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job.job_id()));
+  // A final state is committed durably; progress need not be (as RocksDB's
+  // unsynced progress: a crash may lose the latest progress, never the job).
+  const bool final = IsFinalJobState(job.state());
+  const std::string tenant(tenant_view);
+  v1::TrainingJob updated;
+  MASKSERVE_RETURN_IF_ERROR(Write(
+      "update job", final ? WriteKind::kDurable : WriteKind::kProgress,
+      [&](Transaction& tx) -> absl::Status {
+        // The row lock orders concurrent updates of the job, and a publish
+        // finishing it.
+        MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
+                                   ReadJobRecord(tx, tenant, job.job_id(), /*for_update=*/true));
+        MASKSERVE_RETURN_IF_ERROR(CheckJobUpdate(record.job(), job));
+        ApplyJobUpdate(job, job.state(), Now(), &record);
+        tx.Exec(pgi::kUpdateJob, tenant, job.job_id(), !final,
+                Bytes(EncodeRecord(kJobTag, record)));
+        updated = record.job();
+        return absl::OkStatus();
+      }));
+  return updated;
+}
+
+absl::StatusOr<ListJobsResult> PostgresProfileStore::ListJobs(std::string_view tenant_view,
+                                                              const JobFilter& filter,
+                                                              const PageRequest& page) {
+  MASKSERVE_ASSIGN_OR_RETURN(const ListingPage listing, StartJobListing(tenant_view, filter, page));
+  const std::string tenant(tenant_view);
+  const uint32_t page_size = listing.size;
+  ListJobsResult result;
+  MASKSERVE_RETURN_IF_ERROR(Read("list jobs", [&](Transaction& tx) -> absl::Status {
+    result = ListJobsResult();
+    // Newest first: job ids sort by creation time.
+    std::string before = listing.after;
+    for (;;) {
+      pqxx::result rows = before.empty()
+                              ? tx.Exec(pgi::kListJobsFirst, tenant, kListChunk)
+                              : tx.Exec(pgi::kListJobsBefore, tenant, before, kListChunk);
+      for (const pqxx::row& row : rows) {
+        std::string job_id = row[0].as<std::string>();
+        before = job_id;
+        storage::v1::JobRecord record;
+        absl::Status decoded = DecodeJob(BytesOf(row[1]), tenant, job_id, &record);
+        if (!decoded.ok()) {
+          result.unreadable.push_back({job_id, decoded});
+          continue;
+        }
+        if (!Matches(record.job(), filter)) continue;
+        if (result.jobs.size() == page_size) {
+          result.next_page_token =
+              EncodePageToken(kJobsListing, tenant, result.jobs.back().job_id());
+          return absl::OkStatus();
+        }
+        result.jobs.push_back(std::move(*record.mutable_job()));
+      }
+      if (static_cast<int64_t>(rows.size()) < kListChunk) return absl::OkStatus();
+    }
+  }));
+  return result;
+}
+
+absl::StatusOr<UnfinishedJobs> PostgresProfileStore::ListUnfinishedJobs() {
+  UnfinishedJobs result;
+  MASKSERVE_RETURN_IF_ERROR(Read("list unfinished jobs", [&](Transaction& tx) -> absl::Status {
+    result = UnfinishedJobs();
+    // Oldest first (job id order), across tenants.
+    std::string after_job;
+    std::string after_tenant;
+    for (;;) {
+      pqxx::result rows = tx.Exec(pgi::kListUnfinishedJobs, after_job, after_tenant, kListChunk);
+      for (const pqxx::row& row : rows) {
+        std::string tenant = row[0].as<std::string>();
+        std::string job_id = row[1].as<std::string>();
+        after_job = job_id;
+        after_tenant = tenant;
+        storage::v1::JobRecord record;
+        absl::Status decoded = DecodeJob(BytesOf(row[2]), tenant, job_id, &record);
+        if (!decoded.ok()) {
+          result.unreadable.push_back({job_id, decoded});
+          continue;
+        }
+        if (IsFinalJobState(record.job().state())) continue;  // written together: cannot happen
+        StoredJob job;
+        job.tenant = std::move(*record.mutable_tenant());
+        job.job = std::move(*record.mutable_job());
+        job.request = std::move(*record.mutable_request());
+        result.jobs.push_back(std::move(job));
+      }
+      if (static_cast<int64_t>(rows.size()) < kListChunk) return absl::OkStatus();
+    }
+  }));
+  return result;
+}
+
+}  // namespace maskserve
