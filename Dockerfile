@@ -64,6 +64,7 @@ FROM debian:12 AS runtime
 #   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
 #                         prometheus-cpp: the metrics and the /metrics endpoint
 #   libcivetweb1          libcivetweb.so.1, libcivetweb-cpp.so.1 (its HTTP server)
+#   libpqxx-6.4 libpq5    the PostgreSQL profile store (--store=postgresql://...)
 #   libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g libgflags2.2
 #                         what RocksDB needs: Debian's RocksDB CMake package
 #                         links librocksdb.a statically, so librocksdb7.8
@@ -79,7 +80,7 @@ FROM debian:12 AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libtorch1.13 libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libcivetweb1 \
-      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+      libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libpqxx-6.4 libpq5 \
       libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g libgflags2.2 libatomic1 \
       libblis4-serial ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

@@ -10,7 +10,6 @@
 #include "server/engine/engine_errors.h"
 #include "server/log.h"
 #include "server/status_util.h"
-#include "storage/rocksdb_profile_store.h"
 
 namespace maskserve {
 namespace {
@@ -136,7 +135,10 @@ grpc::Status AdminService::CreateBackup(grpc::ServerContext* context,
     response->set_dir(*dir);
     response->set_files(files);
     response->set_bytes(bytes);
-    response->set_profiles(deps->store->TotalProfileCount());
+    if (deps->total_profiles) {
+      absl::StatusOr<uint64_t> total = deps->total_profiles();
+      if (total.ok()) response->set_profiles(*total);
+    }
     response->set_seconds(absl::ToDoubleSeconds(absl::Now() - start));
     MASKSERVE_LOG(INFO) << "backup to " << *dir << " for " << *caller << ": " << files << " files, "
                         << bytes << " bytes, " << response->profiles() << " profiles ("

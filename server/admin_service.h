@@ -18,6 +18,8 @@
 #define MASKSERVE_SERVER_ADMIN_SERVICE_H_
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,17 +27,18 @@
 #include "absl/synchronization/mutex.h"
 #include "maskserve/v1/admin.grpc.pb.h"
 #include "server/server_metrics.h"
+#include "storage/profile_store.h"
 
 namespace maskserve {
 
 class Authenticator;
-class RocksDbProfileStore;
 
 // What the admin service calls; owned by MaskserveServer.
 struct AdminDependencies {
   const Authenticator* tenant_auth = nullptr;
   const Authenticator* admin_auth = nullptr;  // null: no --admin_keys_file
-  RocksDbProfileStore* store = nullptr;
+  ProfileStore* store = nullptr;              // backups are its CreateCheckpoint()
+  std::function<absl::StatusOr<uint64_t>()> total_profiles;
   ServerMetrics* metrics = nullptr;
   std::string data_dir;     // backups may not go inside it
   std::string backup_root;  // empty: absolute backup paths only

@@ -25,6 +25,9 @@
 #include "storage/rocksdb_profile_store.h"
 
 ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port; port 0 = any)");
+ABSL_FLAG(std::string, store, "rocksdb",
+          "Profile store: 'rocksdb' (embedded, in --data_dir) or a PostgreSQL URI "
+          "(postgresql://user[:password]@host[:port]/database) that replicas may share");
 ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");
 ABSL_FLAG(std::string, model_dir, MASKSERVE_DEFAULT_MODEL_DIR,
           "HF model directory (config.json, vocab.txt, model.safetensors); 'builtin' = the "
@@ -114,6 +117,7 @@ namespace {
 // Flags that may also come from MASKSERVE_<NAME> environment variables.
 const char* const kEnvFlags[] = {
     "address",
+    "store",
     "data_dir",
     "model_dir",
     "pooling",
@@ -214,6 +218,7 @@ int WaitForShutdownSignal() {
 ServerOptions OptionsFromFlags() {
   ServerOptions options;
   options.address = absl::GetFlag(FLAGS_address);
+  options.store = absl::GetFlag(FLAGS_store);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.pooling = absl::GetFlag(FLAGS_pooling);
@@ -297,6 +302,12 @@ int Run(int argc, char** argv) {
 
   ServerOptions options = OptionsFromFlags();
   if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {
+    if (options.store != "rocksdb" && !options.store.empty()) {
+      MASKSERVE_LOG(ERROR) << "restore_from: restores a backup of the RocksDB store into "
+                              "--data_dir; a PostgreSQL store is restored with PostgreSQL's "
+                              "tools (pg_restore)";
+      return 2;
+    }
     return RestoreBackup(from, options.data_dir);
   }
   auto server = MaskserveServer::Start(options);

@@ -1,6 +1,7 @@
 #include "server/maskserve_server.h"
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -25,7 +26,7 @@
 #include "server/process_metrics.h"
 #include "server/scrape_time_metrics.h"
 #include "server/server_metrics.h"
-#include "storage/rocksdb_profile_store.h"
+#include "server/store_factory.h"
 #include "storage/status_macros.h"
 
 namespace maskserve {
@@ -82,7 +83,7 @@ struct ServerComponents {
   std::unique_ptr<ServerMetrics> metrics;
   std::shared_ptr<ProcessMetricsCollector> process_metrics;
   std::shared_ptr<ScrapeTimeMetrics> gauges;
-  std::unique_ptr<RocksDbProfileStore> rocksdb;
+  OpenedStore backing;  // RocksDB or PostgreSQL
   std::unique_ptr<InstrumentedStore> store;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Authenticator> admin_auth;  // null without --admin_keys_file
@@ -138,22 +139,16 @@ absl::Status CheckThreadOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> OpenStore(const ServerOptions& options,
-                                                               const ModelSummary& model) {
-  RocksDbProfileStore::Options store;
-  store.data_dir = options.data_dir;
-  store.backbone_fingerprint = model.fingerprint;
-  store.bank_fingerprints = model.bank_fingerprints;
-  store.migrate_fingerprints = options.migrate_fingerprints;
-  store.max_profiles_per_tenant = options.engine.limits.max_profiles_per_tenant;
-  store.block_cache_bytes = size_t(options.store_block_cache_bytes);
-  absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> opened =
-      RocksDbProfileStore::Open(std::move(store));
-  if (!opened.ok()) {
-    return absl::Status(opened.status().code(),
-                        absl::StrCat("data_dir: ", opened.status().message()));
-  }
-  return opened;
+absl::StatusOr<OpenedStore> OpenStore(const ServerOptions& options, const ModelSummary& model) {
+  StoreConfig config;
+  config.store = options.store;
+  config.data_dir = options.data_dir;
+  config.backbone_fingerprint = model.fingerprint;
+  config.bank_fingerprints = model.bank_fingerprints;
+  config.migrate_fingerprints = options.migrate_fingerprints;
+  config.max_profiles_per_tenant = options.engine.limits.max_profiles_per_tenant;
+  config.block_cache_bytes = size_t(options.store_block_cache_bytes);
+  return OpenProfileStore(config);
 }
 
 EngineHooks MetricsHooks(ServerMetrics* metrics) {
@@ -205,12 +200,15 @@ absl::Status StartMetrics(const ServerOptions& options, ServerComponents& parts)
 // Values computed at scrape time.
 void RegisterGauges(const ModelSummary& model, ServerComponents& parts) {
   Engine* engine = parts.engine.get();
-  RocksDbProfileStore* rocksdb = parts.rocksdb.get();
+  std::function<absl::StatusOr<uint64_t>()> total = parts.backing.total_profiles;
   ScrapeTimeMetrics& gauges = *parts.gauges;
   (void)gauges.AddGauge("maskserve_queue_depth", "Sequences waiting in the batching queue.", {},
                         [engine] { return double(engine->queued_sequences()); });
   (void)gauges.AddGauge("maskserve_profiles_stored", "Live profiles in the store, all tenants.", {},
-                        [rocksdb] { return double(rocksdb->TotalProfileCount()); });
+                        [total] {
+                          absl::StatusOr<uint64_t> count = total();
+                          return count.ok() ? double(*count) : std::nan("");
+                        });
   (void)gauges.AddGauge("maskserve_profiles_resident", "Profiles in the resident table.", {},
                         [engine] { return double(engine->resident_profiles()); });
   (void)gauges.AddGauge("maskserve_profiles_resident_bytes", "Memory held by resident profiles.",
@@ -245,7 +243,8 @@ void LogReady(const ServerOptions& options, const ServerComponents& parts, absl:
                       << " d=" << model.hidden_size << " params=" << model.num_parameters
                       << " fingerprint " << model.fingerprint.substr(0, 16)
                       << "; adapter bank N=" << model.num_adapters << " b=" << model.bottleneck
-                      << "; " << model.shared_heads << " shared heads; store " << options.data_dir
+                      << "; " << model.shared_heads << " shared heads; store " << parts.backing.kind
+                      << " " << parts.backing.location
                       << (parts.exposer ? absl::StrCat("; metrics on port ", parts.exposer->port())
                                         : "")
                       << " (" << absl::FormatDuration(absl::Now() - load_start) << ")";
@@ -321,11 +320,11 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   absl::StatusOr<std::shared_ptr<const LoadedModel>> model = LoadModel(request);
   if (!model.ok()) return fail(model.status());
   const ModelSummary summary = Summarize(**model);
-  absl::StatusOr<std::unique_ptr<RocksDbProfileStore>> store = OpenStore(options, summary);
+  absl::StatusOr<OpenedStore> store = OpenStore(options, summary);
   if (!store.ok()) return fail(store.status());
-  parts.rocksdb = std::move(*store);
+  parts.backing = *std::move(store);
   if (absl::Status started = StartMetrics(options, parts); !started.ok()) return fail(started);
-  parts.store = std::make_unique<InstrumentedStore>(parts.rocksdb.get(), parts.metrics.get());
+  parts.store = std::make_unique<InstrumentedStore>(parts.backing.store.get(), parts.metrics.get());
 
   parts.engine = std::make_unique<Engine>(options.engine, *std::move(model), parts.store.get(),
                                           MetricsHooks(parts.metrics.get()));
@@ -340,7 +339,8 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   auto admin = std::make_shared<AdminDependencies>();
   admin->tenant_auth = parts.auth.get();
   admin->admin_auth = parts.admin_auth.get();
-  admin->store = parts.rocksdb.get();
+  admin->store = parts.backing.store.get();
+  admin->total_profiles = parts.backing.total_profiles;
   admin->metrics = parts.metrics.get();
   admin->data_dir = options.data_dir;
   admin->backup_root = options.backup_root;

@@ -22,6 +22,9 @@ struct TlsOptions {
 struct ServerOptions {
   // gRPC listen address, e.g. "0.0.0.0:50051" or "127.0.0.1:0" (any free port).
   std::string address = "0.0.0.0:50051";
+  // The profile store: "rocksdb" (in data_dir) or a PostgreSQL URI
+  // ("postgresql://user@host/db"), which replicas may share.
+  std::string store = "rocksdb";
   // Directory of the RocksDB store.
   std::string data_dir = "./maskserve-data";
   // HF model directory (config.json, vocab.txt, model.safetensors), or

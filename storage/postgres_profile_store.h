@@ -134,6 +134,9 @@ class PostgresProfileStore : public ProfileStore {
   absl::StatusOr<ListProfilesResult> ListProfiles(std::string_view tenant,
                                                   const PageRequest& page) override;
   absl::StatusOr<uint64_t> CountProfiles(std::string_view tenant) override;
+  // Live profiles of all tenants (the sum of the maintained counters; one
+  // query, for metrics).
+  absl::StatusOr<uint64_t> TotalProfileCount();
   absl::StatusOr<ExportedProfile> ExportProfile(std::string_view tenant,
                                                 std::string_view profile_id) override;
   absl::StatusOr<v1::Profile> ImportProfile(std::string_view tenant, std::string_view profile_id,

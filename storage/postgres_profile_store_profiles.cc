@@ -321,6 +321,16 @@ absl::StatusOr<uint64_t> PostgresProfileStore::CountProfiles(std::string_view te
   return out;
 }
 
+absl::StatusOr<uint64_t> PostgresProfileStore::TotalProfileCount() {
+  uint64_t out = 0;
+  MASKSERVE_RETURN_IF_ERROR(ReadOne("count all profiles", [&](Transaction& tx) {
+    pqxx::result rows = tx.Exec(pgi::kSelectTotalCount);
+    out = rows.empty() ? 0 : rows[0][0].as<uint64_t>();
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<ExportedProfile> PostgresProfileStore::ExportProfile(std::string_view tenant,
                                                                     std::string_view profile_id) {
   MASKSERVE_ASSIGN_OR_RETURN(StoredProfile stored, GetProfile(tenant, profile_id));

@@ -174,6 +174,19 @@ TEST_F(PostgresStoreTest, ASmallPoolServesManyThreads) {
   EXPECT_EQ(*store->CountProfiles("t0"), 3u);
 }
 
+TEST_F(PostgresStoreTest, TotalProfileCountSumsEveryTenant) {
+  std::unique_ptr<PostgresProfileStore> store = OpenOrDie(BaseOptions());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->TotalProfileCount(), 0u);
+  ASSERT_OK(store->PublishProfile("a", "p1", TestPublish("x")));
+  ASSERT_OK(store->PublishProfile("a", "p1", TestPublish("y")));  // a new version, not a profile
+  ASSERT_OK(store->PublishProfile("a", "p2", TestPublish("x")));
+  ASSERT_OK(store->PublishProfile("b", "p1", TestPublish("x")));
+  EXPECT_EQ(*store->TotalProfileCount(), 3u);
+  ASSERT_OK(store->DeleteProfile("a", "p2", std::nullopt));
+  EXPECT_EQ(*store->TotalProfileCount(), 2u);
+}
+
 TEST_F(PostgresStoreTest, ProfilesAreStoredAsFramedRecords) {
   std::unique_ptr<PostgresProfileStore> store = OpenOrDie(BaseOptions());
   ASSERT_NE(store, nullptr);

@@ -72,6 +72,8 @@ inline constexpr Statement kInsertTenant{
     "INSERT INTO tenants (tenant, live_profiles) VALUES ($1, 0) ON CONFLICT (tenant) DO NOTHING"};
 inline constexpr Statement kSelectCount{"select_count",
                                         "SELECT live_profiles FROM tenants WHERE tenant = $1"};
+inline constexpr Statement kSelectTotalCount{
+    "select_total_count", "SELECT COALESCE(SUM(live_profiles), 0)::bigint FROM tenants"};
 inline constexpr Statement kAddToCount{
     "add_to_count",
     "UPDATE tenants SET live_profiles = GREATEST(live_profiles + $2, 0) WHERE tenant = $1"};
