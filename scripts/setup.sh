@@ -39,4 +39,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The PostgreSQL store's tests run the server as an unprivileged user (it
+# refuses root), who must be able to reach its binaries; some minimal roots
+# (chroots, bare images) have / at 0700. Make / searchable (not readable).
+if [ $(( 8#$(stat -c %a /) & 1 )) = 0 ]; then
+  echo "setup: / is not searchable by other users; chmod o+x / (for PostgreSQL's tests)" >&2
+  sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo chmod o+x /
+fi
+
 "$(dirname "$0")/fetch_model.sh"

@@ -52,7 +52,10 @@ class RunTransactionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<PostgresServer*> server = PostgresServer::Shared();
-    if (!server.ok()) GTEST_SKIP() << server.status().message();
+    if (!server.ok()) {
+      if (PostgresServer::Required()) FAIL() << server.status();
+      GTEST_SKIP() << server.status().message();
+    }
     absl::StatusOr<std::string> url = (*server)->CreateDatabase("tx");
     ASSERT_TRUE(url.ok()) << url.status();
     pool_ = std::make_unique<ConnectionPool>(*url, 2);

@@ -31,7 +31,10 @@ class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<PostgresServer*> server = PostgresServer::Shared();
-    if (!server.ok()) GTEST_SKIP() << server.status().message();
+    if (!server.ok()) {
+      if (PostgresServer::Required()) FAIL() << server.status();
+      GTEST_SKIP() << server.status().message();
+    }
     server_ = *server;
     absl::StatusOr<std::string> url = server_->CreateDatabase("pgstore");
     ASSERT_TRUE(url.ok()) << url.status();

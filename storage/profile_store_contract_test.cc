@@ -181,7 +181,10 @@ class ProfileStoreContractTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<Backend>> backend = GetParam().make();
-    if (!backend.ok()) GTEST_SKIP() << GetParam().name << ": " << backend.status().message();
+    if (!backend.ok()) {
+      if (PostgresServer::Required()) FAIL() << GetParam().name << ": " << backend.status();
+      GTEST_SKIP() << GetParam().name << ": " << backend.status().message();
+    }
     backend_ = *std::move(backend);
     Reopen();
   }

@@ -21,7 +21,10 @@ class PostgresStoreIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<PostgresServer*> postgres = PostgresServer::Shared();
-    if (!postgres.ok()) GTEST_SKIP() << postgres.status().message();
+    if (!postgres.ok()) {
+      if (PostgresServer::Required()) FAIL() << postgres.status();
+      GTEST_SKIP() << postgres.status().message();
+    }
     absl::StatusOr<std::string> url = (*postgres)->CreateDatabase("server");
     ASSERT_TRUE(url.ok()) << url.status();
     url_ = *url;

@@ -169,6 +169,11 @@ std::string PostgresServer::BinDir(const Options& options) {
   return kDefaultBinDir;
 }
 
+bool PostgresServer::Required() {
+  const char* env = std::getenv("MASKSERVE_REQUIRE_POSTGRES");
+  return env != nullptr && std::string(env) == "1";
+}
+
 absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(Options options) {
   const std::string bin = BinDir(options);
   std::error_code ec;

@@ -67,6 +67,11 @@ class PostgresServer {
   // The binary directory Start() uses for `options.bin_dir`.
   static std::string BinDir(const Options& options);
 
+  // True when MASKSERVE_REQUIRE_POSTGRES=1 (scripts/test.sh sets it): a test
+  // that cannot start PostgreSQL must then fail, not skip, so that the suite
+  // cannot pass without having run the PostgreSQL store's tests.
+  static bool Required();
+
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
   ~PostgresServer();
