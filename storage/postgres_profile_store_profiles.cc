@@ -87,25 +87,8 @@ absl::StatusOr<PostgresProfileStore::ProfileState> PostgresProfileStore::ReadPro
 }
 
 absl::Status PostgresProfileStore::CheckBank(const v1::Profile& profile) const {
-  if (meta_.bank_fingerprints().empty()) return absl::OkStatus();
-  // HEAD_ONLY and ADAPTER profiles select nothing from a bank.
-  if (profile.method() == v1::HEAD_ONLY || profile.method() == v1::ADAPTER) {
-    if (profile.bank_fingerprint().empty()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("profile.bank_fingerprint: must be empty for ",
-                                                   v1::Method_Name(profile.method())));
-  }
-  const std::string shown = absl::StrCat("[", absl::StrJoin(meta_.bank_fingerprints(), ", "), "]");
-  if (profile.bank_fingerprint().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("profile.bank_fingerprint: required; this store serves banks ", shown));
-  }
-  for (const std::string& bank : meta_.bank_fingerprints()) {
-    if (bank == profile.bank_fingerprint()) return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "profile.bank_fingerprint: ", absl::CHexEscape(profile.bank_fingerprint().substr(0, 128)),
-      " is not a bank this store serves ", shown,
-      "; a profile is only served with the bank it was trained against"));
+  return CheckProfileBank(profile,
+                          {meta_.bank_fingerprints().begin(), meta_.bank_fingerprints().end()});
 }
 
 absl::Status PostgresProfileStore::CheckQuota(std::string_view tenant,

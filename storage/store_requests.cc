@@ -1,6 +1,8 @@
 #include "storage/store_requests.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "storage/ids.h"
 #include "storage/job_id.h"
 #include "storage/page_token.h"
@@ -34,6 +36,29 @@ absl::Status CheckPublicationIds(std::string_view tenant, std::string_view profi
     MASKSERVE_RETURN_IF_ERROR(ValidateJobId(request.finished_job->job_id()));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckProfileBank(const v1::Profile& profile,
+                              const std::vector<std::string>& served_banks) {
+  if (served_banks.empty()) return absl::OkStatus();
+  // HEAD_ONLY and ADAPTER profiles select nothing from a bank.
+  if (profile.method() == v1::HEAD_ONLY || profile.method() == v1::ADAPTER) {
+    if (profile.bank_fingerprint().empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("profile.bank_fingerprint: must be empty for ",
+                                                   v1::Method_Name(profile.method())));
+  }
+  const std::string shown = absl::StrCat("[", absl::StrJoin(served_banks, ", "), "]");
+  if (profile.bank_fingerprint().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile.bank_fingerprint: required; this store serves banks ", shown));
+  }
+  for (const std::string& bank : served_banks) {
+    if (bank == profile.bank_fingerprint()) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "profile.bank_fingerprint: ", absl::CHexEscape(profile.bank_fingerprint().substr(0, 128)),
+      " is not a bank this store serves ", shown,
+      "; a profile is only served with the bank it was trained against"));
 }
 
 absl::Status CheckPayloadSize(const PublishProfileRequest& request, size_t max_bytes) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +44,12 @@ absl::StatusOr<ListingPage> StartJobListing(std::string_view tenant, const JobFi
 // The tenant, the profile id and, when set, the finished job's id.
 absl::Status CheckPublicationIds(std::string_view tenant, std::string_view profile_id,
                                  const PublishProfileRequest& request);
+// The profile's bank against the banks the store serves (empty: any):
+// HEAD_ONLY and ADAPTER profiles name none (INVALID_ARGUMENT otherwise),
+// others must name a served one (INVALID_ARGUMENT when missing,
+// FAILED_PRECONDITION for another bank), naming "profile.bank_fingerprint".
+absl::Status CheckProfileBank(const v1::Profile& profile,
+                              const std::vector<std::string>& served_banks);
 // INVALID_ARGUMENT naming "payload" beyond `max_bytes`.
 absl::Status CheckPayloadSize(const PublishProfileRequest& request, size_t max_bytes);
 

@@ -166,25 +166,7 @@ absl::StatusOr<storage::v1::JobRecord*> InMemoryProfileStore::FindJob(std::strin
 // Checks (as RocksDbProfileStore's).
 
 absl::Status InMemoryProfileStore::CheckBank(const v1::Profile& profile) const {
-  if (options_.bank_fingerprints.empty()) return absl::OkStatus();
-  // HEAD_ONLY and ADAPTER profiles select nothing from a bank.
-  if (profile.method() == v1::HEAD_ONLY || profile.method() == v1::ADAPTER) {
-    if (profile.bank_fingerprint().empty()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("profile.bank_fingerprint: must be empty for ",
-                                                   v1::Method_Name(profile.method())));
-  }
-  const std::string shown = absl::StrCat("[", absl::StrJoin(options_.bank_fingerprints, ", "), "]");
-  if (profile.bank_fingerprint().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("profile.bank_fingerprint: required; this store serves banks ", shown));
-  }
-  for (const std::string& bank : options_.bank_fingerprints) {
-    if (bank == profile.bank_fingerprint()) return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "profile.bank_fingerprint: ", absl::CHexEscape(profile.bank_fingerprint().substr(0, 128)),
-      " is not a bank this store serves ", shown,
-      "; a profile is only served with the bank it was trained against"));
+  return CheckProfileBank(profile, options_.bank_fingerprints);
 }
 
 absl::Status InMemoryProfileStore::CheckQuota(std::string_view tenant,
