@@ -43,12 +43,6 @@ absl::Status DecodeJob(std::string_view bytes, std::string_view tenant, std::str
                                           decoded.message(), ")"));
 }
 
-bool Matches(const v1::TrainingJob& job, const JobFilter& filter) {
-  if (!filter.profile_id.empty() && job.profile_id() != filter.profile_id) return false;
-  if (filter.states.empty()) return true;
-  return std::find(filter.states.begin(), filter.states.end(), job.state()) != filter.states.end();
-}
-
 }  // namespace
 
 absl::StatusOr<storage::v1::JobRecord> PostgresProfileStore::ReadJobRecord(
@@ -148,7 +142,7 @@ absl::StatusOr<ListJobsResult> PostgresProfileStore::ListJobs(std::string_view t
           result.unreadable.push_back({job_id, decoded});
           continue;
         }
-        if (!Matches(record.job(), filter)) continue;
+        if (!JobMatchesFilter(record.job(), filter)) continue;
         if (result.jobs.size() == page_size) {
           result.next_page_token =
               EncodePageToken(kJobsListing, tenant, result.jobs.back().job_id());

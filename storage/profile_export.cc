@@ -19,6 +19,13 @@ std::string EncodeProfileExport(const StoredProfile& profile, absl::Time export_
   return EncodeRecord(kExportMagic, record);
 }
 
+ExportedProfile MakeExportedProfile(const StoredProfile& profile, absl::Time export_time) {
+  ExportedProfile out;
+  out.version = profile.profile.version();
+  out.data = EncodeProfileExport(profile, export_time);
+  return out;
+}
+
 absl::StatusOr<StoredProfile> DecodeProfileExport(std::string_view data) {
   if (data.substr(0, kExportMagic.size()) != kExportMagic) {
     return absl::DataLossError(

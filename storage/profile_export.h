@@ -31,6 +31,8 @@ namespace maskserve {
 inline constexpr std::string_view kExportProducer = "maskserve-store/1";
 
 std::string EncodeProfileExport(const StoredProfile& profile, absl::Time export_time);
+// What ExportProfile returns for `profile`: its export bytes and version.
+ExportedProfile MakeExportedProfile(const StoredProfile& profile, absl::Time export_time);
 
 absl::StatusOr<StoredProfile> DecodeProfileExport(std::string_view data);
 

@@ -295,10 +295,7 @@ absl::StatusOr<uint64_t> RocksDbProfileStore::CountProfiles(std::string_view ten
 absl::StatusOr<ExportedProfile> RocksDbProfileStore::ExportProfile(std::string_view tenant,
                                                                    std::string_view profile_id) {
   MASKSERVE_ASSIGN_OR_RETURN(StoredProfile stored, GetProfile(tenant, profile_id));
-  ExportedProfile out;
-  out.version = stored.profile.version();
-  out.data = EncodeProfileExport(stored, Now());
-  return out;
+  return MakeExportedProfile(stored, Now());
 }
 
 absl::StatusOr<v1::Profile> RocksDbProfileStore::ImportProfile(

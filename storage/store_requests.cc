@@ -1,5 +1,7 @@
 #include "storage/store_requests.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -36,6 +38,12 @@ absl::Status CheckPublicationIds(std::string_view tenant, std::string_view profi
     MASKSERVE_RETURN_IF_ERROR(ValidateJobId(request.finished_job->job_id()));
   }
   return absl::OkStatus();
+}
+
+bool JobMatchesFilter(const v1::TrainingJob& job, const JobFilter& filter) {
+  if (!filter.profile_id.empty() && job.profile_id() != filter.profile_id) return false;
+  if (filter.states.empty()) return true;
+  return std::find(filter.states.begin(), filter.states.end(), job.state()) != filter.states.end();
 }
 
 absl::Status CheckProfileBank(const v1::Profile& profile,

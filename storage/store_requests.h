@@ -41,6 +41,10 @@ absl::StatusOr<ListingPage> StartListing(std::string_view listing, std::string_v
 absl::StatusOr<ListingPage> StartJobListing(std::string_view tenant, const JobFilter& filter,
                                             const PageRequest& page);
 
+// True when `job` passes `filter` (its profile, if set; one of its states,
+// if any).
+bool JobMatchesFilter(const v1::TrainingJob& job, const JobFilter& filter);
+
 // The tenant, the profile id and, when set, the finished job's id.
 absl::Status CheckPublicationIds(std::string_view tenant, std::string_view profile_id,
                                  const PublishProfileRequest& request);

@@ -30,12 +30,6 @@ absl::Status ProfileNotFound(std::string_view profile_id) {
       absl::StrCat("profile_id: profile ", Quoted(profile_id), " not found"));
 }
 
-bool Matches(const v1::TrainingJob& job, const JobFilter& filter) {
-  if (!filter.profile_id.empty() && job.profile_id() != filter.profile_id) return false;
-  if (filter.states.empty()) return true;
-  return std::find(filter.states.begin(), filter.states.end(), job.state()) != filter.states.end();
-}
-
 StoredJob ToStoredJob(const storage::v1::JobRecord& record) {
   StoredJob out;
   out.tenant = record.tenant();
@@ -337,10 +331,7 @@ absl::StatusOr<ExportedProfile> InMemoryProfileStore::ExportProfile(std::string_
   MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant));
   MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(profile_id));
   MASKSERVE_ASSIGN_OR_RETURN(StoredProfile stored, GetLocked(tenant, profile_id));
-  ExportedProfile out;
-  out.version = stored.profile.version();
-  out.data = EncodeProfileExport(stored, Now());
-  return out;
+  return MakeExportedProfile(stored, Now());
 }
 
 absl::StatusOr<v1::Profile> InMemoryProfileStore::ImportProfile(
@@ -412,7 +403,7 @@ absl::StatusOr<ListJobsResult> InMemoryProfileStore::ListJobs(std::string_view t
   // Newest first: backwards from the end, or from just before `before`.
   auto end = before.empty() ? data->jobs.end() : data->jobs.lower_bound(before);
   for (auto it = std::make_reverse_iterator(end); it != data->jobs.rend(); ++it) {
-    if (!Matches(it->second.job(), filter)) continue;
+    if (!JobMatchesFilter(it->second.job(), filter)) continue;
     if (result.jobs.size() == page_size) {
       result.next_page_token = EncodePageToken(kJobsListing, tenant, result.jobs.back().job_id());
       break;
