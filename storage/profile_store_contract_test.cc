@@ -640,6 +640,11 @@ TEST_P(ProfileStoreContractTest, CreateKeepsTheRequestUntilTheJobEnds) {
   EXPECT_EQ(stored->job.SerializeAsString(), job->SerializeAsString());
   EXPECT_THAT(store().GetJob("t", "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
               StatusIs(StatusCode::kNotFound, "job_id"));
+  EXPECT_THAT(store().GetJob("other", job->job_id()), StatusIs(StatusCode::kNotFound, "job_id"));
+  EXPECT_THAT(store().GetJob("t", "not-a-job-id"),
+              StatusIs(StatusCode::kInvalidArgument, "job_id"));
+  EXPECT_THAT(store().CreateJob("t", TestTrainRequest("bad/id"), {}),
+              StatusIs(StatusCode::kInvalidArgument, "profile_id"));
 }
 
 TEST_P(ProfileStoreContractTest, UpdatesRecordProgressAndFinalStatesDropExamples) {
@@ -711,6 +716,8 @@ TEST_P(ProfileStoreContractTest, PublishingFinishesTheJobAtomically) {
               StatusIs(StatusCode::kFailedPrecondition, "trains profile \"q\""));
   publish.finished_job = Status("01ARZ3NDEKTSV4RRFFQ69G5FAV", v1::RUNNING);
   EXPECT_THAT(store().PublishProfile("t", "p", publish), StatusIs(StatusCode::kNotFound));
+  publish.finished_job = Status(other, v1::RUNNING);
+  EXPECT_THAT(store().PublishProfile("u", "q", publish), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(store().GetProfile("t", "p")->profile.version(), 1u);
   EXPECT_THAT(store().GetProfile("t", "q"), StatusIs(StatusCode::kNotFound));
   // A failed CAS publishes nothing and leaves the job as it was.
