@@ -86,6 +86,17 @@ absl::StatusOr<UnfinishedJobs> InstrumentedStore::ListUnfinishedJobs() {
   return Timed(Read("list_unfinished_jobs"), [&] { return store_->ListUnfinishedJobs(); });
 }
 
+absl::StatusOr<std::vector<uint64_t>> InstrumentedStore::GetProfileVersions(
+    std::string_view tenant, const std::vector<std::string>& profile_ids) {
+  return Timed(Read("get_profile_versions"),
+               [&] { return store_->GetProfileVersions(tenant, profile_ids); });
+}
+
+absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> InstrumentedStore::WatchProfileChanges(
+    ProfileChangeSubscriber* subscriber) {
+  return store_->WatchProfileChanges(subscriber);
+}
+
 absl::Status InstrumentedStore::CreateCheckpoint(const std::string& dir) {
   return Timed(Write("checkpoint"), [&] { return store_->CreateCheckpoint(dir); });
 }

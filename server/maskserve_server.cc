@@ -1,5 +1,6 @@
 #include "server/maskserve_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -172,6 +173,22 @@ EngineHooks MetricsHooks(ServerMetrics* metrics) {
   hooks.on_training_busy = [metrics](const std::string& tenant, double seconds) {
     metrics->RecordTrainingBusy(tenant, seconds);
   };
+  hooks.on_profile_change = [metrics](const ProfileChange& change) {
+    (change.deleted ? metrics->profile_changes_deleted : metrics->profile_changes_published)
+        .Increment();
+    metrics->profile_change_delay_seconds.Observe(
+        std::max(0.0, absl::ToDoubleSeconds(absl::Now() - change.time)));
+  };
+  hooks.on_change_feed = [metrics](const absl::Status& status) {
+    if (status.ok()) {
+      MASKSERVE_LOG(INFO) << "profile change feed connected; resident profiles revalidated";
+    } else {
+      metrics->change_feed_interruptions.Increment();
+      MASKSERVE_LOG(WARNING) << "profile change feed interrupted (resident profiles are "
+                                "confirmed with the store until it is back): "
+                             << status;
+    }
+  };
   return hooks;
 }
 
@@ -213,6 +230,11 @@ void RegisterGauges(const ModelSummary& model, ServerComponents& parts) {
                         [engine] { return double(engine->resident_profiles()); });
   (void)gauges.AddGauge("maskserve_profiles_resident_bytes", "Memory held by resident profiles.",
                         {}, [engine] { return double(engine->resident_bytes()); });
+  (void)gauges.AddGauge(
+      "maskserve_profiles_resident_confirmed",
+      "1 while resident profiles are known current (the store's change feed is up, or only "
+      "this process writes the store); 0 while each must be confirmed with the store first.",
+      {}, [engine] { return engine->resident_profiles_confirmed() ? 1.0 : 0.0; });
   for (v1::JobState state : {v1::QUEUED, v1::RUNNING}) {
     (void)gauges.AddGauge("maskserve_training_jobs", "Training jobs in this process by state.",
                           {{"state", v1::JobState_Name(state)}}, [engine, state] {

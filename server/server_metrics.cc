@@ -72,6 +72,22 @@ ServerMetrics::ServerMetrics(Registry& r)
                              "Profile versions swapped into serving by the trainer.")),
       profile_loads(PlainCounter(r, "maskserve_profile_loads_total",
                                  "Profiles loaded from the store into the resident table.")),
+      profile_changes(BuildCounter()
+                          .Name("maskserve_profile_changes_total")
+                          .Help("Profile changes (this replica's and others') delivered by the "
+                                "store's change feed, by kind.")
+                          .Register(r)),
+      profile_changes_published(profile_changes.Add({{"kind", "published"}})),
+      profile_changes_deleted(profile_changes.Add({{"kind", "deleted"}})),
+      profile_change_delay_seconds(
+          Plain(r, "maskserve_profile_change_delay_seconds",
+                "Time from a change's commit by its writer (on the writer's clock) until the "
+                "change feed delivered it here.",
+                ExponentialBuckets(0.0005, 2, 16))),
+      change_feed_interruptions(
+          PlainCounter(r, "maskserve_profile_change_feed_interruptions_total",
+                       "Times the store's change feed was lost (resident profiles are then "
+                       "confirmed with the store until it is back).")),
       training_duration_seconds(Plain(r, "maskserve_training_duration_seconds",
                                       "Wall time of training jobs.",
                                       ExponentialBuckets(0.1, 2, 14))),

@@ -71,6 +71,12 @@ class ServerMetrics {
   prometheus::Histogram& queue_wait_seconds;
   prometheus::Counter& hot_swaps;
   prometheus::Counter& profile_loads;
+  // The store's change feed (replicas sharing a PostgreSQL store).
+  prometheus::Family<prometheus::Counter>& profile_changes;
+  prometheus::Counter& profile_changes_published;
+  prometheus::Counter& profile_changes_deleted;
+  prometheus::Histogram& profile_change_delay_seconds;
+  prometheus::Counter& change_feed_interruptions;
   prometheus::Histogram& training_duration_seconds;
 
  private:

@@ -12,6 +12,8 @@
 //   synchronous_commit on before the call returns OK. Publishing with
 //   `finished_job` writes the profile, the tenant's counter and the job
 //   (SUCCEEDED, published_version, examples dropped) in that transaction.
+//   Publications and deletions also NOTIFY the change feed's channel in
+//   their transaction (WatchProfileChanges).
 //   Job progress (QUEUED/RUNNING updates) commits asynchronously, like
 //   RocksDB's unsynced progress: a crash may lose the latest progress, never
 //   the job.
@@ -69,6 +71,7 @@
 #include "absl/time/time.h"
 #include "maskserve/storage/v1/records.pb.h"
 #include "storage/job_id.h"
+#include "storage/postgres_change_feed.h"
 #include "storage/profile_store.h"
 
 namespace maskserve {
@@ -112,6 +115,10 @@ class PostgresProfileStore : public ProfileStore {
     std::function<absl::Time()> clock;
     // Seed of the job-id generator; 0 draws one at random [0].
     uint64_t job_id_seed = 0;
+
+    // Heartbeat and reconnection of change feeds (its `url` is ignored:
+    // feeds connect to `url`).
+    PostgresChangeFeed::Options change_feed;
   };
 
   // Connects, creates or migrates the schema, and checks the store meta.
@@ -151,6 +158,13 @@ class PostgresProfileStore : public ProfileStore {
   absl::StatusOr<ListJobsResult> ListJobs(std::string_view tenant, const JobFilter& filter,
                                           const PageRequest& page) override;
   absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() override;
+  // One query per 1000 ids.
+  absl::StatusOr<std::vector<uint64_t>> GetProfileVersions(
+      std::string_view tenant, const std::vector<std::string>& profile_ids) override;
+  // A PostgresChangeFeed (storage/postgres_change_feed.h) on its own
+  // connection, with Options::change_feed.
+  absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> WatchProfileChanges(
+      ProfileChangeSubscriber* subscriber) override;
   // UNIMPLEMENTED: use pg_dump or PostgreSQL's own backups.
   absl::Status CreateCheckpoint(const std::string& dir) override;
   // OK unless the last write failed on the server or the connection; then

@@ -1,6 +1,9 @@
 // PostgresProfileStore: profile operations (publish, get, delete, list,
 // count, export, import).
+#include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +12,7 @@
 #include "storage/ids.h"
 #include "storage/job_records.h"
 #include "storage/page_token.h"
+#include "storage/postgres_change_feed.h"
 #include "storage/postgres_connection.h"
 #include "storage/postgres_profile_store.h"
 #include "storage/postgres_schema.h"
@@ -55,6 +59,23 @@ uint64_t LockTenant(pgi::Transaction& tx, const std::string& tenant) {
   }
   const int64_t count = rows.empty() ? 0 : rows[0][0].as<int64_t>();
   return count > 0 ? static_cast<uint64_t>(count) : 0;
+}
+
+// Tells every change feed (storage/postgres_change_feed.h), on commit.
+void Notify(pgi::Transaction& tx, const ProfileChange& change) {
+  tx.Exec(pgi::kNotifyChange, EncodeProfileChange(change));
+}
+
+// A text[] literal of ids: they hold no quotes, backslashes, commas or braces
+// (storage/ids.h).
+std::string TextArray(std::vector<std::string>::const_iterator begin,
+                      std::vector<std::string>::const_iterator end) {
+  std::string out = "{";
+  for (auto it = begin; it != end; ++it) {
+    if (it != begin) out += ',';
+    absl::StrAppend(&out, "\"", *it, "\"");
+  }
+  return out + "}";
 }
 
 }  // namespace
@@ -173,6 +194,7 @@ absl::StatusOr<v1::Profile> PostgresProfileStore::Publish(std::string_view tenan
         if (!live) tx.Exec(pgi::kAddToCount, tenant, int64_t{1});
         tx.Exec(pgi::kUpsertProfile, tenant, profile_id, static_cast<int64_t>(profile.version()),
                 false, Bytes(EncodeRecord(kProfileTag, record)));
+        Notify(tx, {tenant, profile_id, profile.version(), /*deleted=*/false, now});
         published = record.profile();
         return absl::OkStatus();
       }));
@@ -232,6 +254,7 @@ absl::StatusOr<uint64_t> PostgresProfileStore::DeleteProfile(
         tx.Exec(pgi::kUpsertProfile, tenant, profile_id, static_cast<int64_t>(version), true,
                 Bytes(EncodeRecord(kProfileTag, tombstone)));
         tx.Exec(pgi::kAddToCount, tenant, int64_t{-1});
+        Notify(tx, {tenant, profile_id, version, /*deleted=*/true, Now()});
         deleted_version = version;
         return absl::OkStatus();
       }));
@@ -312,6 +335,42 @@ absl::StatusOr<uint64_t> PostgresProfileStore::TotalProfileCount() {
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<std::vector<uint64_t>> PostgresProfileStore::GetProfileVersions(
+    std::string_view tenant_view, const std::vector<std::string>& profile_ids) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant_view));
+  for (const std::string& id : profile_ids) MASKSERVE_RETURN_IF_ERROR(ValidateProfileId(id));
+  const std::string tenant(tenant_view);
+  constexpr size_t kChunk = 1000;
+  std::vector<uint64_t> versions(profile_ids.size(), 0);
+  for (size_t start = 0; start < profile_ids.size(); start += kChunk) {
+    const size_t end = std::min(profile_ids.size(), start + kChunk);
+    std::map<std::string, uint64_t> found;
+    MASKSERVE_RETURN_IF_ERROR(ReadOne("read profile versions", [&](Transaction& tx) {
+      found.clear();
+      pqxx::result rows = tx.Exec(pgi::kSelectProfileVersions, tenant,
+                                  TextArray(profile_ids.begin() + start, profile_ids.begin() + end));
+      for (const pqxx::row& row : rows) {
+        const int64_t version = row[1].as<int64_t>();
+        found[row[0].as<std::string>()] = row[2].as<bool>() || version < 0 ? 0 : version;
+      }
+      return absl::OkStatus();
+    }));
+    for (size_t i = start; i < end; ++i) {
+      auto it = found.find(profile_ids[i]);
+      if (it != found.end()) versions[i] = it->second;
+    }
+  }
+  return versions;
+}
+
+absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> PostgresProfileStore::WatchProfileChanges(
+    ProfileChangeSubscriber* subscriber) {
+  PostgresChangeFeed::Options options = options_.change_feed;
+  options.url = options_.url;
+  return std::unique_ptr<ProfileChangeFeed>(
+      std::make_unique<PostgresChangeFeed>(std::move(options), subscriber));
 }
 
 absl::StatusOr<ExportedProfile> PostgresProfileStore::ExportProfile(std::string_view tenant,

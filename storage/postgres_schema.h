@@ -95,6 +95,19 @@ inline constexpr Statement kSelectProfileRaw{
 inline constexpr Statement kUpdateProfileRaw{
     "update_profile_raw", "UPDATE profiles SET record = $3 WHERE tenant = $1 AND profile_id = $2"};
 
+// The change feed: every publication and deletion notifies this channel in
+// its transaction (storage/postgres_change_feed.h); PostgreSQL delivers the
+// notification to every listener of the database when the transaction
+// commits, and never when it rolls back.
+inline constexpr char kProfileChangesChannel[] = "maskserve_profile_changes";
+inline constexpr Statement kNotifyChange{"notify_change",
+                                         "SELECT pg_notify('maskserve_profile_changes', $1)"};
+// $2 is a text[] literal ({"a","b"}: ids hold no quotes, commas or braces).
+inline constexpr Statement kSelectProfileVersions{
+    "select_profile_versions",
+    "SELECT profile_id, version, deleted FROM profiles "
+    "WHERE tenant = $1 AND profile_id = ANY($2::text[])"};
+
 // Jobs.
 inline constexpr Statement kInsertJob{
     "insert_job", "INSERT INTO jobs (tenant, job_id, unfinished, record) VALUES ($1, $2, $3, $4)"};

@@ -45,6 +45,7 @@
 #define MASKSERVE_STORAGE_PROFILE_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "maskserve/v1/maskserve.pb.h"
+#include "storage/profile_changes.h"
 
 namespace maskserve {
 
@@ -194,6 +196,26 @@ class ProfileStore {
                                                   const PageRequest& page) = 0;
   // For re-queueing at start-up.
   virtual absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() = 0;
+
+  // Current versions of the tenant's profiles `profile_ids`, in order: the
+  // live version, or 0 for one absent or deleted (an unreadable record: 0,
+  // or the version its row records where the store keeps one beside the
+  // record, as PostgreSQL does). How a server revalidates the profiles it holds in
+  // memory after its change feed was interrupted. This default reads them
+  // one by one with GetProfile.
+  virtual absl::StatusOr<std::vector<uint64_t>> GetProfileVersions(
+      std::string_view tenant, const std::vector<std::string>& profile_ids);
+
+  // Change feed (storage/profile_changes.h). A store that other processes
+  // write too returns a running feed delivering every publication and
+  // deletion (this process's own included) to `subscriber`, which must
+  // outlive it. A store that only this process writes returns null (this
+  // default): every change then goes through this process.
+  virtual absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> WatchProfileChanges(
+      ProfileChangeSubscriber* subscriber) {
+    (void)subscriber;
+    return std::unique_ptr<ProfileChangeFeed>();
+  }
 
   // Backups.
 

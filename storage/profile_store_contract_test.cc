@@ -320,6 +320,31 @@ TEST_P(ProfileStoreContractTest, DeleteLeavesATombstoneAndVersionsContinue) {
   EXPECT_EQ(*store().DeleteProfile("t", "p", std::nullopt), 3u);
 }
 
+TEST_P(ProfileStoreContractTest, GetProfileVersionsReadsCurrentVersionsInOrder) {
+  ASSERT_OK(store().PublishProfile("t", "a", TestPublish("a1")));
+  ASSERT_OK(store().PublishProfile("t", "a", TestPublish("a2")));
+  ASSERT_OK(store().PublishProfile("t", "b", TestPublish("b1")));
+  ASSERT_OK(store().PublishProfile("t", "gone", TestPublish("g1")));
+  ASSERT_OK(store().DeleteProfile("t", "gone", std::nullopt));
+  ASSERT_OK(store().PublishProfile("other", "c", TestPublish("c1")));
+  absl::StatusOr<std::vector<uint64_t>> versions =
+      store().GetProfileVersions("t", {"b", "never", "a", "gone", "c", "a"});
+  ASSERT_OK(versions);
+  EXPECT_EQ(*versions, (std::vector<uint64_t>{1, 0, 2, 0, 0, 2}));
+  versions = store().GetProfileVersions("t", {});
+  ASSERT_OK(versions);
+  EXPECT_THAT(*versions, IsEmpty());
+  // More ids than one query takes.
+  std::vector<std::string> many;
+  for (int i = 0; i < 2500; ++i) many.push_back(i == 1700 ? "a" : absl::StrCat("x", i));
+  versions = store().GetProfileVersions("t", many);
+  ASSERT_OK(versions);
+  ASSERT_EQ(versions->size(), many.size());
+  EXPECT_EQ((*versions)[1700], 2u);
+  EXPECT_EQ((*versions)[0], 0u);
+  EXPECT_THAT(store().GetProfileVersions("t/x", {"a"}), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_P(ProfileStoreContractTest, TenantsAreIsolated) {
   ASSERT_OK(store().PublishProfile("a", "p", TestPublish("a's")));
   ASSERT_OK(store().PublishProfile("a.b", "p", TestPublish("a.b's")));

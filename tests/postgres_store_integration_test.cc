@@ -2,10 +2,12 @@
 // throwaway PostgreSQL 15 cluster on loopback: a profile trained through one
 // server is served, with the same probabilities, by a second server sharing
 // the database (while the first still runs) and after a restart; bad --store
-// values stop the server naming the flag. Skips when the PostgreSQL server
+// values stop the server naming the flag; a version published through one
+// server replaces the copy another holds (the change feed). Skips when the PostgreSQL server
 // binaries are absent.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,55 @@ TEST_F(PostgresStoreIntegrationTest, ReplicasShareProfilesThroughTheDatabase) {
   ASSERT_EQ(jobs.jobs_size(), 1);
   EXPECT_EQ(jobs.jobs(0).state(), v1::SUCCEEDED);
   EXPECT_EQ(jobs.jobs(0).published_version(), 1u);
+}
+
+// Polls `server` until Predict answers `profile` at `version` (0: until it is
+// NOT_FOUND); checks that the versions seen never go backwards. Returns
+// whether it got there within `timeout`.
+bool ServesVersion(MaskserveServer& server, const std::string& profile, uint64_t version,
+                   absl::Duration timeout = absl::Seconds(10)) {
+  testing::TestClient client(testing::Connect(server.port()), "");
+  uint64_t last_seen = 0;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    v1::PredictResponse response;
+    grpc::Status status = client.Predict(profile, kTexts, &response);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      if (version == 0) return true;
+    } else {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      EXPECT_GE(response.profile_version(), last_seen) << "a profile's version went backwards";
+      last_seen = std::max(last_seen, response.profile_version());
+      if (status.ok() && response.profile_version() == version) return true;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+TEST_F(PostgresStoreIntegrationTest, AVersionPublishedByOneReplicaReplacesTheOthersResidentCopy) {
+  std::unique_ptr<MaskserveServer> first = Start();
+  std::unique_ptr<MaskserveServer> second = Start();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  testing::TestClient client(testing::Connect(first->port()), "");
+  ASSERT_EQ(client.Train("alice", v1::XPEFT_HARD, 40, /*seed=*/1).state(), v1::SUCCEEDED);
+  // The second replica loads version 1 and keeps it resident.
+  ASSERT_TRUE(ServesVersion(*second, "alice", 1));
+
+  // Retrained through the first: the second drops its copy on the
+  // notification and serves version 2, with the first's probabilities.
+  ASSERT_EQ(client.Train("alice", v1::XPEFT_HARD, 40, /*seed=*/2).state(), v1::SUCCEEDED);
+  ASSERT_TRUE(ServesVersion(*second, "alice", 2, absl::Seconds(5)));
+  EXPECT_EQ(Probabilities(*second, "alice"), Probabilities(*first, "alice"));
+
+  // Deleted through the first: the second stops serving it.
+  grpc::ClientContext context;
+  v1::DeleteProfileRequest remove;
+  remove.set_profile_id("alice");
+  v1::DeleteProfileResponse removed;
+  ASSERT_TRUE(client.stub().DeleteProfile(&context, remove, &removed).ok());
+  EXPECT_TRUE(ServesVersion(*second, "alice", 0, absl::Seconds(5)));
 }
 
 TEST_F(PostgresStoreIntegrationTest, BadStoreValuesStopTheServerNamingTheFlag) {

@@ -54,6 +54,30 @@ PredictBatcher::Options BatcherOptions(const BatchingOptions& b, const DeviceSpe
 
 }  // namespace
 
+// Applies the store's change feed to the resident table.
+class Engine::ChangeSubscriber : public ProfileChangeSubscriber {
+ public:
+  ChangeSubscriber(ProfileTable* table, const EngineHooks* hooks) : table_(table), hooks_(hooks) {}
+
+  void OnProfileChanged(const ProfileChange& change) override {
+    table_->ApplyChange(change);
+    if (hooks_->on_profile_change) hooks_->on_profile_change(change);
+  }
+  void OnChangesInterrupted(const absl::Status& why) override {
+    table_->Unconfirm();
+    if (hooks_->on_change_feed) hooks_->on_change_feed(why);
+  }
+  absl::Status OnChangesResumed() override {
+    absl::Status revalidated = table_->Revalidate();
+    if (hooks_->on_change_feed) hooks_->on_change_feed(revalidated);
+    return revalidated;
+  }
+
+ private:
+  ProfileTable* const table_;
+  const EngineHooks* const hooks_;
+};
+
 Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, ProfileStore* store,
                EngineHooks hooks, const Clock& clock, BatchForward forward)
     : options_(std::move(options)),
@@ -72,6 +96,9 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
         if (hooks_.on_profile_load) hooks_.on_profile_load();
         return MakeResidentProfile(tenant, id, stored->profile.version(), stored->payload,
                                    *model_->pool);
+      },
+      [this](const std::string& tenant, const std::vector<std::string>& ids) {
+        return store_->GetProfileVersions(tenant, ids);
       });
   batcher_ = std::make_unique<PredictBatcher>(
       BatcherOptions(options_.batching, model_->backbone.model->device()),
@@ -96,12 +123,26 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
 
 Engine::~Engine() { Stop(); }
 
-absl::Status Engine::Start() { return trainer_->Start(); }
+absl::Status Engine::Start() {
+  change_subscriber_ = std::make_unique<ChangeSubscriber>(profiles_.get(), &hooks_);
+  // Until the feed is up, every resident copy is confirmed with the store.
+  profiles_->Unconfirm();
+  absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> feed =
+      store_->WatchProfileChanges(change_subscriber_.get());
+  if (!feed.ok()) return feed.status();
+  change_feed_ = *std::move(feed);
+  // No feed: only this process writes the store, so what it holds is current.
+  if (change_feed_ == nullptr) MASKSERVE_RETURN_IF_ERROR(profiles_->Revalidate());
+  return trainer_->Start();
+}
 
 void Engine::Stop() {
   batcher_->Stop();
   trainer_->Shutdown();
+  change_feed_.reset();
 }
+
+bool Engine::resident_profiles_confirmed() const { return profiles_->confirmed(); }
 
 absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const PredictCall& call) {
   MASKSERVE_RETURN_IF_ERROR(ValidatePredictInputs(call.profile_id, call.inputs, options_.limits));

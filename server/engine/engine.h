@@ -45,6 +45,7 @@ namespace maskserve {
 
 class ProfileTable;
 class TrainingManager;
+class ProfileChangeFeed;
 
 // One Predict call.
 struct PredictCall {
@@ -78,6 +79,12 @@ struct EngineHooks {
   // Trainer time spent on a tenant's job since the last report for it
   // (reported as training runs, so a long job counts while it runs).
   std::function<void(const std::string& tenant, double seconds)> on_training_busy;
+  // The store's change feed delivered a change (another replica's or this
+  // one's own), on the feed's thread.
+  std::function<void(const ProfileChange&)> on_profile_change;
+  // The feed was interrupted (why) or resumed (OK) and the resident set
+  // revalidated.
+  std::function<void(const absl::Status&)> on_change_feed;
 };
 
 class Engine {
@@ -91,10 +98,12 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Re-queues the store's unfinished training jobs and starts training.
+  // Subscribes to the store's change feed (when it has one: other processes
+  // write it too), re-queues the store's unfinished training jobs and
+  // starts training.
   absl::Status Start();
   // Runs what the batcher holds, then stops it; interrupts training (the
-  // job stays queued in the store). Idempotent.
+  // job stays queued in the store); ends the change feed. Idempotent.
   void Stop();
 
   // Labels and probabilities for each input, from one version of the
@@ -141,6 +150,10 @@ class Engine {
   std::map<v1::JobState, int64_t> jobs_by_state() const;
   std::map<std::pair<std::string, v1::JobState>, int64_t> jobs_by_tenant_and_state() const;
   int64_t device_memory_bytes() const { return DeviceMemoryBytes(*model_); }
+  // False while resident profiles must be confirmed with the store before
+  // they are served (the store's change feed is down); always true on a
+  // store that only this process writes.
+  bool resident_profiles_confirmed() const;
 
   // OK while the store takes writes; otherwise why not (health then
   // reports NOT_SERVING). Probes the store (ProfileStore::CheckWritable).
@@ -165,6 +178,10 @@ class Engine {
   std::unique_ptr<ProfileTable> profiles_;
   std::unique_ptr<PredictBatcher> batcher_;
   std::unique_ptr<TrainingManager> trainer_;
+  // Feeds the store's changes into profiles_ (see Start()).
+  class ChangeSubscriber;
+  std::unique_ptr<ChangeSubscriber> change_subscriber_;
+  std::unique_ptr<ProfileChangeFeed> change_feed_;
 };
 
 }  // namespace maskserve

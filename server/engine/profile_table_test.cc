@@ -1,6 +1,8 @@
 // Unit tests of the resident profile table with a scripted loader: hits and
 // misses, version monotonicity against publishes and deletes, LRU eviction
-// by bytes, and a load that races with a publish.
+// by bytes, a load that races with a publish, and changes made by other
+// writers: the change feed's changes, and the confirmation of resident
+// copies while the feed is down and after it is back.
 #include "server/engine/profile_table.h"
 
 #include <map>
@@ -42,6 +44,37 @@ struct FakeLoader {
         };
   }
 };
+
+// The store's version reads (ProfileStore::GetProfileVersions) over the
+// same versions as a FakeLoader, counted; `fail` makes them UNAVAILABLE.
+struct FakeVersions {
+  FakeLoader* store;
+  int reads = 0;
+  bool fail = false;
+
+  ProfileTable::VersionReader Get() {
+    return [this](const std::string&,
+                  const std::vector<std::string>& ids) -> absl::StatusOr<std::vector<uint64_t>> {
+      ++reads;
+      if (fail) return absl::UnavailableError("database unreachable");
+      std::vector<uint64_t> out;
+      for (const std::string& id : ids) {
+        auto it = store->versions.find(id);
+        out.push_back(it == store->versions.end() ? 0 : it->second);
+      }
+      return out;
+    };
+  }
+};
+
+ProfileChange Change(const std::string& id, uint64_t version, bool deleted = false) {
+  ProfileChange change;
+  change.tenant = "acme";
+  change.profile_id = id;
+  change.version = version;
+  change.deleted = deleted;
+  return change;
+}
 
 ProfileTable::Options Budget(int64_t bytes) {
   ProfileTable::Options options;
@@ -172,6 +205,136 @@ TEST(ProfileTableTest, TenantsAreSeparateKeys) {
   ASSERT_TRUE(table.Get("globex", "alice").ok());
   EXPECT_EQ(table.resident_count(), 2);
   EXPECT_EQ(store.loads["alice"], 2);
+}
+
+TEST(ProfileTableTest, AChangeFromAnotherWriterDropsTheOlderCopyAndTheNextGetLoadsTheNewOne) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  ASSERT_EQ((*table.Get("acme", "alice"))->version, 1u);
+
+  store.versions["alice"] = 2;
+  table.ApplyChange(Change("alice", 2));
+  EXPECT_EQ(table.resident_count(), 0);
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+  EXPECT_EQ(store.loads["alice"], 2);
+
+  // Our own publication's notification, arriving after the swap: no-op.
+  table.ApplyChange(Change("alice", 2));
+  EXPECT_EQ(table.resident_count(), 1);
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+  EXPECT_EQ(store.loads["alice"], 2);
+
+  table.ApplyChange(Change("alice", 2, /*deleted=*/true));
+  EXPECT_EQ(table.resident_count(), 0);
+}
+
+TEST(ProfileTableTest, ALoadThatReadTheVersionBeforeAChangeIsNotKept) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  ProfileTable table(Budget(1000), store.Get());
+  // The notification of version 2 arrives while the first load, which read
+  // version 1, runs; the second load reads version 2.
+  int load = 0;
+  store.during_load = [&] {
+    if (++load == 1) {
+      table.ApplyChange(Change("alice", 2));
+    } else {
+      store.versions["alice"] = 2;
+    }
+  };
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 2u);
+  EXPECT_EQ(store.loads["alice"], 2);
+}
+
+TEST(ProfileTableTest, WhileUnconfirmedEveryGetAsksTheStoreAndServesOnlyTheCurrentVersion) {
+  FakeLoader store;
+  store.versions["alice"] = 1;
+  store.versions["bob"] = 1;
+  FakeVersions versions{&store};
+  ProfileTable table(Budget(1000), store.Get(), versions.Get());
+  ASSERT_TRUE(table.Get("acme", "alice").ok());
+  ASSERT_TRUE(table.Get("acme", "bob").ok());
+  EXPECT_TRUE(table.confirmed());
+  EXPECT_EQ(versions.reads, 0);
+
+  table.Unconfirm();
+  EXPECT_FALSE(table.confirmed());
+  // Still current: served from memory after one version read each time.
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 1u);
+  EXPECT_EQ((*table.Get("acme", "alice"))->version, 1u);
+  EXPECT_EQ(versions.reads, 2);
+  EXPECT_EQ(store.loads["alice"], 1);
+
+  // Changed while the feed was down (its notification was missed).
+  store.versions["bob"] = 4;
+  EXPECT_EQ((*table.Get("acme", "bob"))->version, 4u);
+  EXPECT_EQ(store.loads["bob"], 2);
+
+  // The store cannot answer: no answer rather than a possibly stale one.
+  versions.fail = true;
+  absl::StatusOr<ProfileHandle> h = table.Get("acme", "alice");
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(h.status().message().find("alice"), std::string::npos) << h.status();
+
+  // Deleted while the feed was down.
+  versions.fail = false;
+  store.versions.erase("alice");
+  EXPECT_EQ(table.Get("acme", "alice").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(table.resident_count(), 1);  // bob
+}
+
+TEST(ProfileTableTest, RevalidateKeepsWhatIsCurrentDropsWhatIsNotThenServesFromMemory) {
+  FakeLoader store;
+  for (const char* id : {"a", "b", "c"}) store.versions[id] = 1;
+  FakeVersions versions{&store};
+  ProfileTable table(Budget(1000), store.Get(), versions.Get());
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(table.Get("acme", id).ok());
+
+  table.Unconfirm();
+  store.versions["b"] = 2;    // published elsewhere meanwhile
+  store.versions.erase("c");  // deleted elsewhere meanwhile
+  ASSERT_TRUE(table.Revalidate().ok());
+  EXPECT_TRUE(table.confirmed());
+  EXPECT_EQ(versions.reads, 1);  // one batched read for the tenant
+  EXPECT_EQ(table.resident_count(), 1);
+
+  EXPECT_EQ((*table.Get("acme", "a"))->version, 1u);
+  EXPECT_EQ((*table.Get("acme", "b"))->version, 2u);
+  EXPECT_EQ(table.Get("acme", "c").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(versions.reads, 1);  // confirmed again: no reads per Get
+  EXPECT_EQ(store.loads["a"], 1);
+}
+
+TEST(ProfileTableTest, AFailedRevalidationLeavesTheTableUnconfirmed) {
+  FakeLoader store;
+  store.versions["a"] = 1;
+  FakeVersions versions{&store};
+  ProfileTable table(Budget(1000), store.Get(), versions.Get());
+  ASSERT_TRUE(table.Get("acme", "a").ok());
+  table.Unconfirm();
+  versions.fail = true;
+  EXPECT_EQ(table.Revalidate().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(table.confirmed());
+  EXPECT_EQ(table.Get("acme", "a").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ProfileTableTest, AnInterruptionDuringRevalidationKeepsTheTableUnconfirmed) {
+  FakeLoader store;
+  store.versions["a"] = 1;
+  FakeVersions versions{&store};
+  ProfileTable* table_ptr = nullptr;
+  // The feed drops again while the revalidation's read is out.
+  ProfileTable table(Budget(1000), store.Get(),
+                     [&](const std::string& tenant, const std::vector<std::string>& ids) {
+                       table_ptr->Unconfirm();
+                       return versions.Get()(tenant, ids);
+                     });
+  table_ptr = &table;
+  ASSERT_TRUE(table.Get("acme", "a").ok());
+  table.Unconfirm();
+  ASSERT_TRUE(table.Revalidate().ok());
+  EXPECT_FALSE(table.confirmed());
 }
 
 }  // namespace
