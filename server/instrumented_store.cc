@@ -86,6 +86,19 @@ absl::StatusOr<UnfinishedJobs> InstrumentedStore::ListUnfinishedJobs() {
   return Timed(Read("list_unfinished_jobs"), [&] { return store_->ListUnfinishedJobs(); });
 }
 
+absl::StatusOr<StoredJob> InstrumentedStore::ClaimJob(std::string_view tenant,
+                                                      std::string_view job_id,
+                                                      const JobLease& lease) {
+  return Timed(Write("claim_job"), [&] { return store_->ClaimJob(tenant, job_id, lease); });
+}
+
+absl::StatusOr<v1::TrainingJob> InstrumentedStore::RenewJobLease(std::string_view tenant,
+                                                                 std::string_view job_id,
+                                                                 const JobLease& lease) {
+  return Timed(Write("renew_job_lease"),
+               [&] { return store_->RenewJobLease(tenant, job_id, lease); });
+}
+
 absl::StatusOr<std::vector<uint64_t>> InstrumentedStore::GetProfileVersions(
     std::string_view tenant, const std::vector<std::string>& profile_ids) {
   return Timed(Read("get_profile_versions"),

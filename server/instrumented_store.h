@@ -41,6 +41,10 @@ class InstrumentedStore : public ProfileStore {
   absl::StatusOr<ListJobsResult> ListJobs(std::string_view tenant, const JobFilter& filter,
                                           const PageRequest& page) override;
   absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() override;
+  absl::StatusOr<StoredJob> ClaimJob(std::string_view tenant, std::string_view job_id,
+                                     const JobLease& lease) override;
+  absl::StatusOr<v1::TrainingJob> RenewJobLease(std::string_view tenant, std::string_view job_id,
+                                                const JobLease& lease) override;
   absl::StatusOr<std::vector<uint64_t>> GetProfileVersions(
       std::string_view tenant, const std::vector<std::string>& profile_ids) override;
   absl::StatusOr<std::unique_ptr<ProfileChangeFeed>> WatchProfileChanges(

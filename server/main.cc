@@ -28,6 +28,12 @@ ABSL_FLAG(std::string, address, "0.0.0.0:50051", "gRPC listen address (host:port
 ABSL_FLAG(std::string, store, "rocksdb",
           "Profile store: 'rocksdb' (embedded, in --data_dir) or a PostgreSQL URI "
           "(postgresql://user[:password]@host[:port]/database) that replicas may share");
+ABSL_FLAG(std::string, roles, "serve,train",
+          "What this process does: serve (answer Predict), train (run training jobs) or "
+          "serve,train; splitting them needs a shared --store=postgresql://...");
+ABSL_FLAG(double, job_lease_seconds, 30,
+          "On a shared store: how long a trainer's claim on a job holds without renewal (a "
+          "trainer that died frees its jobs after this long)");
 ABSL_FLAG(std::string, data_dir, "./maskserve-data", "Directory of the RocksDB profile store");
 ABSL_FLAG(std::string, model_dir, MASKSERVE_DEFAULT_MODEL_DIR,
           "HF model directory (config.json, vocab.txt, model.safetensors); 'builtin' = the "
@@ -118,6 +124,8 @@ namespace {
 const char* const kEnvFlags[] = {
     "address",
     "store",
+    "roles",
+    "job_lease_seconds",
     "data_dir",
     "model_dir",
     "pooling",
@@ -263,6 +271,8 @@ ServerOptions OptionsFromFlags() {
   options.engine.limits.max_train_tokens_per_job = absl::GetFlag(FLAGS_max_train_tokens_per_job);
   options.engine.max_training_seconds_per_job = absl::GetFlag(FLAGS_max_training_seconds_per_job);
   options.engine.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
+  options.roles = absl::GetFlag(FLAGS_roles);
+  options.engine.job_lease_seconds = absl::GetFlag(FLAGS_job_lease_seconds);
   options.engine.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   options.engine.max_watch_streams_per_tenant = absl::GetFlag(FLAGS_max_watch_streams_per_tenant);
   options.max_rpc_threads = absl::GetFlag(FLAGS_max_rpc_threads);

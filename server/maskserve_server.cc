@@ -25,6 +25,7 @@
 #include "server/maskserve_service.h"
 #include "server/metrics_endpoint.h"
 #include "server/process_metrics.h"
+#include "server/roles.h"
 #include "server/scrape_time_metrics.h"
 #include "server/server_metrics.h"
 #include "server/store_factory.h"
@@ -133,6 +134,9 @@ absl::Status CheckThreadOptions(const ServerOptions& options) {
   }
   if (options.engine.max_job_attempts < 1) {
     return absl::InvalidArgumentError("max_job_attempts: must be >= 1");
+  }
+  if (!(options.engine.job_lease_seconds >= 1)) {
+    return absl::InvalidArgumentError("job_lease_seconds: must be >= 1");
   }
   if (options.engine.max_training_seconds_per_job < 0) {
     return absl::InvalidArgumentError("max_training_seconds_per_job: must be >= 0 (0 = no limit)");
@@ -344,11 +348,22 @@ absl::StatusOr<std::unique_ptr<MaskserveServer>> MaskserveServer::Start(
   const ModelSummary summary = Summarize(**model);
   absl::StatusOr<OpenedStore> store = OpenStore(options, summary);
   if (!store.ok()) return fail(store.status());
+  absl::StatusOr<ServerRoles> roles = ParseRoles(options.roles);
+  if (!roles.ok()) return fail(roles.status());
+  if (store->kind == "rocksdb" && !(roles->serve && roles->train)) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "roles: --roles=", RolesName(*roles),
+        " needs a store that other replicas share (--store=postgresql://...); a server on the "
+        "embedded RocksDB store is its only process and runs both roles")));
+  }
   parts.backing = *std::move(store);
   if (absl::Status started = StartMetrics(options, parts); !started.ok()) return fail(started);
   parts.store = std::make_unique<InstrumentedStore>(parts.backing.store.get(), parts.metrics.get());
 
-  parts.engine = std::make_unique<Engine>(options.engine, *std::move(model), parts.store.get(),
+  EngineOptions engine = options.engine;
+  engine.serve = roles->serve;
+  engine.train = roles->train;
+  parts.engine = std::make_unique<Engine>(engine, *std::move(model), parts.store.get(),
                                           MetricsHooks(parts.metrics.get()));
   if (absl::Status started = parts.engine->Start(); !started.ok()) return fail(started);
   RegisterGauges(summary, parts);

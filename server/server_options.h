@@ -25,6 +25,9 @@ struct ServerOptions {
   // The profile store: "rocksdb" (in data_dir) or a PostgreSQL URI
   // ("postgresql://user@host/db"), which replicas may share.
   std::string store = "rocksdb";
+  // What this process does (server/roles.h): "serve", "train" or both.
+  // Splitting them needs a shared (PostgreSQL) store.
+  std::string roles = "serve,train";
   // Directory of the RocksDB store.
   std::string data_dir = "./maskserve-data";
   // HF model directory (config.json, vocab.txt, model.safetensors), or

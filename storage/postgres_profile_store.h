@@ -158,6 +158,14 @@ class PostgresProfileStore : public ProfileStore {
   absl::StatusOr<ListJobsResult> ListJobs(std::string_view tenant, const JobFilter& filter,
                                           const PageRequest& page) override;
   absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() override;
+  // Leases are recorded in the job's record (lease_owner, its expiry, on
+  // this process's clock); a claim locks the row with FOR UPDATE SKIP
+  // LOCKED. UpdateJob to QUEUED (a trainer's graceful stop) releases the
+  // lease.
+  absl::StatusOr<StoredJob> ClaimJob(std::string_view tenant, std::string_view job_id,
+                                     const JobLease& lease) override;
+  absl::StatusOr<v1::TrainingJob> RenewJobLease(std::string_view tenant, std::string_view job_id,
+                                                const JobLease& lease) override;
   // One query per 1000 ids.
   absl::StatusOr<std::vector<uint64_t>> GetProfileVersions(
       std::string_view tenant, const std::vector<std::string>& profile_ids) override;

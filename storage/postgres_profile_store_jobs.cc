@@ -15,6 +15,7 @@
 #include "storage/record_codec.h"
 #include "storage/status_macros.h"
 #include "storage/store_requests.h"
+#include "storage/time_util.h"
 
 namespace maskserve {
 namespace pgi = postgres_internal;
@@ -110,12 +111,90 @@ absl::StatusOr<v1::TrainingJob> PostgresProfileStore::UpdateJob(std::string_view
                                    ReadJobRecord(tx, tenant, job.job_id(), /*for_update=*/true));
         MASKSERVE_RETURN_IF_ERROR(CheckJobUpdate(record.job(), job));
         ApplyJobUpdate(job, job.state(), Now(), &record);
+        if (job.state() == v1::QUEUED) {  // back in the queue: nobody holds it
+          record.clear_lease_owner();
+          record.clear_lease_expire_time();
+        }
         tx.Exec(pgi::kUpdateJob, tenant, job.job_id(), !final,
                 Bytes(EncodeRecord(kJobTag, record)));
         updated = record.job();
         return absl::OkStatus();
       }));
   return updated;
+}
+
+absl::StatusOr<StoredJob> PostgresProfileStore::ClaimJob(std::string_view tenant_view,
+                                                         std::string_view job_id_view,
+                                                         const JobLease& lease) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant_view));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job_id_view));
+  const std::string tenant(tenant_view);
+  const std::string job_id(job_id_view);
+  storage::v1::JobRecord record;
+  MASKSERVE_RETURN_IF_ERROR(
+      Write("claim job", WriteKind::kDurable, [&](Transaction& tx) -> absl::Status {
+        // SKIP LOCKED: a job another trainer is claiming (or updating) right
+        // now is not waited for; this trainer moves on to another job.
+        pqxx::result rows = tx.Exec(pgi::kSelectJobSkipLocked, tenant, job_id);
+        if (rows.empty()) {
+          MASKSERVE_RETURN_IF_ERROR(
+              ReadJobRecord(tx, tenant, job_id, /*for_update=*/false).status());
+          return absl::FailedPreconditionError(
+              absl::StrCat("job_id: job ", Quoted(job_id), " is being claimed by another trainer"));
+        }
+        MASKSERVE_RETURN_IF_ERROR(DecodeJob(BytesOf(rows[0][0]), tenant, job_id, &record));
+        if (IsFinalJobState(record.job().state())) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job_id: job ", Quoted(job_id), " is already ",
+                           v1::JobState_Name(record.job().state())));
+        }
+        const absl::Time now = Now();
+        if (!record.lease_owner().empty() && record.lease_owner() != lease.owner &&
+            FromTimestamp(record.lease_expire_time()) > now) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "job_id: job ", Quoted(job_id), " is held by trainer ", record.lease_owner(),
+              " until ", absl::FormatTime(FromTimestamp(record.lease_expire_time()))));
+        }
+        record.set_lease_owner(lease.owner);
+        SetTimestamp(now + lease.duration, record.mutable_lease_expire_time());
+        tx.Exec(pgi::kUpdateJob, tenant, job_id, true, Bytes(EncodeRecord(kJobTag, record)));
+        return absl::OkStatus();
+      }));
+  StoredJob out;
+  out.tenant = std::move(*record.mutable_tenant());
+  out.job = std::move(*record.mutable_job());
+  out.request = std::move(*record.mutable_request());
+  return out;
+}
+
+absl::StatusOr<v1::TrainingJob> PostgresProfileStore::RenewJobLease(std::string_view tenant_view,
+                                                                    std::string_view job_id_view,
+                                                                    const JobLease& lease) {
+  MASKSERVE_RETURN_IF_ERROR(ValidateTenant(tenant_view));
+  MASKSERVE_RETURN_IF_ERROR(ValidateJobId(job_id_view));
+  const std::string tenant(tenant_view);
+  const std::string job_id(job_id_view);
+  v1::TrainingJob job;
+  MASKSERVE_RETURN_IF_ERROR(
+      Write("renew job lease", WriteKind::kProgress, [&](Transaction& tx) -> absl::Status {
+        MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
+                                   ReadJobRecord(tx, tenant, job_id, /*for_update=*/true));
+        if (IsFinalJobState(record.job().state())) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job_id: job ", Quoted(job_id), " is already ",
+                           v1::JobState_Name(record.job().state())));
+        }
+        if (record.lease_owner() != lease.owner) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job_id: job ", Quoted(job_id), " is now held by trainer ",
+                           record.lease_owner().empty() ? "(none)" : record.lease_owner()));
+        }
+        SetTimestamp(Now() + lease.duration, record.mutable_lease_expire_time());
+        tx.Exec(pgi::kUpdateJob, tenant, job_id, true, Bytes(EncodeRecord(kJobTag, record)));
+        job = record.job();
+        return absl::OkStatus();
+      }));
+  return job;
 }
 
 absl::StatusOr<ListJobsResult> PostgresProfileStore::ListJobs(std::string_view tenant_view,

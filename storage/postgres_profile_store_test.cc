@@ -5,6 +5,7 @@
 #include "storage/postgres_profile_store.h"
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <chrono>
@@ -276,6 +277,61 @@ TEST_F(PostgresStoreTest, LatencyOfPublishesAndGets) {
       RocksDbProfileStore::Open(rocks_options);
   ASSERT_TRUE(rocks.ok()) << rocks.status();
   measure(**rocks, "RocksDb (sync writes)");
+}
+
+// Two trainers on one database (two stores: two processes as far as
+// PostgreSQL can tell): a job is held by one lease at a time.
+TEST_F(PostgresStoreTest, AJobIsHeldByOneTrainerUntilItsLeaseExpires) {
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  PostgresProfileStore::Options options = BaseOptions();
+  options.clock = [&now] { return now; };
+  std::unique_ptr<PostgresProfileStore> a = OpenOrDie(options);
+  std::unique_ptr<PostgresProfileStore> b = OpenOrDie(options);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  absl::StatusOr<v1::TrainingJob> job = a->CreateJob("t", TestTrainRequest("p", 2), {});
+  ASSERT_OK(job);
+  const JobLease lease_a{"trainer-a", absl::Seconds(30)};
+  const JobLease lease_b{"trainer-b", absl::Seconds(30)};
+
+  ASSERT_OK(a->ClaimJob("t", job->job_id(), lease_a));
+  EXPECT_THAT(b->ClaimJob("t", job->job_id(), lease_b),
+              StatusIs(StatusCode::kFailedPrecondition, "held by trainer trainer-a"));
+  EXPECT_THAT(b->RenewJobLease("t", job->job_id(), lease_b),
+              StatusIs(StatusCode::kFailedPrecondition, "held by trainer trainer-a"));
+  // Renewed, the lease outlives its first term.
+  now += absl::Seconds(20);
+  ASSERT_OK(a->RenewJobLease("t", job->job_id(), lease_a));
+  now += absl::Seconds(20);
+  EXPECT_THAT(b->ClaimJob("t", job->job_id(), lease_b), StatusIs(StatusCode::kFailedPrecondition));
+  // Not renewed (trainer a died): b claims it, and a has lost it.
+  now += absl::Seconds(31);
+  ASSERT_OK(b->ClaimJob("t", job->job_id(), lease_b));
+  EXPECT_THAT(a->RenewJobLease("t", job->job_id(), lease_a),
+              StatusIs(StatusCode::kFailedPrecondition, "held by trainer trainer-b"));
+  // Put back in the queue (b stops gracefully): anyone may claim it at once.
+  v1::TrainingJob queued;
+  queued.set_job_id(job->job_id());
+  queued.set_state(v1::QUEUED);
+  ASSERT_OK(b->UpdateJob("t", queued));
+  ASSERT_OK(a->ClaimJob("t", job->job_id(), lease_a));
+}
+
+// A claim does not wait for a row another transaction holds locked.
+TEST_F(PostgresStoreTest, AClaimSkipsAJobLockedByAnotherClaim) {
+  std::unique_ptr<PostgresProfileStore> a = OpenOrDie(BaseOptions());
+  ASSERT_NE(a, nullptr);
+  absl::StatusOr<v1::TrainingJob> job = a->CreateJob("t", TestTrainRequest("p", 2), {});
+  ASSERT_OK(job);
+  pqxx::connection conn(url_);
+  pqxx::work locker(conn);
+  locker.exec("SELECT 1 FROM jobs WHERE job_id = " + locker.quote(job->job_id()) + " FOR UPDATE");
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(a->ClaimJob("t", job->job_id(), {"trainer-a", absl::Seconds(30)}),
+              StatusIs(StatusCode::kFailedPrecondition, "being claimed by another trainer"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  locker.abort();
+  ASSERT_OK(a->ClaimJob("t", job->job_id(), {"trainer-a", absl::Seconds(30)}));
 }
 
 }  // namespace

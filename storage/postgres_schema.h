@@ -116,6 +116,9 @@ inline constexpr Statement kSelectJob{"select_job",
 inline constexpr Statement kSelectJobForUpdate{
     "select_job_for_update",
     "SELECT record FROM jobs WHERE tenant = $1 AND job_id = $2 FOR UPDATE"};
+inline constexpr Statement kSelectJobSkipLocked{
+    "select_job_skip_locked",
+    "SELECT record FROM jobs WHERE tenant = $1 AND job_id = $2 FOR UPDATE SKIP LOCKED"};
 inline constexpr Statement kUpdateJob{
     "update_job", "UPDATE jobs SET unfinished = $3, record = $4 WHERE tenant = $1 AND job_id = $2"};
 inline constexpr Statement kListJobsFirst{

@@ -53,6 +53,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "maskserve/v1/maskserve.pb.h"
 #include "storage/profile_changes.h"
 
@@ -138,6 +139,14 @@ struct ListJobsResult {
   std::vector<UnreadableRecord> unreadable;
 };
 
+// A trainer's hold on a job (ClaimJob, RenewJobLease).
+struct JobLease {
+  // Who holds it: unique per trainer process (host, pid, a random part).
+  std::string owner;
+  // How long a claim or renewal holds.
+  absl::Duration duration = absl::Seconds(30);
+};
+
 struct UnfinishedJobs {
   // QUEUED and RUNNING jobs of every tenant, oldest first, with requests.
   std::vector<StoredJob> jobs;
@@ -196,6 +205,24 @@ class ProfileStore {
                                                   const PageRequest& page) = 0;
   // For re-queueing at start-up.
   virtual absl::StatusOr<UnfinishedJobs> ListUnfinishedJobs() = 0;
+
+  // Job leases: how trainers sharing a store run each job once. ClaimJob
+  // gives the job to `lease.owner` until now + lease.duration, if it is
+  // unfinished and no other owner's lease on it is still running, and
+  // returns it as stored; FAILED_PRECONDITION when another trainer holds it
+  // (or is claiming it right now) or it is final, NOT_FOUND when absent.
+  // RenewJobLease extends the owner's lease and returns the job as stored
+  // (its cancel_requested tells a trainer on another replica to stop);
+  // FAILED_PRECONDITION when the owner lost it (another trainer claimed it
+  // after it expired, or the job is final).
+  // This default is for stores only this process writes: leases are not
+  // recorded, a claim of an unfinished job always succeeds (the trainer's
+  // memory keeps it from running a job twice).
+  virtual absl::StatusOr<StoredJob> ClaimJob(std::string_view tenant, std::string_view job_id,
+                                             const JobLease& lease);
+  virtual absl::StatusOr<v1::TrainingJob> RenewJobLease(std::string_view tenant,
+                                                        std::string_view job_id,
+                                                        const JobLease& lease);
 
   // Current versions of the tenant's profiles `profile_ids`, in order: the
   // live version, or 0 for one absent or deleted (an unreadable record: 0,

@@ -345,6 +345,29 @@ TEST_P(ProfileStoreContractTest, GetProfileVersionsReadsCurrentVersionsInOrder) 
   EXPECT_THAT(store().GetProfileVersions("t/x", {"a"}), StatusIs(StatusCode::kInvalidArgument));
 }
 
+TEST_P(ProfileStoreContractTest, ClaimsAndRenewalsOfUnfinishedJobs) {
+  const JobLease lease{"trainer-a", absl::Seconds(30)};
+  const std::string job = CreateJob("t", "p");
+  absl::StatusOr<StoredJob> claimed = store().ClaimJob("t", job, lease);
+  ASSERT_OK(claimed);
+  EXPECT_EQ(claimed->job.job_id(), job);
+  EXPECT_EQ(claimed->request.examples_size(), 3);
+  // A cancel requested elsewhere reaches the holder with its renewal.
+  v1::TrainingJob cancel = Status(job, v1::RUNNING);
+  cancel.set_cancel_requested(true);
+  ASSERT_OK(store().UpdateJob("t", cancel));
+  absl::StatusOr<v1::TrainingJob> renewed = store().RenewJobLease("t", job, lease);
+  ASSERT_OK(renewed);
+  EXPECT_TRUE(renewed->cancel_requested());
+  ASSERT_OK(store().UpdateJob("t", Status(job, v1::CANCELLED)));
+  EXPECT_THAT(store().ClaimJob("t", job, lease),
+              StatusIs(StatusCode::kFailedPrecondition, "CANCELLED"));
+  EXPECT_THAT(store().RenewJobLease("t", job, lease),
+              StatusIs(StatusCode::kFailedPrecondition, "CANCELLED"));
+  EXPECT_THAT(store().ClaimJob("other", job, lease), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ClaimJob("t", "bad id", lease), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_P(ProfileStoreContractTest, TenantsAreIsolated) {
   ASSERT_OK(store().PublishProfile("a", "p", TestPublish("a's")));
   ASSERT_OK(store().PublishProfile("a.b", "p", TestPublish("a.b's")));

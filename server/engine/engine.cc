@@ -111,6 +111,9 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const LoadedModel> model, 
   training.max_seconds_per_job = absl::Seconds(options_.max_training_seconds_per_job);
   training.max_watch_streams = options_.max_watch_streams;
   training.max_watch_streams_per_tenant = options_.max_watch_streams_per_tenant;
+  training.run_jobs = options_.train;
+  training.lease = absl::Seconds(options_.job_lease_seconds);
+  training.lease_renew_interval = std::min(absl::Seconds(2), training.lease / 5);
   TrainingManager::Hooks training_hooks;
   training_hooks.on_published = [this](const ProfileHandle& profile) {
     if (profiles_->Publish(profile) && hooks_.on_hot_swap) hooks_.on_hot_swap();
@@ -132,8 +135,9 @@ absl::Status Engine::Start() {
   if (!feed.ok()) return feed.status();
   change_feed_ = *std::move(feed);
   // No feed: only this process writes the store, so what it holds is current.
-  if (change_feed_ == nullptr) MASKSERVE_RETURN_IF_ERROR(profiles_->Revalidate());
-  return trainer_->Start();
+  const bool shared_store = change_feed_ != nullptr;
+  if (!shared_store) MASKSERVE_RETURN_IF_ERROR(profiles_->Revalidate());
+  return trainer_->Start(shared_store);
 }
 
 void Engine::Stop() {
@@ -145,6 +149,11 @@ void Engine::Stop() {
 bool Engine::resident_profiles_confirmed() const { return profiles_->confirmed(); }
 
 absl::StatusOr<PredictResult> Engine::Predict(const std::string& tenant, const PredictCall& call) {
+  if (!options_.serve) {
+    return absl::FailedPreconditionError(
+        "this server runs --roles=train: it trains profiles and does not answer Predict; send "
+        "Predict to a serving replica");
+  }
   MASKSERVE_RETURN_IF_ERROR(ValidatePredictInputs(call.profile_id, call.inputs, options_.limits));
   const Backbone& backbone = model_->backbone;
   for (size_t i = 0; i < call.inputs.size(); ++i) {

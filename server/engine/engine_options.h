@@ -76,6 +76,14 @@ struct EngineOptions {
   // Open WatchTrainingJob streams, in all and per tenant.
   int64_t max_watch_streams = 256;
   int64_t max_watch_streams_per_tenant = 32;
+  // Roles (--roles): answer Predict (serve) and run training jobs (train).
+  // A serving-only engine stores TrainProfile's jobs for the trainers that
+  // share its store; a training-only one refuses Predict.
+  bool serve = true;
+  bool train = true;
+  // On a shared store: how long a trainer's claim on a job holds without
+  // renewal (a trainer that died frees its job after this long).
+  double job_lease_seconds = 30;
 };
 
 }  // namespace maskserve

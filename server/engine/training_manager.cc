@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "core/model/device.h"
 #include "core/profile/profile_codec.h"
@@ -59,12 +60,27 @@ v1::Profile PublishedMetadata(const v1::TrainProfileRequest& request, const std:
   return meta;
 }
 
+// host:pid:random, unique per trainer process.
+std::string MakeLeaseOwner() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] ? host : "host", ":", getpid(), ":",
+                      absl::Hex(absl::Uniform<uint32_t>(absl::BitGen()), absl::kZeroPad8));
+}
+
+bool Transient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
+         code == absl::StatusCode::kAborted || code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kInternal;
+}
+
 }  // namespace
 
 TrainingManager::TrainingManager(Options options, ProfileStore* store, Backbone backbone,
                                  ServingBanks banks, std::shared_ptr<ProfilePool> pool, Hooks hooks,
                                  const Clock& clock)
     : options_(options),
+      lease_{options.lease_owner.empty() ? MakeLeaseOwner() : options.lease_owner, options.lease},
       store_(store),
       backbone_(std::move(backbone)),
       banks_(std::move(banks)),
@@ -111,7 +127,24 @@ std::optional<v1::TrainingJob> TrainingManager::EndAtStart(const v1::TrainingJob
   return std::nullopt;
 }
 
-absl::Status TrainingManager::Start() {
+absl::Status TrainingManager::Start(bool shared_store) {
+  if (!options_.run_jobs) return absl::OkStatus();
+  if (shared_store) {
+    // Other trainers may hold some of the store's jobs: the workers poll
+    // for them and claim each before it runs (the first poll at once).
+    {
+      absl::MutexLock lock(&mu_);
+      shared_ = true;
+      next_poll_ = absl::Now();
+    }
+    MASKSERVE_LOG(INFO) << "trainer " << lease_.owner << " takes jobs from the shared store";
+    absl::MutexLock lock(&workers_mu_);
+    for (int i = 0; i < std::max(1, options_.workers); ++i) {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    }
+    workers_.emplace_back([this] { LeaseLoop(); });
+    return absl::OkStatus();
+  }
   absl::StatusOr<UnfinishedJobs> unfinished = store_->ListUnfinishedJobs();
   if (!unfinished.ok()) return unfinished.status();
   for (const UnreadableRecord& bad : unfinished->unreadable) {
@@ -173,6 +206,11 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
     }
     submitting_.insert(profile_key);  // until the job is in live_
   }
+  if (absl::Status none = CheckNoUnfinishedJobInStore(tenant, request.profile_id()); !none.ok()) {
+    absl::MutexLock lock(&mu_);
+    submitting_.erase(profile_key);
+    return none;
+  }
   // The request carries the resolved options; the job reports them.
   v1::TrainingJob initial;
   *initial.mutable_hyper_parameters() = request.hyper_parameters();
@@ -182,15 +220,37 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Submit(const std::string& tenan
   absl::MutexLock lock(&mu_);
   submitting_.erase(profile_key);
   if (!job.ok()) return job.status();
-  AddLiveLocked(tenant, *job);
+  // A serving-only process leaves the job to the trainers polling the store.
+  if (options_.run_jobs) AddLiveLocked(tenant, *job);
   return job;
+}
+
+absl::Status TrainingManager::CheckNoUnfinishedJobInStore(const std::string& tenant,
+                                                          const std::string& profile_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!shared_ && options_.run_jobs) return absl::OkStatus();  // memory knows them all
+  }
+  JobFilter filter;
+  filter.profile_id = profile_id;
+  filter.states = {v1::QUEUED, v1::RUNNING};
+  PageRequest page;
+  page.page_size = 1;
+  absl::StatusOr<ListJobsResult> unfinished = store_->ListJobs(tenant, filter, page);
+  if (!unfinished.ok()) return unfinished.status();
+  if (!unfinished->jobs.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("profile_id: '", profile_id, "' is still training (job ",
+                     unfinished->jobs.front().job_id(), "); wait for its job or cancel it"));
+  }
+  return absl::OkStatus();
 }
 
 std::optional<v1::TrainingJob> TrainingManager::Live(const std::string& tenant,
                                                      const std::string& job_id) const {
   absl::MutexLock lock(&mu_);
   auto it = live_.find(Key(tenant, job_id));
-  if (it == live_.end()) return std::nullopt;
+  if (it == live_.end() || it->second.remote) return std::nullopt;
   return it->second.job;
 }
 
@@ -210,7 +270,7 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
   {
     absl::MutexLock lock(&mu_);
     auto it = live_.find(key);
-    if (it != live_.end() && !IsFinalJobState(it->second.job.state())) {
+    if (it != live_.end() && !it->second.remote && !IsFinalJobState(it->second.job.state())) {
       LiveJob& live = it->second;
       if (live.publishing) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -232,12 +292,7 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
       cancelled = live.job;
     }
   }
-  if (!cancelled.has_value()) {
-    absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
-    if (!job.ok()) return job.status();
-    return absl::FailedPreconditionError(
-        absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
-  }
+  if (!cancelled.has_value()) return CancelInStore(tenant, job_id);
   // Durable before it is acknowledged, so that a restart cannot revive the
   // job. (A running job's cancel_requested is kept in memory even if this
   // write fails: the job still stops.)
@@ -268,6 +323,34 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::Cancel(const std::string& tenan
   }
   if (hooks_.on_state_change) hooks_.on_state_change(v1::QUEUED, v1::CANCELLED);
   return *cancelled;
+}
+
+absl::StatusOr<v1::TrainingJob> TrainingManager::CancelInStore(const std::string& tenant,
+                                                               const std::string& job_id) {
+  absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
+  if (!job.ok()) return job.status();
+  if (IsFinalJobState(job->state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
+  }
+  // Another process runs (or will run) it. Queued: it ends here and no
+  // trainer can claim it any more. Running: its trainer reads the request
+  // with its next lease renewal and stops.
+  v1::TrainingJob cancel = *job;
+  if (job->state() == v1::QUEUED) {
+    cancel.set_state(v1::CANCELLED);
+    cancel.set_error("cancelled by request");
+    SetTimestamp(clock_.Now(), cancel.mutable_end_time());
+  } else {
+    cancel.set_cancel_requested(true);
+  }
+  absl::StatusOr<v1::TrainingJob> stored = store_->UpdateJob(tenant, cancel);
+  if (stored.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // It ended meanwhile.
+    absl::StatusOr<v1::TrainingJob> now = Get(tenant, job_id);
+    if (now.ok() && now->state() == v1::CANCELLED) return *now;
+  }
+  return stored;
 }
 
 absl::Status TrainingManager::Watch(const std::string& tenant, const std::string& job_id,
@@ -310,7 +393,7 @@ absl::Status TrainingManager::WatchUntilFinal(
     {
       absl::MutexLock lock(&mu_);
       auto it = live_.find(key);
-      if (it != live_.end()) {
+      if (it != live_.end() && !it->second.remote) {
         live = true;
         if (!sent_any || it->second.revision != sent_revision) {
           changed = it->second.job;
@@ -349,6 +432,7 @@ void TrainingManager::Shutdown() {
     stopping_ = true;
     queue_cv_.SignalAll();
     retry_cv_.SignalAll();
+    lease_cv_.SignalAll();
   }
   absl::MutexLock lock(&workers_mu_);
   for (std::thread& t : workers_) {
@@ -382,7 +466,9 @@ bool TrainingManager::final_writes_failing() const {
 std::map<v1::JobState, int64_t> TrainingManager::CountByState() const {
   absl::MutexLock lock(&mu_);
   std::map<v1::JobState, int64_t> counts;
-  for (const auto& [key, live] : live_) ++counts[live.job.state()];
+  for (const auto& [key, live] : live_) {
+    if (!live.remote) ++counts[live.job.state()];
+  }
   return counts;
 }
 
@@ -390,7 +476,9 @@ std::map<std::pair<std::string, v1::JobState>, int64_t> TrainingManager::CountBy
     const {
   absl::MutexLock lock(&mu_);
   std::map<std::pair<std::string, v1::JobState>, int64_t> counts;
-  for (const auto& [key, live] : live_) ++counts[{live.tenant, live.job.state()}];
+  for (const auto& [key, live] : live_) {
+    if (!live.remote) ++counts[{live.tenant, live.job.state()}];
+  }
   return counts;
 }
 
@@ -402,7 +490,8 @@ v1::TrainingJob TrainingManager::Snapshot(const std::string& key) const {
 bool TrainingManager::StopRequested(const std::string& key) const {
   absl::MutexLock lock(&mu_);
   const LiveJob& live = live_.at(key);
-  return stopping_ || live.job.cancel_requested() || clock_.Now() >= live.deadline;
+  return stopping_ || live.job.cancel_requested() || live.lease_lost ||
+         clock_.Now() >= live.deadline;
 }
 
 void TrainingManager::UpdateLive(const std::string& key,
@@ -433,28 +522,141 @@ void TrainingManager::WorkerLoop() {
   SetIntraOpThreadsForThisThread(options_.intra_op_threads);
   while (true) {
     std::string key;
+    bool poll = false;
     {
       absl::MutexLock lock(&mu_);
-      while (!stopping_ && queue_.empty()) queue_cv_.Wait(&mu_);
+      while (!stopping_ && queue_.empty()) {
+        if (!shared_) {
+          queue_cv_.Wait(&mu_);
+        } else if (absl::Now() >= next_poll_) {
+          // One idle worker looks in the store; the others wait for it.
+          next_poll_ = absl::Now() + options_.job_poll_interval;
+          poll = true;
+          break;
+        } else {
+          queue_cv_.WaitWithDeadline(&mu_, next_poll_);
+        }
+      }
       if (stopping_) return;
-      key = *queue_.Pop();
+      if (!poll) key = *queue_.Pop();
+    }
+    if (poll) {
+      PollStore();
+      continue;
     }
     const size_t split = key.find('\0');
     RunJob(key.substr(0, split), key.substr(split + 1));
   }
 }
 
+void TrainingManager::PollStore() {
+  absl::StatusOr<UnfinishedJobs> unfinished = store_->ListUnfinishedJobs();
+  if (!unfinished.ok()) {
+    MASKSERVE_LOG(WARNING) << "cannot look for training jobs in the store: " << unfinished.status();
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  for (StoredJob& stored : unfinished->jobs) {
+    const std::string key = Key(stored.tenant, stored.job.job_id());
+    if (live_.count(key)) continue;
+    AddLiveLocked(stored.tenant, stored.job);
+    live_.at(key).remote = true;
+  }
+}
+
+void TrainingManager::LeaseLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    lease_cv_.WaitWithTimeout(&mu_, options_.lease_renew_interval);
+    if (stopping_) return;
+    std::vector<std::pair<std::string, LiveJob>> held;
+    for (const auto& [key, live] : live_) {
+      if (live.claimed && !live.lease_lost && !IsFinalJobState(live.job.state())) {
+        held.emplace_back(key, live);
+      }
+    }
+    for (const auto& [key, live] : held) {
+      mu_.Unlock();
+      absl::StatusOr<v1::TrainingJob> renewed =
+          store_->RenewJobLease(live.tenant, live.job.job_id(), lease_);
+      mu_.Lock();
+      auto it = live_.find(key);
+      if (it == live_.end()) continue;
+      LiveJob& job = it->second;
+      const absl::Time now = absl::Now();
+      if (renewed.ok()) {
+        job.lease_renewed = now;
+        if (renewed->cancel_requested() && !job.job.cancel_requested()) {
+          // Cancelled through another replica.
+          job.job.set_cancel_requested(true);
+          ++job.revision;
+          change_cv_.SignalAll();
+        }
+      } else if (!Transient(renewed.status().code()) ||
+                 now - job.lease_renewed > options_.lease - options_.lease_renew_interval) {
+        // Taken over (or about to be: it expires before the next try).
+        MASKSERVE_LOG(WARNING) << "job " << live.job.job_id() << ": lease lost ("
+                               << renewed.status() << "); stopping it here";
+        job.lease_lost = true;
+      }
+    }
+  }
+}
+
 void TrainingManager::RunJob(const std::string& tenant, const std::string& job_id) {
   const std::string key = Key(tenant, job_id);
-  absl::StatusOr<StoredJob> stored = store_->GetJob(tenant, job_id);
+  absl::StatusOr<StoredJob> stored = store_->ClaimJob(tenant, job_id, lease_);
+  bool shared = false;
+  {
+    absl::MutexLock lock(&mu_);
+    shared = shared_;
+  }
+  if (!stored.ok() && shared) {
+    // Another trainer holds it or ended it (or the store is unreachable:
+    // the next poll finds it again). Its state is the store's to tell.
+    if (Transient(stored.status().code())) {
+      MASKSERVE_LOG(WARNING) << "job " << job_id << ": cannot claim: " << stored.status();
+    }
+    absl::MutexLock lock(&mu_);
+    live_.erase(key);
+    return;
+  }
   if (!stored.ok()) {
     MASKSERVE_LOG(ERROR) << "job " << job_id << ": cannot load: " << stored.status();
     Finish(key, tenant, {v1::FAILED, std::string(stored.status().message())});
     return;
   }
+  if (shared) {
+    // Left RUNNING by a trainer that died (its lease expired): as at a
+    // restart, it runs again only within the attempt limit.
+    if (std::optional<v1::TrainingJob> ended = EndAtStart(stored->job)) {
+      MASKSERVE_LOG(WARNING) << "training job " << job_id << " ends "
+                             << v1::JobState_Name(ended->state()) << ": " << ended->error();
+      {
+        absl::MutexLock lock(&mu_);
+        LiveJob& live = live_.at(key);
+        live.remote = false;
+        live.job = *ended;
+        live.recording = true;
+        ++live.revision;
+        change_cv_.SignalAll();
+      }
+      RecordFinal(tenant, *ended);
+      absl::MutexLock lock(&mu_);
+      live_.erase(key);
+      return;
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     LiveJob& live = live_.at(key);
+    if (live.remote) {
+      live.job = stored->job;
+      live.remote = false;
+    }
+    live.claimed = true;
+    live.lease_renewed = absl::Now();
     live.job.set_attempts(stored->job.attempts() + 1);
     if (options_.max_seconds_per_job > absl::ZeroDuration()) {
       live.deadline = clock_.Now() + options_.max_seconds_per_job;
@@ -536,6 +738,7 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   if (trained.code() == absl::StatusCode::kCancelled) {
     absl::MutexLock lock(&mu_);
     const LiveJob& live = live_.at(key);
+    if (live.lease_lost) return {v1::JOB_STATE_UNSPECIFIED, "lease lost"};
     if (live.job.cancel_requested()) return {v1::CANCELLED, "cancelled by request"};
     if (stopping_) return {v1::QUEUED, ""};
     return {v1::FAILED, absl::StrCat("training ran past the server's budget of ",
@@ -558,6 +761,7 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
   {
     absl::MutexLock lock(&mu_);
     LiveJob& live = live_.at(key);
+    if (live.lease_lost) return {v1::JOB_STATE_UNSPECIFIED, "lease lost"};
     if (live.job.cancel_requested()) return {v1::CANCELLED, "cancelled by request"};
     live.publishing = true;  // from here on Cancel() is refused
   }
@@ -593,7 +797,10 @@ TrainingManager::Outcome TrainingManager::TrainAndPublish(const std::string& key
 
 void TrainingManager::Finish(const std::string& key, const std::string& tenant,
                              const Outcome& outcome) {
-  if (outcome.state == v1::QUEUED) {  // interrupted by shutdown: stays queued in the store
+  if (outcome.state == v1::JOB_STATE_UNSPECIFIED) {  // another trainer holds it now
+    MASKSERVE_LOG(WARNING) << "job " << key.substr(key.find('\0') + 1)
+                           << " stopped here: another trainer holds it now";
+  } else if (outcome.state == v1::QUEUED) {  // interrupted by shutdown: stays queued in the store
     UpdateLive(key, [](v1::TrainingJob* job) {
       job->set_attempts(job->attempts() > 0 ? job->attempts() - 1 : 0);  // not counted
     });

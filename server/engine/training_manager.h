@@ -80,6 +80,19 @@ class TrainingManager {
     // First and longest wait between retries of a final state's write.
     absl::Duration retry_initial_backoff = absl::Milliseconds(50);
     absl::Duration retry_max_backoff = absl::Seconds(2);
+
+    // Run jobs in this process (the train role) [true]. False: Submit()
+    // only stores the job, for a trainer sharing the store to run.
+    bool run_jobs = true;
+    // On a shared store (Start(true)): this trainer's lease identity (empty:
+    // host, pid and a random part), how long a claim holds, how often a
+    // running job's lease is renewed (which also picks up a cancel made on
+    // another replica), and how often an idle worker looks in the store for
+    // jobs submitted elsewhere or left by a trainer that died.
+    std::string lease_owner;
+    absl::Duration lease = absl::Seconds(30);
+    absl::Duration lease_renew_interval = absl::Seconds(2);
+    absl::Duration job_poll_interval = absl::Seconds(1);
   };
   // Hooks for metrics and hot swap; any may be empty.
   struct Hooks {
@@ -97,8 +110,11 @@ class TrainingManager {
                   const Clock& clock = Clock::Real());
   ~TrainingManager();
 
-  // Re-queues the store's unfinished jobs and starts the workers.
-  absl::Status Start();
+  // Starts the workers (unless !run_jobs). On a store only this process
+  // writes, first re-queues the store's unfinished jobs. On a store shared
+  // with other processes (`shared_store`), idle workers poll it for jobs
+  // instead, and every job is claimed with a lease before it runs.
+  absl::Status Start(bool shared_store = false);
   // `request` as PrepareTrainRequest returned it; `base_version` is the
   // profile's current version (0: none), which the job may publish over.
   absl::StatusOr<v1::TrainingJob> Submit(const std::string& tenant,
@@ -140,6 +156,15 @@ class TrainingManager {
     bool recording = false;
     // When a running job has used its time budget.
     absl::Time deadline = absl::InfiniteFuture();
+    // Found by polling a shared store, not claimed yet: the store, not
+    // this copy, says how it is doing.
+    bool remote = false;
+    // Claimed (ClaimJob) by this trainer; when its lease was last renewed;
+    // whether it was lost (another trainer holds it now: stop, record
+    // nothing).
+    bool claimed = false;
+    absl::Time lease_renewed;
+    bool lease_lost = false;
   };
   // How a run ended, before it is recorded.
   struct Outcome {
@@ -161,6 +186,18 @@ class TrainingManager {
   void AddLiveLocked(const std::string& tenant, const v1::TrainingJob& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
+  // Adds the shared store's unfinished jobs this process does not hold yet
+  // to the queue (as remote: claimed when a worker takes them).
+  void PollStore();
+  // Renews the leases of running jobs every lease_renew_interval.
+  void LeaseLoop();
+  // The store's answer to a cancel of a job this process does not run.
+  absl::StatusOr<v1::TrainingJob> CancelInStore(const std::string& tenant,
+                                                const std::string& job_id);
+  // FAILED_PRECONDITION when the shared store has an unfinished job for the
+  // profile (submitted through another replica).
+  absl::Status CheckNoUnfinishedJobInStore(const std::string& tenant,
+                                           const std::string& profile_id);
   void RunJob(const std::string& tenant, const std::string& job_id);
   // Trains and publishes; returns how the job ended (SUCCEEDED is already
   // recorded by the publication; QUEUED means interrupted by shutdown).
@@ -176,6 +213,7 @@ class TrainingManager {
   static std::string Key(const std::string& tenant, const std::string& job_id);
 
   const Options options_;
+  const JobLease lease_;
   ProfileStore* const store_;
   const Backbone backbone_;
   const ServingBanks banks_;
@@ -195,6 +233,10 @@ class TrainingManager {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // (tenant, profile) keys whose job is being created in the store.
   std::set<std::string> submitting_ ABSL_GUARDED_BY(mu_);
+  // Start(true): the store is shared; idle workers poll it from next_poll_.
+  bool shared_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_poll_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar lease_cv_;  // the lease loop's wait (woken by Shutdown)
   absl::Mutex workers_mu_;  // serialises Start() and Shutdown()
   std::vector<std::thread> workers_ ABSL_GUARDED_BY(workers_mu_);
 };
