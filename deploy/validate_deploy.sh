@@ -3,7 +3,8 @@
 # (deploy_validate, see deploy/CMakeLists.txt) or by hand:
 #   deploy/validate_deploy.sh
 #
-#  1. promtool check config  deploy/prometheus.yml (also loads alerts.yml)
+#  1. promtool check config  deploy/prometheus.yml and
+#     deploy/prometheus.scale-out.yml (both load alerts.yml)
 #  2. promtool check rules   deploy/alerts.yml
 #  3. promtool test rules    deploy/alerts_test.yml (the alerts fire, and only then)
 #  4. Grafana dashboards: valid JSON, unique panel ids, every panel and query
@@ -12,16 +13,33 @@
 #  5. every maskserve_* name in dashboards, alerts and alert tests is listed
 #     in deploy/metric_names.txt (histograms also with _bucket/_sum/_count);
 #     names the server source does not mention are reported as notes
-#  6. docker-compose config on the compose files (skipped, with a message,
-#     when neither docker-compose nor `docker compose` is installed), their
-#     bind-mount sources exist, and the metrics port agrees between the
-#     compose file, prometheus.yml and the Dockerfiles
-#  7. on Debian 12: every package the CPU image's runtime stage installs is
+#  6. nginx -t on deploy/nginx/maskserve.conf (the scale-out proxy), tested
+#     as a copy with the replica names replaced by 127.0.0.1 ports (they
+#     resolve only inside compose) inside a minimal nginx.conf; skipped, with
+#     a message, when nginx is not installed, unless MASKSERVE_REQUIRE_NGINX=1
+#  7. docker-compose config on the compose files (skipped, with a message,
+#     when neither docker-compose nor `docker compose` is installed):
+#     docker-compose.yml alone, with the GPU and with the TLS override, and
+#     the standalone docker-compose.scale-out.yml, each also with the
+#     `grafana` profile
+#  8. compose cross-checks (python3-yaml): bind-mount and secret sources
+#     exist (files under ./secrets are git-ignored: they need only be
+#     documented in secrets/README.md), the metrics port agrees between the
+#     compose file, prometheus.yml and the Dockerfiles; for the scale-out
+#     file: every target of prometheus.scale-out.yml is a compose service on
+#     its metrics port, with the role label of its MASKSERVE_ROLES, and every
+#     maskserve service is scraped; nginx's upstream lists exactly the
+#     serving replicas on their gRPC port (and nginx depends_on them); no
+#     password in MASKSERVE_STORE; the maskserve services keep the hardening
+#     of docker-compose.yml
+#  9. on Debian 12: every package the CPU image's runtime stage installs is
 #     known to apt
 #
 # Needs promtool (Debian package prometheus) and python3; docker-compose
-# (Debian package docker-compose) is optional. PROMTOOL, PYTHON and
-# DOCKER_COMPOSE override the programs used.
+# (Debian package docker-compose) and nginx (Debian package nginx) are
+# optional. PROMTOOL, PYTHON, DOCKER_COMPOSE and NGINX_BIN override the
+# programs used (NGINX_BIN= skips the nginx check, or fails it with
+# MASKSERVE_REQUIRE_NGINX=1).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,8 +63,10 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 step() { echo; echo "== $*"; }
 
-step "promtool check config prometheus.yml"
-"$promtool" check config prometheus.yml || fail "promtool check config prometheus.yml"
+for config in prometheus.yml prometheus.scale-out.yml; do
+  step "promtool check config $config"
+  "$promtool" check config "$config" || fail "promtool check config $config"
+done
 
 step "promtool check rules alerts.yml"
 "$promtool" check rules alerts.yml || fail "promtool check rules alerts.yml"
@@ -197,6 +217,67 @@ if [ -s "$tmp/dashboard_queries.yml" ]; then
   "$promtool" check rules "$tmp/dashboard_queries.yml" || fail "a dashboard query is not valid PromQL"
 fi
 
+step "nginx -t nginx/maskserve.conf"
+# maskserve.conf is an http-level include (the official image mounts it as
+# /etc/nginx/conf.d/default.conf). Test it as nginx would load it, inside a
+# minimal nginx.conf, with every upstream server's host replaced by
+# 127.0.0.1 (a port each) and the log and temp paths under $tmp.
+# NGINX_BIN overrides the program (not NGINX: nginx itself reads that
+# variable, for sockets inherited on a binary upgrade); NGINX_BIN= (empty)
+# counts as "not installed".
+if [ -n "${NGINX_BIN+set}" ]; then
+  nginx=$NGINX_BIN
+else
+  nginx=$(command -v nginx || true)
+  if [ -z "$nginx" ] && [ -x /usr/sbin/nginx ]; then nginx=/usr/sbin/nginx; fi  # not in a user's PATH
+fi
+if [ -z "$nginx" ]; then
+  if [ "${MASKSERVE_REQUIRE_NGINX:-0}" = 1 ]; then
+    fail "nginx not found and MASKSERVE_REQUIRE_NGINX=1 (Debian package 'nginx')"
+  else
+    echo "SKIP: nginx is not installed (Debian package 'nginx'); nginx/maskserve.conf not tested"
+  fi
+else
+  mkdir -p "$tmp/nginx"
+  if "$python" - nginx/maskserve.conf "$tmp/nginx" <<'PY'
+import os, re, sys
+src, out = sys.argv[1:3]
+text = open(src).read()
+hosts = {}
+def local(m):
+    host = m.group(2)
+    if host not in hosts:
+        hosts[host] = 50061 + len(hosts)
+    return f"{m.group(1)}127.0.0.1:{hosts[host]}"
+def upstream(m):
+    return re.sub(r"(^\s*server\s+)([A-Za-z0-9_.-]+):\d+", local, m.group(0), flags=re.M)
+text = re.sub(r"^\s*upstream\s+\S+\s*\{.*?^\s*\}", upstream, text, flags=re.M | re.S)
+if not hosts:
+    sys.exit(f"{src}: no upstream servers found")
+text = re.sub(r"(^\s*access_log\s+)/\S+", lambda m: m.group(1) + os.path.join(out, "access.log"),
+              text, flags=re.M)
+open(os.path.join(out, "maskserve.conf"), "w").write(text)
+temp = "\n".join(f"    {kind}_temp_path {out}/{kind}_temp;"
+                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+open(os.path.join(out, "nginx.conf"), "w").write(f"""pid {out}/nginx.pid;
+error_log {out}/error.log;
+events {{}}
+http {{
+{temp}
+    include {out}/maskserve.conf;
+}}
+""")
+print("upstream servers tested as " + ", ".join(f"{h} -> 127.0.0.1:{p}" for h, p in hosts.items()))
+PY
+  then
+    env -u NGINX "$nginx" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" \
+      && echo "nginx -t: nginx/maskserve.conf is valid ($("$nginx" -v 2>&1))" \
+      || fail "nginx -t nginx/maskserve.conf"
+  else
+    fail "cannot prepare nginx/maskserve.conf for nginx -t"
+  fi
+fi
+
 step "Compose files"
 compose=()
 if [ -n "${DOCKER_COMPOSE:-}" ]; then
@@ -210,7 +291,7 @@ if [ ${#compose[@]} -eq 0 ]; then
   echo "SKIP: docker-compose is not installed (Debian package 'docker-compose'); compose files not validated"
 else
   for files in "docker-compose.yml" "docker-compose.yml docker-compose.gpu.yml" \
-      "docker-compose.yml docker-compose.tls.yml"; do
+      "docker-compose.yml docker-compose.tls.yml" "docker-compose.scale-out.yml"; do
     args=()
     for f in $files; do args+=(-f "$f"); done
     for profile in "" grafana; do
@@ -225,20 +306,41 @@ else
   done
 fi
 
-# Things `config` does not check: bind-mount sources exist, and the metrics
-# port is the same everywhere.
+# Things `config` does not check: bind-mount and secret sources exist, the
+# metrics port is the same everywhere, and the scale-out file, its nginx
+# upstream and its Prometheus targets name the same services.
 if "$python" -c 'import yaml' 2>/dev/null; then
   "$python" - "$here" "$root" <<'PY' || fail "compose cross-checks (see above)"
 import os, re, sys, yaml
 here, root = sys.argv[1:3]
 errors = []
-for name in ("docker-compose.yml", "docker-compose.gpu.yml", "docker-compose.tls.yml"):
-    doc = yaml.safe_load(open(os.path.join(here, name)))
+
+# Files under ./secrets are git-ignored (secrets/.gitignore): a checkout has
+# none of them, so they need only be documented in secrets/README.md.
+secrets_readme = open(os.path.join(here, "secrets/README.md")).read()
+def check_source(name, what, src):
+    if not src.startswith((".", "/")):
+        return  # a named volume
+    rel = os.path.normpath(src)
+    if rel.startswith("secrets" + os.sep):
+        if not os.path.isdir(os.path.join(here, "secrets")):
+            errors.append(f"{name}: {what}: {src}: deploy/secrets/ does not exist")
+        elif f"`{rel[len('secrets/'):]}`" not in secrets_readme:
+            errors.append(f"{name}: {what}: {src} is not documented in secrets/README.md")
+    elif not os.path.exists(os.path.join(here, src)):
+        errors.append(f"{name}: {what}: source {src} does not exist")
+
+compose_files = ("docker-compose.yml", "docker-compose.gpu.yml", "docker-compose.tls.yml",
+                 "docker-compose.scale-out.yml")
+for name in compose_files:
+    doc = yaml.safe_load(open(os.path.join(here, name)))  # resolves anchors and <<
+    for secret, spec in (doc.get("secrets") or {}).items():
+        if isinstance(spec, dict) and spec.get("file"):
+            check_source(name, f"secret {secret}", spec["file"])
     for svc, spec in (doc.get("services") or {}).items():
         for vol in spec.get("volumes") or []:
             src = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
-            if src.startswith((".", "/")) and not os.path.exists(os.path.join(here, src)):
-                errors.append(f"{name}: {svc}: bind-mount source {src} does not exist")
+            check_source(name, f"{svc}: bind mount", src)
         build = spec.get("build") or {}
         if isinstance(build, dict) and build.get("dockerfile"):
             df = os.path.join(here, build.get("context", "."), build["dockerfile"])
@@ -268,9 +370,115 @@ for df in ("Dockerfile", "Dockerfile.cuda"):
         errors.append(f"{df}: no HEALTHCHECK using maskctl")
     if not re.search(r"^USER\s+(?!root\b)(?!0\b)\S+", text, re.M):
         errors.append(f"{df}: runs as root")
+
+# The scale-out stack: compose services, nginx upstream, Prometheus targets.
+name = "docker-compose.scale-out.yml"
+scale = yaml.safe_load(open(os.path.join(here, name)))
+services = scale.get("services") or {}
+def port_of(address):
+    return str(address).rsplit(":", 1)[1]
+maskserve = {svc: spec for svc, spec in services.items()
+             if str(spec.get("image", "")).startswith("maskserve:")}
+serving, roles = set(), {}
+for svc, spec in maskserve.items():
+    env = spec.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    spec["_env"] = env
+    roles[svc] = set(str(env.get("MASKSERVE_ROLES", "serve,train")).split(","))
+    if "serve" in roles[svc]:
+        serving.add(svc)
+    store = str(env.get("MASKSERVE_STORE", ""))
+    if not store.startswith(("postgresql://", "postgres://")):
+        errors.append(f"{name}: {svc}: MASKSERVE_STORE is not a PostgreSQL URI")
+    if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", store) or re.search(r"[?&]password=", store):
+        errors.append(f"{name}: {svc}: MASKSERVE_STORE holds a password (use the password file)")
+    passfile = env.get("PGPASSFILE")
+    targets_mounted = [v.split(":")[1] for v in spec.get("volumes") or [] if isinstance(v, str)]
+    if not passfile or not any(passfile.startswith(t.rstrip("/") + "/") for t in targets_mounted):
+        errors.append(f"{name}: {svc}: PGPASSFILE ({passfile}) is not on a mounted path")
+    # The hardening of docker-compose.yml.
+    if spec.get("read_only") is not True:
+        errors.append(f"{name}: {svc}: not read_only")
+    if "ALL" not in (spec.get("cap_drop") or []):
+        errors.append(f"{name}: {svc}: does not drop all capabilities")
+    if not any("no-new-privileges" in str(o) for o in spec.get("security_opt") or []):
+        errors.append(f"{name}: {svc}: no no-new-privileges")
+    if "/tmp" not in (spec.get("tmpfs") or []):
+        errors.append(f"{name}: {svc}: no tmpfs on /tmp")
+    if "maskctl" not in " ".join((spec.get("healthcheck") or {}).get("test") or []):
+        errors.append(f"{name}: {svc}: no healthcheck with maskctl")
+    data_dir = env.get("MASKSERVE_DATA_DIR", "/var/lib/maskserve")
+    if not any(data_dir.startswith(t) for t in (spec.get("tmpfs") or []) + targets_mounted):
+        errors.append(f"{name}: {svc}: MASKSERVE_DATA_DIR {data_dir} is on the read-only root")
+if not serving:
+    errors.append(f"{name}: no serving replica (MASKSERVE_ROLES with 'serve')")
+if not any("train" in r for r in roles.values()):
+    errors.append(f"{name}: no trainer (MASKSERVE_ROLES with 'train')")
+if "postgres" not in services:
+    errors.append(f"{name}: no postgres service")
+
+# nginx: the upstream is exactly the serving replicas, on their gRPC port.
+conf_text = open(os.path.join(here, "nginx/maskserve.conf")).read()
+conf_text = re.sub(r"(^|\s)#.*$", "", conf_text, flags=re.M)
+upstream = {}
+for block in re.findall(r"^\s*upstream\s+\S+\s*\{(.*?)\}", conf_text, re.M | re.S):
+    for host, port in re.findall(r"^\s*server\s+([A-Za-z0-9_.-]+):(\d+)", block, re.M):
+        upstream[host] = port
+for host, port in upstream.items():
+    if host not in services:
+        errors.append(f"nginx/maskserve.conf: upstream server {host} is not a service of {name}")
+    elif host not in serving:
+        errors.append(f"nginx/maskserve.conf: upstream server {host} does not serve (MASKSERVE_ROLES)")
+    elif port != port_of(maskserve[host]["_env"].get("MASKSERVE_ADDRESS", "0.0.0.0:50051")):
+        errors.append(f"nginx/maskserve.conf: upstream {host}:{port} but its MASKSERVE_ADDRESS differs")
+for svc in sorted(serving - set(upstream)):
+    errors.append(f"nginx/maskserve.conf: serving replica {svc} of {name} is not in the upstream")
+nginx_deps = (services.get("nginx") or {}).get("depends_on") or []
+for host in sorted(set(upstream) - set(nginx_deps)):
+    # nginx exits at start-up when an upstream name does not resolve yet.
+    errors.append(f"{name}: nginx does not depend_on upstream server {host}")
+nginx_mounts = [v for v in (services.get("nginx") or {}).get("volumes") or []]
+if not any(str(v).startswith("./nginx/maskserve.conf:") for v in nginx_mounts):
+    errors.append(f"{name}: nginx does not mount ./nginx/maskserve.conf")
+
+# Prometheus: every target is a service on its metrics port with the role of
+# its MASKSERVE_ROLES, and every maskserve service is scraped.
+prom_name = "prometheus.scale-out.yml"
+prom = yaml.safe_load(open(os.path.join(here, prom_name)))
+if "alerts.yml" not in (prom.get("rule_files") or []):
+    errors.append(f"{prom_name}: does not load alerts.yml")
+scraped = set()
+for job in prom.get("scrape_configs") or []:
+    if job.get("job_name") != "maskserve":
+        continue
+    for sc in job.get("static_configs") or []:
+        for t in sc.get("targets") or []:
+            host, port = t.rsplit(":", 1)
+            scraped.add(host)
+            if host not in services:
+                errors.append(f"{prom_name}: target {t} is not a service of {name}")
+                continue
+            if host not in maskserve:
+                errors.append(f"{prom_name}: target {t} is not a maskserve service")
+                continue
+            env = maskserve[host]["_env"]
+            if port != port_of(env.get("MASKSERVE_METRICS_ADDRESS", "0.0.0.0:9464")):
+                errors.append(f"{prom_name}: target {t} but its MASKSERVE_METRICS_ADDRESS differs")
+            want = "serving" if "serve" in roles[host] else "training"
+            if (sc.get("labels") or {}).get("role") != want:
+                errors.append(f"{prom_name}: target {t} needs labels: role: {want}")
+for svc in sorted(set(maskserve) - scraped):
+    errors.append(f"{prom_name}: maskserve service {svc} of {name} is not scraped")
+prom_mounts = (services.get("prometheus") or {}).get("volumes") or []
+if f"./{prom_name}:/etc/prometheus/prometheus.yml:ro" not in prom_mounts:
+    errors.append(f"{name}: prometheus does not mount ./{prom_name}")
+
 for e in errors:
     print("  " + e, file=sys.stderr)
-print("bind mounts, ports, health checks and users agree" if not errors else "")
+print(f"bind mounts, secrets, ports, health checks and users agree; {name}: "
+      f"{len(serving)} serving replicas in the nginx upstream, {len(scraped)} maskserve targets"
+      if not errors else "")
 sys.exit(1 if errors else 0)
 PY
 else

@@ -21,7 +21,7 @@ packages=(
   libblis4-serial
   # tests
   libgtest-dev libgmock-dev clang libclang-rt-14-dev prometheus openssl python3 python3-grpcio python3-grpc-tools python3-protobuf python3-setuptools python3-wheel python3-venv
-  ca-certificates docker-compose python3-yaml
+  ca-certificates docker-compose python3-yaml nginx
   # the pretrained model is fetched with pip (scripts/fetch_model.sh)
   python3-pip
 )

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 ./scripts/thread_safety_check.sh
 cd build
-# The PostgreSQL store's tests must run here, not skip (setup.sh installed
-# the server).
+# The PostgreSQL store's and the multi-replica tests must run here, not skip
+# (setup.sh installed PostgreSQL and nginx).
 export MASKSERVE_REQUIRE_POSTGRES=1
+export MASKSERVE_REQUIRE_NGINX=1
 ctest --output-on-failure -j "${MASKSERVE_JOBS:-2}" --timeout 600
