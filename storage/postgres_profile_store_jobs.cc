@@ -44,6 +44,14 @@ absl::Status DecodeJob(std::string_view bytes, std::string_view tenant, std::str
                                           decoded.message(), ")"));
 }
 
+StoredJob ToStoredJob(storage::v1::JobRecord record) {
+  StoredJob out;
+  out.tenant = std::move(*record.mutable_tenant());
+  out.job = std::move(*record.mutable_job());
+  out.request = std::move(*record.mutable_request());
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<storage::v1::JobRecord> PostgresProfileStore::ReadJobRecord(
@@ -86,11 +94,7 @@ absl::StatusOr<StoredJob> PostgresProfileStore::GetJob(std::string_view tenant,
                                                      /*for_update=*/false));
     return absl::OkStatus();
   }));
-  StoredJob out;
-  out.tenant = std::move(*record.mutable_tenant());
-  out.job = std::move(*record.mutable_job());
-  out.request = std::move(*record.mutable_request());
-  return out;
+  return ToStoredJob(std::move(record));
 }
 
 absl::StatusOr<v1::TrainingJob> PostgresProfileStore::UpdateJob(std::string_view tenant_view,
@@ -160,11 +164,7 @@ absl::StatusOr<StoredJob> PostgresProfileStore::ClaimJob(std::string_view tenant
         tx.Exec(pgi::kUpdateJob, tenant, job_id, true, Bytes(EncodeRecord(kJobTag, record)));
         return absl::OkStatus();
       }));
-  StoredJob out;
-  out.tenant = std::move(*record.mutable_tenant());
-  out.job = std::move(*record.mutable_job());
-  out.request = std::move(*record.mutable_request());
-  return out;
+  return ToStoredJob(std::move(record));
 }
 
 absl::StatusOr<v1::TrainingJob> PostgresProfileStore::RenewJobLease(std::string_view tenant_view,
@@ -256,11 +256,7 @@ absl::StatusOr<UnfinishedJobs> PostgresProfileStore::ListUnfinishedJobs() {
           continue;
         }
         if (IsFinalJobState(record.job().state())) continue;  // written together: cannot happen
-        StoredJob job;
-        job.tenant = std::move(*record.mutable_tenant());
-        job.job = std::move(*record.mutable_job());
-        job.request = std::move(*record.mutable_request());
-        result.jobs.push_back(std::move(job));
+        result.jobs.push_back(ToStoredJob(std::move(record)));
       }
       if (static_cast<int64_t>(rows.size()) < kListChunk) return absl::OkStatus();
     }
