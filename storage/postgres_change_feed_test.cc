@@ -52,7 +52,10 @@ class RecordingSubscriber : public ProfileChangeSubscriber {
   // Waits until `count` events are recorded; returns them all.
   std::vector<std::string> WaitFor(size_t count, absl::Duration timeout = absl::Seconds(10)) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&] { return events_.size() >= count; };
+    auto enough = [&] {
+      mu_.AssertHeld();  // absl::Condition runs under the lock
+      return events_.size() >= count;
+    };
     mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
     return events_;
   }

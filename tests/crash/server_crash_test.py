@@ -346,8 +346,11 @@ class Harness:
         exported for the load to import (see LoadWorker.import_foreign)."""
         foreign_dir = os.path.join(self.work_dir, "foreign")
         os.makedirs(foreign_dir, exist_ok=True)
+        # Its own (RocksDB) store: a shared --store holds the crashed server's
+        # fingerprints, which another bank may not use.
+        own_store = [a for a in self.args.server_arg if not a.startswith("--store=")]
         server = CrashServer(self.server.binary, foreign_dir, self.server.api_keys_file,
-                             self.args.server_arg + ["--bottleneck=16", "--bank_seed=99"])
+                             own_store + ["--bottleneck=16", "--bank_seed=99"])
         server.start()
         try:
             client = Client(server.address, api_key=self.keys[self.tenants[0]],
