@@ -31,6 +31,9 @@ ABSL_FLAG(std::string, store, "rocksdb",
 ABSL_FLAG(std::string, roles, "serve,train",
           "What this process does: serve (answer Predict), train (run training jobs) or "
           "serve,train; splitting them needs a shared --store=postgresql://...");
+ABSL_FLAG(int32_t, postgres_pool_size, 8,
+          "Connections a PostgreSQL --store keeps for concurrent calls (each process also "
+          "holds one for its change feed)");
 ABSL_FLAG(double, job_lease_seconds, 30,
           "On a shared store: how long a trainer's claim on a job holds without renewal (a "
           "trainer that died frees its jobs after this long)");
@@ -125,6 +128,7 @@ const char* const kEnvFlags[] = {
     "address",
     "store",
     "roles",
+    "postgres_pool_size",
     "job_lease_seconds",
     "data_dir",
     "model_dir",
@@ -272,6 +276,7 @@ ServerOptions OptionsFromFlags() {
   options.engine.max_training_seconds_per_job = absl::GetFlag(FLAGS_max_training_seconds_per_job);
   options.engine.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
   options.roles = absl::GetFlag(FLAGS_roles);
+  options.postgres_pool_size = absl::GetFlag(FLAGS_postgres_pool_size);
   options.engine.job_lease_seconds = absl::GetFlag(FLAGS_job_lease_seconds);
   options.engine.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   options.engine.max_watch_streams_per_tenant = absl::GetFlag(FLAGS_max_watch_streams_per_tenant);

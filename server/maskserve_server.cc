@@ -135,6 +135,9 @@ absl::Status CheckThreadOptions(const ServerOptions& options) {
   if (options.engine.max_job_attempts < 1) {
     return absl::InvalidArgumentError("max_job_attempts: must be >= 1");
   }
+  if (options.postgres_pool_size < 1 || options.postgres_pool_size > 1000) {
+    return absl::InvalidArgumentError("postgres_pool_size: must be in 1..1000");
+  }
   if (!(options.engine.job_lease_seconds >= 1)) {
     return absl::InvalidArgumentError("job_lease_seconds: must be >= 1");
   }
@@ -153,6 +156,7 @@ absl::StatusOr<OpenedStore> OpenStore(const ServerOptions& options, const ModelS
   config.migrate_fingerprints = options.migrate_fingerprints;
   config.max_profiles_per_tenant = options.engine.limits.max_profiles_per_tenant;
   config.block_cache_bytes = size_t(options.store_block_cache_bytes);
+  config.postgres_pool_size = options.postgres_pool_size;
   return OpenProfileStore(config);
 }
 

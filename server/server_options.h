@@ -28,6 +28,9 @@ struct ServerOptions {
   // What this process does (server/roles.h): "serve", "train" or both.
   // Splitting them needs a shared (PostgreSQL) store.
   std::string roles = "serve,train";
+  // Connections a PostgreSQL store keeps for concurrent calls (plus one for
+  // its change feed).
+  int postgres_pool_size = 8;
   // Directory of the RocksDB store.
   std::string data_dir = "./maskserve-data";
   // HF model directory (config.json, vocab.txt, model.safetensors), or

@@ -155,6 +155,47 @@ TEST_F(PostgresStoreIntegrationTest, BadStoreValuesStopTheServerNamingTheFlag) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable) << server.status();
   EXPECT_EQ(server.status().message().rfind("store: ", 0), 0u) << server.status();
   EXPECT_EQ(server.status().message().find("secret"), std::string::npos) << server.status();
+
+  options.store = url_;
+  options.postgres_pool_size = 0;
+  server = MaskserveServer::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server.status().message().rfind("postgres_pool_size: ", 0), 0u) << server.status();
+}
+
+TEST_F(PostgresStoreIntegrationTest, RolesAreCheckedAndSplitOnlyOnASharedStore) {
+  ServerOptions options = testing::TestServerOptions(testing::MakeTempDir("roles"));
+  options.roles = "serving";
+  auto server = MaskserveServer::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server.status().message().rfind("roles: ", 0), 0u) << server.status();
+  // The embedded store has no other process to train (or serve) for it.
+  for (const char* roles : {"serve", "train"}) {
+    options.roles = roles;
+    server = MaskserveServer::Start(options);
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << roles;
+    EXPECT_NE(server.status().message().find("--store=postgresql"), std::string::npos)
+        << server.status();
+  }
+  // On PostgreSQL a serving-only server starts, stores jobs and refuses
+  // nothing it serves.
+  options.store = url_;
+  options.roles = "serve";
+  server = MaskserveServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::TestClient client(testing::Connect((*server)->port()), "");
+  v1::TrainProfileResponse response;
+  grpc::Status status = client.stub().TrainProfile(
+      client.Context().get(),
+      testing::TestClient::SyntheticTrainRequest("alice", v1::XPEFT_HARD, 20), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  absl::SleepFor(absl::Milliseconds(300));
+  grpc::ClientContext context;
+  v1::GetTrainingJobRequest get;
+  get.set_job_id(response.job_id());
+  v1::TrainingJob job;
+  ASSERT_TRUE(client.stub().GetTrainingJob(&context, get, &job).ok());
+  EXPECT_EQ(job.state(), v1::QUEUED);  // no trainer runs it here
 }
 
 }  // namespace
