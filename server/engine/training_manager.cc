@@ -250,7 +250,9 @@ std::optional<v1::TrainingJob> TrainingManager::Live(const std::string& tenant,
                                                      const std::string& job_id) const {
   absl::MutexLock lock(&mu_);
   auto it = live_.find(Key(tenant, job_id));
-  if (it == live_.end() || it->second.remote) return std::nullopt;
+  // A final state is shown once the store has it: until then the store's
+  // (earlier) state is the one that survives a crash.
+  if (it == live_.end() || it->second.remote || it->second.recording) return std::nullopt;
   return it->second.job;
 }
 
@@ -393,7 +395,7 @@ absl::Status TrainingManager::WatchUntilFinal(
     {
       absl::MutexLock lock(&mu_);
       auto it = live_.find(key);
-      if (it != live_.end() && !it->second.remote) {
+      if (it != live_.end() && !it->second.remote && !it->second.recording) {
         live = true;
         if (!sent_any || it->second.revision != sent_revision) {
           changed = it->second.job;

@@ -122,7 +122,8 @@ class TrainingManager {
                                          std::optional<uint64_t> base_version = std::nullopt);
   absl::StatusOr<v1::TrainingJob> Get(const std::string& tenant, const std::string& job_id);
   // The job as this process knows it (queued, running, or finishing), or
-  // nullopt; never reads the store.
+  // nullopt (also while its final state is being written: the store's state
+  // is then the one to report); never reads the store.
   std::optional<v1::TrainingJob> Live(const std::string& tenant, const std::string& job_id) const;
   absl::StatusOr<v1::TrainingJob> Cancel(const std::string& tenant, const std::string& job_id);
   // Calls `send` with the job's current state and then after every change,

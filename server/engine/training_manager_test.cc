@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "proto/job_state.h"
 #include "server/engine/loaded_model.h"
 #include "server/engine/model_loading.h"
 #include "server/engine/request_validation.h"
@@ -353,6 +354,13 @@ TEST_F(TrainingManagerTest, AFinalStateTheStoreRefusesIsRetriedUntilItIsWritten)
   EXPECT_TRUE(manager->HasUnfinishedJob("acme", "alice"));
   EXPECT_EQ(manager->Submit("acme", Request("alice")).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  // Not reported final before the store has it (a crash now would leave the
+  // store's state; the crash test on PostgreSQL caught a CANCELLED shown
+  // from memory that the next process reported RUNNING).
+  absl::StatusOr<v1::TrainingJob> meanwhile = manager->Get("acme", job_id);
+  ASSERT_TRUE(meanwhile.ok()) << meanwhile.status();
+  EXPECT_FALSE(IsFinalJobState(meanwhile->state())) << v1::JobState_Name(meanwhile->state());
+  EXPECT_FALSE(manager->Live("acme", job_id).has_value());
   ASSERT_TRUE(Eventually([&] { return !manager->final_writes_failing(); }));
   ASSERT_TRUE(Eventually([&] { return !manager->HasUnfinishedJob("acme", "alice"); }));
   EXPECT_EQ(store_.GetJob("acme", job_id)->job.state(), v1::FAILED);
