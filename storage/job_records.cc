@@ -5,6 +5,7 @@
 #include "storage/absl_compat.h"
 
 #include "absl/strings/str_cat.h"
+#include "storage/status_macros.h"
 #include "storage/time_util.h"
 
 namespace maskserve {
@@ -31,12 +32,17 @@ v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& reques
   return job;
 }
 
-absl::Status CheckJobUpdate(const v1::TrainingJob& stored, const v1::TrainingJob& update) {
+absl::Status CheckJobNotFinal(const v1::TrainingJob& stored) {
   if (IsFinalJobState(stored.state())) {
     return absl::FailedPreconditionError(absl::StrCat("job_id: job ", Quoted(stored.job_id()),
                                                       " is already ",
                                                       v1::JobState_Name(stored.state())));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckJobUpdate(const v1::TrainingJob& stored, const v1::TrainingJob& update) {
+  MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(stored));
   switch (update.state()) {
     case v1::QUEUED:
     case v1::RUNNING:

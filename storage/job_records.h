@@ -35,6 +35,10 @@ namespace maskserve {
 v1::TrainingJob NewJob(std::string job_id, const v1::TrainProfileRequest& request,
                        const v1::TrainingJob& initial, absl::Time now);
 
+// FAILED_PRECONDITION ("job_id: job \"..\" is already CANCELLED") when
+// `stored` is in a final state.
+absl::Status CheckJobNotFinal(const v1::TrainingJob& stored);
+
 // OK if `stored` may take `update` through UpdateJob: not final yet, and the
 // new state is QUEUED, RUNNING, FAILED or CANCELLED.
 absl::Status CheckJobUpdate(const v1::TrainingJob& stored, const v1::TrainingJob& update);

@@ -147,11 +147,7 @@ absl::StatusOr<StoredJob> PostgresProfileStore::ClaimJob(std::string_view tenant
               absl::StrCat("job_id: job ", Quoted(job_id), " is being claimed by another trainer"));
         }
         MASKSERVE_RETURN_IF_ERROR(DecodeJob(BytesOf(rows[0][0]), tenant, job_id, &record));
-        if (IsFinalJobState(record.job().state())) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("job_id: job ", Quoted(job_id), " is already ",
-                           v1::JobState_Name(record.job().state())));
-        }
+        MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(record.job()));
         const absl::Time now = Now();
         if (!record.lease_owner().empty() && record.lease_owner() != lease.owner &&
             FromTimestamp(record.lease_expire_time()) > now) {
@@ -179,11 +175,7 @@ absl::StatusOr<v1::TrainingJob> PostgresProfileStore::RenewJobLease(std::string_
       Write("renew job lease", WriteKind::kProgress, [&](Transaction& tx) -> absl::Status {
         MASKSERVE_ASSIGN_OR_RETURN(storage::v1::JobRecord record,
                                    ReadJobRecord(tx, tenant, job_id, /*for_update=*/true));
-        if (IsFinalJobState(record.job().state())) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("job_id: job ", Quoted(job_id), " is already ",
-                           v1::JobState_Name(record.job().state())));
-        }
+        MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(record.job()));
         if (record.lease_owner() != lease.owner) {
           return absl::FailedPreconditionError(
               absl::StrCat("job_id: job ", Quoted(job_id), " is now held by trainer ",

@@ -1,9 +1,8 @@
 // ProfileStore: the default implementations (see profile_store.h).
 #include "storage/profile_store.h"
 
-#include "absl/strings/str_cat.h"
-#include "proto/job_state.h"
 #include "storage/ids.h"
+#include "storage/job_records.h"
 #include "storage/status_macros.h"
 
 namespace maskserve {
@@ -28,23 +27,11 @@ absl::StatusOr<std::vector<uint64_t>> ProfileStore::GetProfileVersions(
   return versions;
 }
 
-namespace {
-
-absl::Status CheckClaimable(const v1::TrainingJob& job) {
-  if (IsFinalJobState(job.state())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job_id: job ", job.job_id(), " is already ", v1::JobState_Name(job.state())));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<StoredJob> ProfileStore::ClaimJob(std::string_view tenant, std::string_view job_id,
                                                  const JobLease& lease) {
   (void)lease;
   MASKSERVE_ASSIGN_OR_RETURN(StoredJob stored, GetJob(tenant, job_id));
-  MASKSERVE_RETURN_IF_ERROR(CheckClaimable(stored.job));
+  MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(stored.job));
   return stored;
 }
 
@@ -53,7 +40,7 @@ absl::StatusOr<v1::TrainingJob> ProfileStore::RenewJobLease(std::string_view ten
                                                             const JobLease& lease) {
   (void)lease;
   MASKSERVE_ASSIGN_OR_RETURN(StoredJob stored, GetJob(tenant, job_id));
-  MASKSERVE_RETURN_IF_ERROR(CheckClaimable(stored.job));
+  MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(stored.job));
   return std::move(stored.job);
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "server/engine/request_validation.h"
 #include "server/engine/resident_profile.h"
 #include "server/log.h"
+#include "storage/job_records.h"
 #include "storage/status_macros.h"
 #include "storage/time_util.h"
 
@@ -68,6 +70,7 @@ std::string MakeLeaseOwner() {
                       absl::Hex(absl::Uniform<uint32_t>(absl::BitGen()), absl::kZeroPad8));
 }
 
+// A store error that may go away by itself (worth retrying).
 bool Transient(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
          code == absl::StatusCode::kAborted || code == absl::StatusCode::kDeadlineExceeded ||
@@ -331,10 +334,7 @@ absl::StatusOr<v1::TrainingJob> TrainingManager::CancelInStore(const std::string
                                                                const std::string& job_id) {
   absl::StatusOr<v1::TrainingJob> job = Get(tenant, job_id);
   if (!job.ok()) return job.status();
-  if (IsFinalJobState(job->state())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job_id: job ", job_id, " is already ", v1::JobState_Name(job->state())));
-  }
+  MASKSERVE_RETURN_IF_ERROR(CheckJobNotFinal(*job));
   // Another process runs (or will run) it. Queued: it ends here and no
   // trainer can claim it any more. Running: its trainer reads the request
   // with its next lease renewal and stops.
@@ -572,16 +572,16 @@ void TrainingManager::LeaseLoop() {
   while (!stopping_) {
     lease_cv_.WaitWithTimeout(&mu_, options_.lease_renew_interval);
     if (stopping_) return;
-    std::vector<std::pair<std::string, LiveJob>> held;
+    // (key, tenant, job id) of the jobs this trainer holds.
+    std::vector<std::tuple<std::string, std::string, std::string>> held;
     for (const auto& [key, live] : live_) {
       if (live.claimed && !live.lease_lost && !IsFinalJobState(live.job.state())) {
-        held.emplace_back(key, live);
+        held.emplace_back(key, live.tenant, live.job.job_id());
       }
     }
-    for (const auto& [key, live] : held) {
+    for (const auto& [key, tenant, job_id] : held) {
       mu_.Unlock();
-      absl::StatusOr<v1::TrainingJob> renewed =
-          store_->RenewJobLease(live.tenant, live.job.job_id(), lease_);
+      absl::StatusOr<v1::TrainingJob> renewed = store_->RenewJobLease(tenant, job_id, lease_);
       mu_.Lock();
       auto it = live_.find(key);
       if (it == live_.end()) continue;
@@ -598,8 +598,8 @@ void TrainingManager::LeaseLoop() {
       } else if (!Transient(renewed.status().code()) ||
                  now - job.lease_renewed > options_.lease - options_.lease_renew_interval) {
         // Taken over (or about to be: it expires before the next try).
-        MASKSERVE_LOG(WARNING) << "job " << live.job.job_id() << ": lease lost ("
-                               << renewed.status() << "); stopping it here";
+        MASKSERVE_LOG(WARNING) << "job " << job_id << ": lease lost (" << renewed.status()
+                               << "); stopping it here";
         job.lease_lost = true;
       }
     }
@@ -833,11 +833,7 @@ void TrainingManager::RecordFinal(const std::string& tenant, const v1::TrainingJ
     // Only a store that cannot write now is retried; FAILED_PRECONDITION
     // (it already holds a final state), DATA_LOSS or NOT_FOUND (the record
     // is gone or unreadable) will not change.
-    const absl::StatusCode code = updated.status().code();
-    const bool transient =
-        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
-        code == absl::StatusCode::kAborted || code == absl::StatusCode::kDeadlineExceeded ||
-        code == absl::StatusCode::kInternal;
+    const bool transient = Transient(updated.status().code());
     if (!updated.ok() && !transient) {
       MASKSERVE_LOG(ERROR) << "job " << job.job_id()
                            << ": cannot record its end: " << updated.status();
